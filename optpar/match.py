@@ -1,0 +1,501 @@
+"""Find the tunable hyperparameters of a Keras program.
+
+This stage only *collects*: it reads the program with the stdlib `ast` (exact spans, C speed;
+nothing is executed), resolves callees through the import table, binds arguments against the
+metadata catalog and returns `Site` records. Changing code is `rewrite`'s job, done with libcst.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from typing import Iterable, Iterator
+
+from optpar.errors import UserError
+from optpar.imports import ImportTable, dotted
+from optpar.metadata import Catalog, Row
+from optpar.space import Space, anchor, kind_of
+
+# A layer carrying one of these parameters sets the width of what it outputs: walking back
+# from a model's output, layers are never tuned up to and including the first such layer.
+WIDTH_PARAMS = frozenset({"units", "filters", "output_dim"})
+# Activations that only make sense on an output layer; a site holding one is never tuned.
+OUTPUT_ACTIVATIONS = frozenset({"softmax", "sigmoid", "linear", "log_softmax"})
+MODEL_METHODS = frozenset({"fit", "fit_generator", "compile"})
+# Keywords that tell a Keras `fit`/`compile` from sklearn's or re's.
+_FIT_KEYWORDS = frozenset(
+    {"epochs", "batch_size", "validation_data", "validation_split", "callbacks", "verbose",
+     "steps_per_epoch", "nb_epoch", "initial_epoch", "shuffle", "class_weight",
+     "validation_steps", "validation_freq", "sample_weight"}
+)
+_COMPILE_KEYWORDS = frozenset({"optimizer", "loss", "metrics", "jit_compile", "run_eagerly",
+                               "weighted_metrics", "loss_weights", "steps_per_execution"})
+
+
+@dataclass(frozen=True)
+class Span:
+    """A source range: 1-based lines, 0-based character columns, end exclusive."""
+
+    line: int
+    col: int
+    end_line: int
+    end_col: int
+
+
+@dataclass(frozen=True)
+class Site:
+    """One tunable value: where it is, what it feeds, and the space to search."""
+
+    id: str
+    file: str
+    span: Span
+    call: str  # qualified callee, e.g. keras.layers.Dense or keras.Model.fit
+    param: str
+    value: str  # the original source text
+    default: object  # the user's value (the scalar of an all-equal tuple)
+    tuple_size: int  # 0: scalar; n: written as an n-tuple of equal values
+    kind: str  # int | float | categorical
+    space: Space
+    origin: str  # where it came from, for comments and messages
+    constant: str | None = None  # the constant's name when the value sits at its definition
+    code: str = "OPT101"
+
+    @property
+    def line(self) -> int:
+        return self.span.line
+
+    @property
+    def col(self) -> int:
+        return self.span.col + 1
+
+    def as_json(self) -> dict:
+        return {
+            "id": self.id, "file": self.file, "line": self.line, "col": self.col,
+            "call": self.call, "param": self.param, "value": self.value,
+            "default": list(self.default) if isinstance(self.default, tuple) else self.default,
+            "kind": self.kind, "space": self.space.as_json(), "describe": self.space.describe(),
+            "constant": self.constant, "code": self.code,
+        }
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """A warning about the user's code (OPT2xx)."""
+
+    file: str
+    line: int
+    col: int
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class FitCall:
+    """The fit() call whose validation metric a trial reports (the last one in the file)."""
+
+    span: Span
+    has_validation: bool
+    callbacks: Span | None  # the value of callbacks=..., when given
+
+
+@dataclass(frozen=True)
+class Analysis:
+    path: str
+    text: str
+    tree: ast.Module
+    sites: tuple[Site, ...]
+    diagnostics: tuple[Diagnostic, ...]
+    fit: FitCall | None
+    uses_keras: bool
+
+
+def parse_python(text: str, path: str) -> ast.Module:
+    """ast.parse with a one-line UserError for bad input."""
+    if "\x00" in text:
+        raise UserError(path, 1, 1, "file contains NUL bytes (binary?)")
+    try:
+        return ast.parse(text, filename=path)
+    except SyntaxError as exc:
+        raise UserError(path, exc.lineno or 1, exc.offset or 1, f"syntax error: {exc.msg}") from None
+    except (ValueError, RecursionError, MemoryError) as exc:
+        raise UserError(path, 1, 1, f"cannot parse: {exc}") from None
+
+
+def analyze(text: str, path: str, catalog: Catalog) -> Analysis:
+    tree = parse_python(text, path)
+    return _Matcher(text, path, tree, catalog).run()
+
+
+def snake(name: str) -> str:
+    """Keras's layer-name style: Conv2D -> conv2d, BatchNormalization -> batch_normalization."""
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+def _identifier(text: str) -> str:
+    ident = re.sub(r"\W+", "_", text).strip("_").lower()
+    return ident if ident and not ident[0].isdigit() else f"p_{ident}"
+
+
+def literal_value(node: ast.expr) -> tuple[bool, object]:
+    """The Python value of a literal node (numbers, strings, bools, tuples of numbers)."""
+    if isinstance(node, ast.Constant):
+        if isinstance(node.value, (int, float, str)) and not isinstance(node.value, complex):
+            return True, node.value
+        return False, None
+    if (isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd))
+            and isinstance(node.operand, ast.Constant)
+            and type(node.operand.value) in (int, float)):
+        value = node.operand.value
+        return True, -value if isinstance(node.op, ast.USub) else value
+    if isinstance(node, ast.Tuple) and node.elts:
+        values = []
+        for element in node.elts:
+            ok, value = literal_value(element)
+            if not ok or isinstance(value, (str, tuple)):
+                return False, None
+            values.append(value)
+        return True, tuple(values)
+    return False, None
+
+
+class _Matcher:
+    def __init__(self, text: str, path: str, tree: ast.Module, catalog: Catalog) -> None:
+        self.text, self.path, self.tree, self.catalog = text, path, tree, catalog
+        self.lines = text.splitlines(keepends=True)
+        self.table = ImportTable()
+        self.parents: dict[ast.AST, ast.AST] = {}
+        self.calls: list[ast.Call] = []
+        self.bindings: Counter[str] = Counter()
+        self.literal_defs: dict[str, ast.expr] = {}
+        self.classes: list[ast.ClassDef] = []
+        self.output_calls: set[ast.Call] = set()
+        self.blocked_constants: set[str] = set()
+        self.diagnostics: list[Diagnostic] = []
+
+    # -- pass 1: one walk collects everything the rules need -------------------------------
+    def _collect(self) -> None:
+        for node in ast.walk(self.tree):
+            for child in ast.iter_child_nodes(node):
+                self.parents[child] = node
+            if isinstance(node, ast.Call):
+                self.calls.append(node)
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                self.table.add(node)
+                for alias in node.names:
+                    self.bindings[(alias.asname or alias.name).split(".")[0]] += 1
+            elif isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+                self.bindings[node.id] += 1
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                self.bindings[node.name] += 1
+                if isinstance(node, ast.ClassDef):
+                    self.classes.append(node)
+            elif isinstance(node, ast.arg):
+                self.bindings[node.arg] += 1
+            elif isinstance(node, (ast.Global, ast.Nonlocal)):
+                for name in node.names:
+                    self.bindings[name] += 1
+            elif isinstance(node, ast.ExceptHandler) and node.name:
+                self.bindings[node.name] += 1
+            elif isinstance(node, ast.Assign) and len(node.targets) == 1:
+                target = node.targets[0]
+                if isinstance(target, ast.Name) and literal_value(node.value)[0]:
+                    self.literal_defs[target.id] = node.value
+            elif isinstance(node, ast.AnnAssign) and node.value is not None:
+                if isinstance(node.target, ast.Name) and literal_value(node.value)[0]:
+                    self.literal_defs[node.target.id] = node.value
+        self.calls.sort(key=lambda c: (c.lineno, c.col_offset))
+        # A user's own class or function named like a Keras one is not Keras.
+        for stmt in self.tree.body:
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                self.table.shadowed.add(stmt.name)
+        self.user_methods = {
+            item.name
+            for cls in self.classes if not self._is_keras_model_class(cls)
+            for item in cls.body if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef))
+        }
+
+    # -- helpers -----------------------------------------------------------------------------
+    def _span(self, node: ast.AST) -> Span:
+        return Span(node.lineno, self._char_col(node.lineno, node.col_offset),
+                    node.end_lineno, self._char_col(node.end_lineno, node.end_col_offset))
+
+    def _char_col(self, line: int, byte_col: int) -> int:
+        text = self.lines[line - 1] if line - 1 < len(self.lines) else ""
+        if text.isascii():
+            return byte_col
+        return len(text.encode("utf-8")[:byte_col].decode("utf-8", errors="replace"))
+
+    def _source(self, node: ast.AST) -> str:
+        return ast.get_source_segment(self.text, node) or ""
+
+    def _scope(self, node: ast.AST) -> ast.AST:
+        node = self.parents.get(node)
+        while node is not None and not isinstance(
+            node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.Module)
+        ):
+            node = self.parents.get(node)
+        return node if node is not None else self.tree
+
+    def _is_keras_model_class(self, cls: ast.ClassDef) -> bool:
+        return any(self.table.key(base) == ("models", "Model") for base in cls.bases)
+
+    def _key(self, call: ast.Call) -> tuple[str, str] | None:
+        key = self.table.key(call.func)
+        if key is not None:
+            return key
+        func = call.func
+        if isinstance(func, ast.Attribute) and func.attr in MODEL_METHODS:
+            if func.attr in self.user_methods:
+                return None
+            receiver = dotted(func.value)
+            if receiver is not None:
+                head = receiver.split(".")[0]
+                if head in self.table.names and self.table.qualify(receiver) is not None:
+                    return None  # re.compile, np.fit: a module's function, not a model
+            keywords = {k.arg for k in call.keywords if k.arg}
+            wanted = _COMPILE_KEYWORDS if func.attr == "compile" else _FIT_KEYWORDS
+            if keywords & wanted:
+                return ("Model", "fit" if func.attr == "fit_generator" else func.attr)
+        return None
+
+    def _is_width_layer(self, call: ast.Call) -> bool:
+        key = self.table.key(call.func)
+        return key is not None and bool(WIDTH_PARAMS & set(self.catalog.params(key)))
+
+    # -- output layers: never tuned ----------------------------------------------------------
+    def _mark_trailing(self, layers: list[ast.expr]) -> None:
+        for layer in reversed(layers):
+            if not isinstance(layer, ast.Call):
+                break
+            self.output_calls.add(layer)
+            if self._is_width_layer(layer) or self.table.key(layer.func) is None:
+                break
+
+    def _last_assignment(self, name: str, scope: ast.AST, before: int) -> ast.expr | None:
+        best: tuple[int, ast.expr] | None = None
+        for node in ast.walk(scope):
+            if isinstance(node, ast.Assign) and node.lineno < before and self._scope(node) is scope:
+                for target in node.targets:
+                    if isinstance(target, ast.Name) and target.id == name:
+                        if best is None or node.lineno >= best[0]:
+                            best = (node.lineno, node.value)
+        return best[1] if best else None
+
+    def _mark_outputs(self, expr: ast.expr, scope: ast.AST, before: int, depth: int = 0) -> None:
+        if depth > 25 or expr is None:
+            return
+        if isinstance(expr, (ast.List, ast.Tuple)):
+            for element in expr.elts:
+                self._mark_outputs(element, scope, before, depth + 1)
+        elif isinstance(expr, ast.Dict):
+            for value in expr.values:
+                self._mark_outputs(value, scope, before, depth + 1)
+        elif isinstance(expr, ast.Name):
+            value = self._last_assignment(expr.id, scope, before)
+            if value is not None:
+                self._mark_outputs(value, scope, value.lineno, depth + 1)
+        elif isinstance(expr, ast.Call):
+            layer = expr.func
+            if isinstance(layer, ast.Name):  # a layer held in a variable: out = Dense(10); out(x)
+                layer = self._last_assignment(layer.id, scope, expr.lineno) or layer
+            elif isinstance(layer, ast.Attribute) and dotted(layer) and dotted(layer).startswith("self."):
+                layer = self._self_attribute(expr, layer.attr) or layer
+            if isinstance(layer, ast.Call):
+                self.output_calls.add(layer)
+                if not self._is_width_layer(layer) and expr.args:
+                    self._mark_outputs(expr.args[0], scope, before, depth + 1)
+            elif self.table.key(expr.func) is not None:
+                # keras.ops / layers.add(...) merging branches: each branch is an output.
+                for arg in expr.args:
+                    self._mark_outputs(arg, scope, before, depth + 1)
+
+    def _self_attribute(self, node: ast.AST, attr: str) -> ast.Call | None:
+        cls = self.parents.get(node)
+        while cls is not None and not isinstance(cls, ast.ClassDef):
+            cls = self.parents.get(cls)
+        if cls is None:
+            return None
+        for sub in ast.walk(cls):
+            if isinstance(sub, ast.Assign) and isinstance(sub.value, ast.Call):
+                for target in sub.targets:
+                    if (isinstance(target, ast.Attribute) and target.attr == attr
+                            and isinstance(target.value, ast.Name) and target.value.id == "self"):
+                        return sub.value
+        return None
+
+    def _find_outputs(self) -> None:
+        added: dict[tuple[int, str], list[ast.expr]] = defaultdict(list)
+        for call in self.calls:
+            key = self.table.key(call.func)
+            if key == ("models", "Sequential"):
+                layers = call.args[0] if call.args else next(
+                    (k.value for k in call.keywords if k.arg == "layers"), None)
+                if isinstance(layers, (ast.List, ast.Tuple)):
+                    self._mark_trailing(list(layers.elts))
+            elif key == ("models", "Model"):
+                outputs = next((k.value for k in call.keywords if k.arg == "outputs"), None)
+                if outputs is None and len(call.args) > 1:
+                    outputs = call.args[1]
+                if outputs is not None:
+                    self._mark_outputs(outputs, self._scope(call), call.lineno)
+            elif (isinstance(call.func, ast.Attribute) and call.func.attr == "add"
+                  and isinstance(call.func.value, ast.Name) and len(call.args) == 1):
+                added[(id(self._scope(call)), call.func.value.id)].append(call.args[0])
+        for layers in added.values():
+            self._mark_trailing(layers)
+        for cls in self.classes:
+            if not self._is_keras_model_class(cls):
+                continue
+            for item in cls.body:
+                if isinstance(item, ast.FunctionDef) and item.name == "call":
+                    for node in ast.walk(item):
+                        if isinstance(node, ast.Return) and node.value is not None:
+                            self._mark_outputs(node.value, item, node.lineno + 1)
+        for call in self.output_calls:
+            for arg in [*call.args, *(k.value for k in call.keywords)]:
+                if isinstance(arg, ast.Name):
+                    self.blocked_constants.add(arg.id)
+
+    # -- binding arguments to catalog rows ---------------------------------------------------
+    def _arguments(self, call: ast.Call, key: tuple[str, str]) -> Iterator[tuple[Row, ast.expr]]:
+        params = self.catalog.params(key)
+        positional = self.catalog.positional(key)
+        for index, arg in enumerate(call.args):
+            if isinstance(arg, ast.Starred):
+                break
+            row = positional[index] if index < len(positional) else None
+            if row is not None:
+                yield row, arg
+        for keyword in call.keywords:
+            if keyword.arg and keyword.arg in params:
+                yield params[keyword.arg], keyword.value
+
+    def _keras1(self, call: ast.Call, key: tuple[str, str]) -> None:
+        for keyword in call.keywords:
+            for rule in self.catalog.keras1_rules(key):
+                if keyword.arg == rule.old:
+                    self.diagnostics.append(Diagnostic(
+                        self.path, keyword.lineno, self._char_col(keyword.lineno, keyword.col_offset) + 1,
+                        rule.code, rule.message))
+        if (key[0] == "layers" and key[1] in ("Conv2D", "Convolution2D") and len(call.args) >= 3
+                and all(literal_value(a)[0] and isinstance(literal_value(a)[1], int)
+                        for a in call.args[1:3])):
+            rows, cols = (self._source(a) for a in call.args[1:3])
+            self.diagnostics.append(Diagnostic(
+                self.path, call.lineno, self._char_col(call.lineno, call.col_offset) + 1, "OPT201",
+                f"Keras 1 form {key[1]}(filters, {rows}, {cols}): Keras 3 reads the third "
+                f"argument as strides; write kernel_size=({rows}, {cols})"))
+
+    def _value_of(self, row: Row, node: ast.expr) -> tuple[ast.expr, object, str | None] | None:
+        """(node holding the literal, value, constant name) or None when not a literal."""
+        constant = None
+        if isinstance(node, ast.Name):
+            if self.bindings[node.id] != 1 or node.id not in self.literal_defs:
+                return None
+            if node.id in self.blocked_constants:
+                return None
+            constant, node = node.id, self.literal_defs[node.id]
+        ok, value = literal_value(node)
+        if not ok:
+            return None
+        if isinstance(value, tuple):
+            if row.tuple_size < 2 or len(value) != row.tuple_size or len(set(value)) != 1:
+                return None
+            value = value[0]
+        if isinstance(value, str) and row.param == "activation" and value in OUTPUT_ACTIVATIONS:
+            return None
+        return node, value, constant
+
+    def run(self) -> Analysis:
+        self._collect()
+        uses_keras = self.table.uses_keras
+        if not uses_keras:
+            return Analysis(self.path, self.text, self.tree, (), (), None, False)
+        self._find_outputs()
+        found: list[tuple[ast.Call, tuple[str, str], Row, ast.expr, object, str | None]] = []
+        fits: list[ast.Call] = []
+        for call in self.calls:
+            key = self._key(call)
+            if key is None:
+                continue
+            self._keras1(call, key)
+            if key == ("Model", "fit"):
+                fits.append(call)
+            if call in self.output_calls:
+                continue
+            for row, arg in self._arguments(call, key):
+                bound = self._value_of(row, arg)
+                if bound is not None:
+                    found.append((call, key, row, *bound))
+        sites = self._make_sites(found)
+        fit = self._fit_call(fits[-1]) if fits else None
+        self.diagnostics.sort(key=lambda d: (d.line, d.col))
+        return Analysis(self.path, self.text, self.tree, tuple(sites), tuple(self.diagnostics),
+                        fit, uses_keras)
+
+    def _call_name(self, call: ast.Call, key: tuple[str, str]) -> str:
+        if key[0] == "Model":
+            return f"keras.Model.{key[1]}"
+        return f"keras.{key[0]}.{key[1]}"
+
+    def _make_sites(self, found: list) -> list[Site]:
+        counters: Counter[str] = Counter()
+        call_base: dict[ast.Call, str] = {}
+        by_constant: dict[str, Site] = {}
+        used_ids: set[str] = set()
+        sites: list[Site] = []
+        for call, key, row, node, value, constant in found:
+            space = anchor(row, value)
+            if space is None:
+                continue
+            short = f"{key[1]}({row.param}=...)"
+            if constant is not None:
+                if constant in by_constant:
+                    continue
+                hp_id = _identifier(constant)
+                origin = (f"{self.path}:{node.lineno} {constant} = {self._source(node)}, "
+                          f"used as {key[1]}({row.param}) at line {call.lineno}")
+            else:
+                if call not in call_base:
+                    base = key[1] if key[0] == "Model" else snake(key[1])
+                    name = next((k.value for k in call.keywords if k.arg == "name"), None)
+                    if isinstance(name, ast.Constant) and isinstance(name.value, str) and name.value:
+                        base = _identifier(name.value)
+                    else:
+                        n = counters[base]
+                        counters[base] += 1
+                        base = f"{base}_{n}" if n else base
+                    call_base[call] = base
+                hp_id = f"{call_base[call]}_{row.param}"
+                origin = f"{self.path}:{node.lineno} {key[1]}({row.param}={self._source(node)})"
+            unique, n = hp_id, 2
+            while unique in used_ids:
+                unique, n = f"{hp_id}_{n}", n + 1
+            used_ids.add(unique)
+            site = Site(
+                id=unique, file=self.path, span=self._span(node),
+                call=self._call_name(call, key), param=row.param, value=self._source(node),
+                default=value, tuple_size=len(node.elts) if isinstance(node, ast.Tuple) else 0,
+                kind=kind_of(row), space=space, origin=origin, constant=constant,
+                code="OPT102" if constant else "OPT101",
+            )
+            if constant is not None:
+                by_constant[constant] = site
+            sites.append(site)
+        sites.sort(key=lambda s: (s.span.line, s.span.col))
+        return sites
+
+    def _fit_call(self, call: ast.Call) -> FitCall:
+        keywords = {k.arg: k.value for k in call.keywords if k.arg}
+        has_validation = bool({"validation_data", "validation_split"} & set(keywords)) or len(call.args) > 6
+        callbacks = keywords.get("callbacks")
+        return FitCall(self._span(call), has_validation,
+                       self._span(callbacks) if callbacks is not None else None)
+
+
+def iter_sites(analyses: Iterable[Analysis]) -> Iterator[Site]:
+    for analysis in analyses:
+        yield from analysis.sites

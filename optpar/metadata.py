@@ -1,0 +1,542 @@
+"""The metadata table: which Keras arguments are hyperparameters, and how to search them.
+
+The knowledge lives in CSV files (``metadata/keras.csv`` and ``metadata/keras1.csv``, shipped
+as package data of ``optpar.metadata``); this module reads them once, validates every cell and
+returns an immutable :class:`Catalog`.  Every problem is reported as a :class:`MetadataError`
+whose text is ``path:line:col: error: message`` (line = CSV line, col = 1-based column).
+
+The CSV is data, never code: the ``Set`` column is parsed with :func:`ast.literal_eval`.
+This module imports neither tensorflow, keras nor hyperopt.
+"""
+
+from __future__ import annotations
+
+import ast
+import csv
+import functools
+import math
+import os
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from types import MappingProxyType
+
+__all__ = [
+    "HPTYPES",
+    "BASES",
+    "TYPES",
+    "METADATA_COLUMNS",
+    "KERAS1_COLUMNS",
+    "Row",
+    "Keras1Rule",
+    "Catalog",
+    "MetadataError",
+    "key_of",
+    "read_metadata",
+    "read_keras1",
+    "load_catalog",
+    "bundled_paths",
+]
+
+Key = tuple[str, str]
+
+HPTYPES = ("choice", "uniform", "loguniform", "quniform", "pow2")
+#: Only meaningful in an extra (override) CSV: removes the bundled row with the same key.
+OFF = "off"
+BASES = ("rel", "abs")
+TYPES = ("int", "float", "str", "bool")
+
+METADATA_COLUMNS = (
+    "Layer", "ParamName", "Hptype", "TupleSize", "ParamOrder", "Base",
+    "Type", "Min", "Max", "Int", "Set", "Step",
+)
+METADATA_REQUIRED = ("Layer", "ParamName", "Hptype", "Type")
+KERAS1_COLUMNS = ("Code", "Layer", "Old", "New", "Message")
+
+_PREFIXES = ("tensorflow.keras.", "tf.keras.", "keras.")
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_CODE = re.compile(r"OPT\d{3}\Z")
+
+
+# --------------------------------------------------------------------------- records
+
+
+class MetadataError(Exception):
+    """A problem in a metadata CSV; ``str(e)`` is ``path:line:col: error: message``."""
+
+    def __init__(self, path: str, line: int, col: int, message: str) -> None:
+        self.path = str(path)
+        self.line = line
+        self.col = col
+        self.message = message
+        super().__init__(f"{self.path}:{line}:{col}: error: {message}")
+
+
+@dataclass(frozen=True)
+class Row:
+    """One tunable parameter of one Keras callable."""
+
+    layer: str          # "layers.Dense", "optimizers.schedules.ExponentialDecay", "Model.fit"
+    param: str          # keyword name in Keras 3
+    hptype: str         # one of HPTYPES
+    tuple_size: int     # 0 scalar, n: may be written as an n-tuple
+    order: int | None   # positional index (without self); None: keyword only
+    base: str           # "rel" | "abs"
+    type: str           # one of TYPES
+    min: float | None
+    max: float | None
+    int: bool
+    choices: tuple
+    step: float | None
+    source: str = ""    # "path:line" of the CSV row
+
+    @property
+    def key(self) -> Key:
+        return key_of(self.layer)
+
+
+@dataclass(frozen=True)
+class Keras1Rule:
+    """A Keras-1 argument name that Keras 3 rejects or misreads, and its modern name."""
+
+    code: str       # "OPT202"
+    layer: str      # "layers.Dense", or a pattern "optimizers.*", "layers.*", "*"
+    old: str
+    new: str
+    message: str
+    source: str = ""
+
+    @property
+    def is_pattern(self) -> bool:
+        return self.layer == "*" or self.layer.endswith(".*")
+
+    def applies_to(self, key: Key) -> bool:
+        if self.layer == "*":
+            return True
+        if self.layer.endswith(".*"):
+            return key_of(self.layer[:-2] + ".X")[0] == key[0]
+        return key_of(self.layer) == key
+
+
+_EMPTY: Mapping[str, Row] = MappingProxyType({})
+
+
+@dataclass(frozen=True, eq=False)
+class Catalog:
+    """All metadata rows, keyed by ``key_of(layer)`` then parameter name."""
+
+    table: Mapping[Key, Mapping[str, Row]] = field(default_factory=dict)
+    keras1: tuple[Keras1Rule, ...] = ()
+
+    def params(self, key: Key | str) -> Mapping[str, Row]:
+        """Tunable parameters of a callable (empty mapping when it is unknown)."""
+        return self.table.get(_as_key(key), _EMPTY)
+
+    def row(self, key: Key | str, param: str) -> Row | None:
+        return self.params(key).get(param)
+
+    def knows(self, key: Key | str) -> bool:
+        return _as_key(key) in self.table
+
+    def positional(self, key: Key | str) -> tuple[Row | None, ...]:
+        """``result[i]`` is the row bound by the i-th positional argument (None: not tuned).
+
+        The tuple is as long as the highest tuned position + 1; positions past its end are
+        not tuned either.
+        """
+        rows = [r for r in self.params(key).values() if r.order is not None]
+        if not rows:
+            return ()
+        out: list[Row | None] = [None] * (max(r.order for r in rows) + 1)  # type: ignore[type-var]
+        for r in rows:
+            out[r.order] = r  # type: ignore[index]
+        return tuple(out)
+
+    def at_position(self, key: Key | str, index: int) -> Row | None:
+        pos = self.positional(key)
+        return pos[index] if 0 <= index < len(pos) else None
+
+    def keras1_rules(self, key: Key | str) -> tuple[Keras1Rule, ...]:
+        """Rules that apply to a callable; a rule naming the layer itself beats a pattern."""
+        k = _as_key(key)
+        chosen: dict[str, Keras1Rule] = {}
+        for rule in self.keras1:
+            if not rule.applies_to(k):
+                continue
+            prev = chosen.get(rule.old)
+            if prev is None or (prev.is_pattern and not rule.is_pattern):
+                chosen[rule.old] = rule
+        return tuple(chosen.values())
+
+    def keys(self) -> tuple[Key, ...]:
+        return tuple(self.table)
+
+    def rows(self) -> Iterator[Row]:
+        for params in self.table.values():
+            yield from params.values()
+
+    def __len__(self) -> int:
+        return sum(len(p) for p in self.table.values())
+
+
+def key_of(path: str) -> Key:
+    """``"layers.Dense"`` -> ``("layers", "Dense")``; a leading ``keras.`` is dropped.
+
+    ``"optimizers.schedules.ExponentialDecay"`` -> ``("optimizers", "ExponentialDecay")``,
+    ``"Model.fit"`` -> ``("Model", "fit")``.
+    """
+    p = path.strip()
+    for prefix in _PREFIXES:
+        if p.startswith(prefix):
+            p = p[len(prefix):]
+            break
+    parts = p.split(".")
+    if len(parts) < 2 or not all(_IDENT.match(x) for x in parts):
+        raise ValueError(f"not a dotted Keras path: {path!r}")
+    return parts[0], parts[-1]
+
+
+def _as_key(key: Key | str) -> Key:
+    return key_of(key) if isinstance(key, str) else key
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def _read(path: str | os.PathLike) -> tuple[str, int, list[str], list[tuple[int, list[str]]]]:
+    """Header and (line number, cells) of a CSV; blank lines and '#' comment lines skipped."""
+    shown = os.fspath(path)
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            reader = csv.reader(fh, strict=True)
+            header: list[str] | None = None
+            header_line = 1
+            rows: list[tuple[int, list[str]]] = []
+            last = 0
+            for cells in reader:
+                start, last = last + 1, reader.line_num
+                if not cells or all(not c.strip() for c in cells):
+                    continue
+                if cells[0].lstrip().startswith("#"):
+                    continue
+                if header is None:
+                    header = [c.strip() for c in cells]
+                    header_line = start
+                    continue
+                rows.append((start, cells))
+    except csv.Error as exc:
+        raise MetadataError(shown, max(last + 1, 1), 1, f"malformed CSV: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise MetadataError(shown, 1, 1, f"cannot read metadata file: {reason}") from None
+    if header is None:
+        raise MetadataError(shown, 1, 1, "empty metadata file (no header line)")
+    return shown, header_line, header, rows
+
+
+def _check_header(shown: str, line: int, header: list[str], known: Sequence[str],
+                  required: Sequence[str]) -> dict[str, int]:
+    index: dict[str, int] = {}
+    for i, name in enumerate(header):
+        if name not in known:
+            raise MetadataError(shown, line, i + 1, f"unknown column {name!r} (expected one of {', '.join(known)})")
+        if name in index:
+            raise MetadataError(shown, line, i + 1, f"duplicate column {name!r}")
+        index[name] = i
+    for name in required:
+        if name not in index:
+            raise MetadataError(shown, line, 1, f"missing required column {name!r}")
+    return index
+
+
+class _Cells:
+    """Access to one CSV row by column name, raising MetadataError at the right column."""
+
+    def __init__(self, shown: str, line: int, cells: list[str], index: dict[str, int]) -> None:
+        self.shown, self.line, self.cells, self.index = shown, line, cells, index
+        if len(cells) > len(index):
+            raise MetadataError(shown, line, len(index) + 1, f"expected {len(index)} fields, found {len(cells)}")
+
+    def col(self, name: str) -> int:
+        return self.index.get(name, 0) + 1
+
+    def get(self, name: str) -> str:
+        i = self.index.get(name)
+        if i is None or i >= len(self.cells):
+            return ""
+        return self.cells[i].strip()
+
+    def error(self, name: str, message: str) -> MetadataError:
+        return MetadataError(self.shown, self.line, self.col(name), message)
+
+    def number(self, name: str) -> float | None:
+        text = self.get(name)
+        if not text:
+            return None
+        try:
+            value = float(text)
+        except ValueError:
+            raise self.error(name, f"{name} must be a number, not {text!r}") from None
+        if not math.isfinite(value):
+            raise self.error(name, f"{name} must be a finite number, not {text!r}")
+        return value
+
+    def natural(self, name: str, default: int | None) -> int | None:
+        text = self.get(name)
+        if not text:
+            return default
+        if not re.fullmatch(r"\d+", text):
+            raise self.error(name, f"{name} must be a non-negative integer, not {text!r}")
+        return int(text)
+
+    def one_of(self, name: str, allowed: Sequence[str], default: str | None = None) -> str:
+        text = self.get(name)
+        if not text and default is not None:
+            return default
+        if text not in allowed:
+            raise self.error(name, f"unknown {name} {text!r} (expected one of {', '.join(allowed)})")
+        return text
+
+
+def _type_ok(value: object, type_: str) -> bool:
+    if type_ == "bool":
+        return isinstance(value, bool)
+    if isinstance(value, bool):
+        return False
+    if type_ == "int":
+        return isinstance(value, int)
+    if type_ == "float":
+        return isinstance(value, (int, float)) and math.isfinite(value)
+    return isinstance(value, str)
+
+
+def _parse_set(c: _Cells, type_: str) -> tuple:
+    text = c.get("Set")
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        raise c.error("Set", f"Set must be a Python list literal, not {text!r}") from None
+    if not isinstance(value, list):
+        raise c.error("Set", f"Set must be a Python list literal, not {text!r}")
+    if not value:
+        raise c.error("Set", "Set is empty")
+    for item in value:
+        if not _type_ok(item, type_):
+            raise c.error("Set", f"Set element {item!r} is not of Type {type_}")
+    if len(set(map(repr, value))) != len(value):
+        raise c.error("Set", "Set has duplicate elements")
+    return tuple(value)
+
+
+def _parse_row(c: _Cells) -> Row | None:
+    layer = c.get("Layer")
+    try:
+        key_of(layer)
+    except ValueError:
+        raise c.error("Layer", f"Layer must be a dotted Keras path like 'layers.Dense', not {layer!r}") from None
+    param = c.get("ParamName")
+    if not _IDENT.match(param):
+        raise c.error("ParamName", f"ParamName must be a Python identifier, not {param!r}")
+    hptype = c.one_of("Hptype", HPTYPES + (OFF,))
+    type_ = c.one_of("Type", TYPES)
+    tuple_size = c.natural("TupleSize", 0)
+    order = c.natural("ParamOrder", None)
+    base = c.one_of("Base", BASES, default="abs")
+    int_text = c.get("Int")
+    if int_text not in ("", "0", "1"):
+        raise c.error("Int", f"Int must be 0 or 1, not {int_text!r}")
+    integer = int_text == "1" if int_text else (type_ == "int")
+    lo, hi, step = c.number("Min"), c.number("Max"), c.number("Step")
+    source = f"{c.shown}:{c.line}"
+    if hptype == OFF:
+        return Row(layer, param, OFF, tuple_size or 0, order, base, type_, None, None, integer, (), None, source)
+
+    if integer and type_ != "int":
+        raise c.error("Int", f"Int 1 needs Type int, not {type_}")
+    if c.get("Set") and hptype != "choice":
+        raise c.error("Set", f"Set is only used by choice rows, not {hptype}")
+    if step is not None and hptype != "quniform":
+        raise c.error("Step", f"Step is only used by quniform rows, not {hptype}")
+
+    choices: tuple = ()
+    if hptype == "choice":
+        if not c.get("Set"):
+            raise c.error("Set" if "Set" in c.index else "Hptype", "choice needs a Set")
+        for name in ("Min", "Max"):
+            if c.get(name):
+                raise c.error(name, f"{name} is not used by choice rows (the Set lists the values)")
+        choices = _parse_set(c, type_)
+    else:
+        if type_ in ("str", "bool"):
+            raise c.error("Type", f"Type {type_} needs Hptype choice, not {hptype}")
+        for name, v in (("Min", lo), ("Max", hi)):
+            if v is None:
+                raise c.error(name if name in c.index else "Hptype", f"{hptype} needs {name}")
+        assert lo is not None and hi is not None
+        if lo > hi:
+            raise c.error("Min", f"Min {lo:g} is greater than Max {hi:g}")
+        if type_ == "int" and not integer:
+            raise c.error("Int", f"Type int with Hptype {hptype} needs Int 1")
+        if hptype == "loguniform":
+            if integer:
+                raise c.error("Int", "loguniform cannot be Int; use pow2 or quniform")
+            if lo <= 0:
+                what = "multiplier" if base == "rel" else "bound"
+                raise c.error("Min", f"loguniform needs Min > 0 (a {what} of {lo:g} has no logarithm)")
+        if hptype == "pow2":
+            if not integer:
+                raise c.error("Int", "pow2 needs Type int and Int 1")
+            if lo <= 0:
+                raise c.error("Min", f"pow2 needs Min > 0, not {lo:g}")
+            if base == "abs" and hi < 1:
+                raise c.error("Max", f"pow2 with abs base needs Max >= 1, not {hi:g}")
+        if base == "rel" and lo < 0:
+            raise c.error("Min", f"rel base needs Min >= 0 (a multiplier), not {lo:g}")
+        if hptype == "quniform":
+            if step is None:
+                if not integer:
+                    raise c.error("Step" if "Step" in c.index else "Hptype", "quniform needs a Step")
+                step = 1.0
+            if step <= 0:
+                raise c.error("Step", f"Step must be > 0, not {step:g}")
+            if integer and step != int(step):
+                raise c.error("Step", f"an Int row needs an integer Step, not {step:g}")
+    return Row(layer, param, hptype, tuple_size or 0, order, base, type_,
+               lo, hi, integer, choices, step, source)
+
+
+def read_metadata(path: str | os.PathLike) -> list[Row]:
+    """Read and validate one metadata CSV (rows in file order; ``off`` rows included)."""
+    shown, header_line, header, raw = _read(path)
+    index = _check_header(shown, header_line, header, METADATA_COLUMNS, METADATA_REQUIRED)
+    rows: list[Row] = []
+    seen: dict[tuple[Key, str], int] = {}
+    orders: dict[tuple[Key, int], str] = {}
+    for line, cells in raw:
+        c = _Cells(shown, line, cells, index)
+        row = _parse_row(c)
+        if row is None:
+            continue
+        ident = (row.key, row.param)
+        if ident in seen:
+            raise c.error("ParamName", f"duplicate row for {row.layer} {row.param} (first at line {seen[ident]})")
+        seen[ident] = line
+        if row.order is not None and row.hptype != OFF:
+            slot = (row.key, row.order)
+            if slot in orders:
+                raise c.error("ParamOrder", f"ParamOrder {row.order} of {row.layer} is already used by {orders[slot]!r}")
+            orders[slot] = row.param
+        rows.append(row)
+    return rows
+
+
+def read_keras1(path: str | os.PathLike) -> list[Keras1Rule]:
+    """Read and validate one Keras-1 rename CSV."""
+    shown, header_line, header, raw = _read(path)
+    index = _check_header(shown, header_line, header, KERAS1_COLUMNS, KERAS1_COLUMNS)
+    rules: list[Keras1Rule] = []
+    seen: dict[tuple[str, str], int] = {}
+    for line, cells in raw:
+        c = _Cells(shown, line, cells, index)
+        code, layer, old, new, message = (c.get(n) for n in KERAS1_COLUMNS)
+        if not _CODE.match(code):
+            raise c.error("Code", f"Code must look like OPT202, not {code!r}")
+        pattern_ok = layer == "*" or (layer.endswith(".*") and _IDENT.match(layer[:-2].split(".")[-1] or ""))
+        if not pattern_ok:
+            try:
+                key_of(layer)
+            except ValueError:
+                raise c.error("Layer", f"Layer must be a dotted path or a pattern like 'layers.*', not {layer!r}") from None
+        for name, value in (("Old", old), ("New", new)):
+            if not _IDENT.match(value):
+                raise c.error(name, f"{name} must be a Python identifier, not {value!r}")
+        if not message:
+            raise c.error("Message", "Message is empty")
+        ident = (layer, old)
+        if ident in seen:
+            raise c.error("Old", f"duplicate rule for {layer} {old} (first at line {seen[ident]})")
+        seen[ident] = line
+        rules.append(Keras1Rule(code, layer, old, new, message, f"{shown}:{line}"))
+    return rules
+
+
+def _is_keras1_file(path: str | os.PathLike) -> bool:
+    _, _, header, _ = _read(path)
+    return "Code" in header or "Old" in header
+
+
+# --------------------------------------------------------------------------- catalog
+
+
+def bundled_paths() -> tuple[Path, Path]:
+    """Paths of the bundled ``keras.csv`` and ``keras1.csv``."""
+    candidates = []
+    try:
+        # installed wheel: setup.cfg ships the folder metadata/ as the data package optpar.tables
+        candidates.append(Path(str(resources.files("optpar") / "tables")))
+    except (ModuleNotFoundError, TypeError):  # pragma: no cover
+        pass
+    here = Path(__file__).resolve().parent
+    candidates += [here / "tables", here.parent / "metadata"]  # source checkout / editable
+    for folder in candidates:
+        if (folder / "keras.csv").is_file():
+            return folder / "keras.csv", folder / "keras1.csv"
+    folder = candidates[-1]
+    return folder / "keras.csv", folder / "keras1.csv"
+
+
+@functools.lru_cache(maxsize=1)
+def _bundled() -> tuple[tuple[Row, ...], tuple[Keras1Rule, ...]]:
+    table_path, keras1_path = bundled_paths()
+    rows = tuple(r for r in read_metadata(table_path) if r.hptype != OFF)
+    return rows, tuple(read_keras1(keras1_path))
+
+
+def _merge(rows: dict[tuple[Key, str], Row], new: Sequence[Row], shown: str) -> None:
+    for r in new:
+        ident = (r.key, r.param)
+        if r.hptype == OFF:
+            rows.pop(ident, None)
+        else:
+            rows.pop(ident, None)   # re-insert so an override keeps file order of the override
+            rows[ident] = r
+    # ParamOrder must stay unambiguous after merging
+    slots: dict[tuple[Key, int], Row] = {}
+    for r in rows.values():
+        if r.order is None:
+            continue
+        other = slots.setdefault((r.key, r.order), r)
+        if other is not r:
+            culprit = r if r.source.startswith(shown + ":") else other
+            line = int(culprit.source.rsplit(":", 1)[1])
+            raise MetadataError(shown, line, METADATA_COLUMNS.index("ParamOrder") + 1,
+                                f"ParamOrder {r.order} of {r.layer} is used by both {other.param!r} and {r.param!r}")
+
+
+def load_catalog(extra: Sequence[str | os.PathLike] = ()) -> Catalog:
+    """The bundled table, then each extra CSV in order.
+
+    An extra CSV is a metadata table (header with Layer, ParamName, Hptype, Type; the other
+    columns are optional) or a Keras-1 rule table (header ``Code,Layer,Old,New,Message``).
+    A metadata row with the same (Layer, ParamName) as an earlier one replaces it, Hptype
+    ``off`` removes it; new rows add.  A rule with the same (Layer, Old) replaces the earlier one.
+    """
+    if isinstance(extra, (str, os.PathLike)):
+        extra = (extra,)
+    base_rows, base_rules = _bundled()
+    merged: dict[tuple[Key, str], Row] = {(r.key, r.param): r for r in base_rows}
+    rules: dict[tuple[str, str], Keras1Rule] = {(r.layer, r.old): r for r in base_rules}
+    for path in extra:
+        if _is_keras1_file(path):
+            for rule in read_keras1(path):
+                rules.pop((rule.layer, rule.old), None)
+                rules[(rule.layer, rule.old)] = rule
+        else:
+            _merge(merged, read_metadata(path), os.fspath(path))
+    table: dict[Key, dict[str, Row]] = {}
+    for (key, param), r in merged.items():
+        table.setdefault(key, {})[param] = r
+    frozen = MappingProxyType({k: MappingProxyType(v) for k, v in table.items()})
+    return Catalog(frozen, tuple(rules.values()))
