@@ -75,13 +75,20 @@ def _root(node: ast.expr) -> str | None:
 
 
 def _mutates(stmt: ast.stmt) -> set[str]:
-    """Objects a statement changes in place: `model.add(...)`, `cfg.x = 1`, `d[k] = v`."""
+    """Objects a statement changes in place: `model.add(...)` (a call whose result is dropped),
+    `cfg.x = 1`, `d[k] = v`; nested functions and classes have their own scope."""
     names: set[str] = set()
-    for node in ast.walk(stmt):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
-            names.add(_root(node.func.value))
+    stack: list[ast.AST] = [stmt]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            continue
+        if (isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)
+                and isinstance(node.value.func, ast.Attribute)):
+            names.add(_root(node.value.func.value))
         elif isinstance(node, (ast.Attribute, ast.Subscript)) and isinstance(node.ctx, ast.Store):
             names.add(_root(node.value))
+        stack.extend(ast.iter_child_nodes(node))
     names.discard(None)
     return names
 
@@ -181,7 +188,7 @@ class _Planner:
     def _tainted_names(self, extra_units: list[_Unit]) -> set[str]:
         """Names whose value depends on a tuned value: fixpoint over module-level statements."""
         tainted: set[str] = set()
-        units = self.top + extra_units
+        units = self.module_units() + extra_units
         changed = True
         while changed:
             changed = False
@@ -195,17 +202,23 @@ class _Planner:
                         changed = True
         return tainted
 
+    def module_units(self) -> list[_Unit]:
+        """The top level, with the body of `if __name__ == "__main__":` in place of the block."""
+        units: list[_Unit] = []
+        for unit in self.top:
+            if len(unit.ast) == 1 and _is_main_guard(unit.first):
+                units += _units(unit.cst.body.body, unit.first.body, self.imports)
+            else:
+                units.append(unit)
+        return units
+
     def _driver(self) -> tuple[int | None, list[_Unit]]:
         """(index of the top-level function that drives training, or None for the module; its units)."""
         line, col = self.fit_point
         index = next(i for i, u in enumerate(self.top) if u.holds(line, col))
         stmt = self.top[index].first
-        if _is_main_guard(stmt):
-            raise UserError(self.path, line, col + 1,
-                            "fit() is inside `if __name__ == \"__main__\":`; move the training code into "
-                            "a function such as main() or to the top level")
         if not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            return None, self.top
+            return None, self.module_units()
         # Climb from the function holding fit() to the function the program starts from.
         seen = {stmt.name}
         while True:
@@ -220,12 +233,16 @@ class _Planner:
             seen.add(stmt.name)
         required = len(stmt.args.posonlyargs) + len(stmt.args.args) - len(stmt.args.defaults)
         required += sum(1 for d in stmt.args.kw_defaults if d is None)
-        if required > 0 or isinstance(stmt, ast.AsyncFunctionDef):
+        if required == 0 and isinstance(stmt, ast.FunctionDef):
+            body = self.top[index].cst.body.body
+            return index, _units(body, stmt.body, self.imports)
+        # A function that takes arguments: the top level that calls it is the program.
+        units = self.module_units()
+        if not any(_called_names_of(u) & seen for u in units if not _is_definition(u.first)):
             raise UserError(self.path, stmt.lineno, stmt.col_offset + 1,
-                            f"the training code runs in {stmt.name}(), which needs arguments; optpar "
-                            "needs fit() at the top level or in a function called without arguments")
-        body = self.top[index].cst.body.body
-        return index, _units(body, stmt.body, self.imports)
+                            f"{stmt.name}() runs fit() but takes arguments and nothing at the top level "
+                            "calls it; optpar needs a program that trains when it runs")
+        return None, units
 
     def plan(self):
         driver_index, driver_units = self._driver()
@@ -236,7 +253,7 @@ class _Planner:
         line, col = self.fit_point
         cut = max(
             i for i, u in enumerate(driver_units)
-            if u.holds(line, col) or (_called_names_of(u) & fitters and not _is_definition(u.first))
+            if not _is_definition(u.first) and (u.holds(line, col) or _called_names_of(u) & fitters)
         )
         trial: list[_Unit] = []
         setup: list[_Unit] = []
@@ -380,7 +397,7 @@ def build_script(analysis: Analysis, source_name: str, out_name: str) -> Script:
     ]
     out += [f"# Note: {n}" for n in notes]
     out.append("")
-    body = list(planner.top)
+    body = driver_units if driver_index is None else list(planner.top)
     # `from __future__` imports must stay first.
     for unit in body:
         if isinstance(unit.first, ast.ImportFrom) and unit.first.module == "__future__":

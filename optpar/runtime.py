@@ -217,6 +217,7 @@ class _OptparObjective:
                 "values": values,
                 "duration_s": round(_time.perf_counter() - start, 3),
                 "epochs": len(epochs),
+                "pid": _os.getpid(),
             }
         finally:
             _gc.collect()
@@ -227,6 +228,7 @@ class _OptparObjective:
             "values": values,
             "duration_s": round(_time.perf_counter() - start, 3),
             "epochs": len(epochs),
+            "pid": _os.getpid(),
         }
 
     def _score(self, epochs):
@@ -557,11 +559,24 @@ def _optpar_spark_trials(args):
     _os.environ["PYSPARK_DRIVER_PYTHON"] = _sys.executable
     _os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     import logging
+    import warnings
 
+    warnings.filterwarnings("ignore", message=".*pandas >= 3.0.0.*")
+    warnings.filterwarnings("ignore", message="Spark session is not provided.*")
     from pyspark.sql import SparkSession
 
     logging.getLogger("py4j").setLevel(logging.ERROR)
+    logging.getLogger("hyperopt").setLevel(logging.WARNING)
     master = args.spark_master or "local[%d]" % args.parallelism
+    # Spark's default log4j profile prints INFO/WARN chatter: use an ERROR-only one.
+    log_conf = _os.path.join(_os.path.abspath(args.out), ".spark-log4j2.properties")
+    _optpar_atomic_write(log_conf, "rootLogger.level = error\n"
+                         "rootLogger.appenderRef.stderr.ref = console\n"
+                         "appender.console.type = Console\n"
+                         "appender.console.name = console\n"
+                         "appender.console.target = SYSTEM_ERR\n"
+                         "appender.console.layout.type = PatternLayout\n"
+                         "appender.console.layout.pattern = spark %p %c{1}: %m%n\n")
     session = (
         SparkSession.builder.master(master)
         .appName("optpar " + _os.path.basename(SOURCE))
@@ -571,6 +586,7 @@ def _optpar_spark_trials(args):
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.python.worker.reuse", "true")
         .config("spark.log.level", "ERROR")
+        .config("spark.driver.extraJavaOptions", "-Dlog4j2.configurationFile=file:" + log_conf)
         .getOrCreate()
     )
     session.sparkContext.setLogLevel("ERROR")
@@ -650,13 +666,9 @@ def main(argv=None):
             trials.insert_trial_docs(docs)
             trials.refresh()
         objective = _OptparObjective(args.metric, args.mode, args.patience)
-        progress = {"printed": n_kept}
 
         def after_trial(trials_now, *unused):
-            for record in store.update_from(trials_now, baseline_tid, n_kept):
-                if not args.quiet:
-                    _optpar_progress(store, record, args, started)
-            progress["printed"] = len(store.records)
+            _optpar_save_and_report(store, trials_now, baseline_tid, n_kept, args, started)
             stop = args.timeout is not None and _time.monotonic() - started >= args.timeout
             if stop and not args.quiet and args.backend == "local" and len(store.records) < args.max_evals:
                 print("timeout: %gs reached, starting no new trial" % args.timeout, file=_sys.stderr)
@@ -684,12 +696,12 @@ def main(argv=None):
         except _hyperopt.exceptions.AllTrialsFailed:
             pass
         except KeyboardInterrupt:
-            store.update_from(trials, baseline_tid, n_kept)
+            _optpar_save_and_report(store, trials, baseline_tid, n_kept, args, started)
             _optpar_finish_files(store)
             print("\ninterrupted: %d finished trials are kept in %s; run the same command to resume:\n  %s"
                   % (len(store.records), args.out, _optpar_resume_command(argv)), file=_sys.stderr)
             return 130
-        store.update_from(trials, baseline_tid, n_kept)
+        _optpar_save_and_report(store, trials, baseline_tid, n_kept, args, started)
     else:
         print("nothing to do: the search already has %d trials (--max-evals %d)"
               % (n_kept, args.max_evals), file=_sys.stderr)
@@ -714,8 +726,17 @@ def _optpar_finish_files(store):
         print("warning: no convergence.png (%s)" % _optpar_error_text(exc), file=_sys.stderr)
 
 
+def _optpar_save_and_report(store, trials, baseline_tid, n_kept, args, started):
+    for record in store.update_from(trials, baseline_tid, n_kept):
+        if not args.quiet:
+            _optpar_progress(store, record, args, started)
+
+
 def _optpar_progress(store, record, args, started):
-    best = store.best_record()
+    pick = min if args.mode == "min" else max
+    so_far = [r["metric"] for r in store.records[: record["number"]]
+              if r["status"] == _hyperopt.STATUS_OK]
+    best = {"metric": pick(so_far)} if so_far else None
     if record["status"] == _hyperopt.STATUS_OK:
         what = "%s=%.4f" % (args.metric, record["metric"])
     else:

@@ -1,0 +1,113 @@
+"""Every row of the bundled tables names something that exists in the installed Keras 3."""
+
+from __future__ import annotations
+
+import csv
+import inspect
+
+import keras
+import pytest
+
+from optpar.metadata import bundled_paths, key_of, load_catalog
+
+TABLE, KERAS1 = bundled_paths()
+
+
+def _rows(path):
+    with open(path, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _resolve(path: str):
+    obj = keras
+    for part in path.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def _signature_params(obj) -> list[inspect.Parameter]:
+    target = obj.__init__ if inspect.isclass(obj) else obj
+    params = list(inspect.signature(target).parameters.values())
+    return [p for p in params if p.name != "self"]
+
+
+TABLE_ROWS = _rows(TABLE)
+
+
+@pytest.mark.parametrize("row", TABLE_ROWS, ids=lambda r: f"{r['Layer']}.{r['ParamName']}")
+def test_row_matches_installed_keras(row):
+    obj = _resolve(row["Layer"])
+    params = _signature_params(obj)
+    names = [p.name for p in params]
+    assert row["ParamName"] in names, f"{row['Layer']} has no parameter {row['ParamName']!r}: {names}"
+    index = names.index(row["ParamName"])
+    param = params[index]
+    assert param.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    if row["Layer"].startswith("Model."):
+        assert row["ParamOrder"] == "", "Model.fit/compile rows are matched by keyword only"
+    else:
+        assert row["ParamOrder"] != "", "a constructor/function row needs its ParamOrder"
+        assert int(row["ParamOrder"]) == index
+        assert param.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
+
+
+def _default(row):
+    obj = _resolve(row["Layer"])
+    return next(p for p in _signature_params(obj) if p.name == row["ParamName"]).default
+
+
+def _anchorable(row) -> bool:
+    """Rows whose Keras default is a literal the row can anchor on (not required, not None,
+    not 0 for a range relative to the value)."""
+    default = _default(row)
+    if default is inspect.Parameter.empty or default is None:
+        return False
+    return not (default == 0 and row["Base"] == "rel")
+
+
+DEFAULT_ROWS = [r for r in TABLE_ROWS if _anchorable(r)]
+
+
+@pytest.mark.parametrize("row", DEFAULT_ROWS, ids=lambda r: f"{r['Layer']}.{r['ParamName']}")
+def test_keras_default_value_is_tunable_by_its_row(row):
+    """A user who writes the Keras default explicitly gets a search space containing it."""
+    from optpar.space import anchor
+
+    default = _default(row)
+    space = anchor(load_catalog().row(key_of(row["Layer"]), row["ParamName"]), default)
+    scalar = default[0] if isinstance(default, tuple) else default
+    assert space is not None and space.contains(scalar)
+
+
+def test_table_covers_the_documented_calls():
+    keys = {(r["Layer"], r["ParamName"]) for r in TABLE_ROWS}
+    required = [
+        ("layers.Dense", "units"), ("layers.Dense", "activation"),
+        ("layers.Conv2D", "filters"), ("layers.Conv2D", "kernel_size"),
+        ("layers.DepthwiseConv2D", "depth_multiplier"), ("layers.MaxPooling2D", "pool_size"),
+        ("layers.Dropout", "rate"), ("layers.SpatialDropout2D", "rate"),
+        ("layers.BatchNormalization", "momentum"), ("layers.LayerNormalization", "epsilon"),
+        ("layers.Embedding", "output_dim"), ("layers.LSTM", "recurrent_dropout"),
+        ("layers.MultiHeadAttention", "num_heads"), ("layers.LeakyReLU", "negative_slope"),
+        ("regularizers.l2", "l2"), ("regularizers.L1L2", "l1"),
+        ("optimizers.SGD", "momentum"), ("optimizers.AdamW", "weight_decay"),
+        ("optimizers.schedules.ExponentialDecay", "initial_learning_rate"),
+        ("Model.compile", "optimizer"), ("Model.fit", "epochs"), ("Model.fit", "batch_size"),
+        ("callbacks.EarlyStopping", "patience"),
+    ]
+    assert [k for k in required if k not in keys] == []
+    assert ("layers.Embedding", "input_dim") not in keys
+
+
+KERAS1_ROWS = _rows(KERAS1)
+
+
+@pytest.mark.parametrize("rule", KERAS1_ROWS, ids=lambda r: f"{r['Code']}-{r['Old']}")
+def test_keras1_rule_targets_exist(rule):
+    if rule["Layer"].endswith("*"):
+        prefix = rule["Layer"][:-2]
+        assert prefix == "" or _resolve(prefix) is not None
+        return
+    names = [p.name for p in _signature_params(_resolve(rule["Layer"]))]
+    assert rule["New"] in names
+    assert rule["Old"] not in names, "the old name must really be gone in Keras 3"

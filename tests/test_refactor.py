@@ -1,0 +1,289 @@
+"""`optpar refactor`: the model rewrite (before -> after) and the shape of the generated script."""
+from __future__ import annotations
+
+import ast
+import re
+import shutil
+
+import pytest
+
+from conftest import FIXTURES, TUNABLE_FIXTURES
+from optpar.errors import UserError
+from optpar.pipeline import analyze_path, generate
+
+HEAD = "import keras\nfrom keras.layers import Conv2D, Dense, Dropout\n"
+FIT = "model.fit(x, y, validation_split=0.1)\n"
+
+
+def refactored(tmp_path, text: str, name: str = "model.py") -> str:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return generate(path).refactored
+
+
+# (before, after): the model part only; HEAD and FIT are added around both.
+CASES = [
+    pytest.param(
+        'h = Dense(128, activation="relu")  # hidden layer\n',
+        'h = Dense(params["dense_units"], activation=params["dense_activation"])  # hidden layer\n',
+        id="literal-and-same-line-comment"),
+    pytest.param(
+        "c = Conv2D(32, kernel_size=(3, 3))\n",
+        'c = Conv2D(params["conv2d_filters"], kernel_size=(params["conv2d_kernel_size"], '
+        'params["conv2d_kernel_size"]))\n',
+        id="square-tuple"),
+    pytest.param(
+        "c = Conv2D(32, (3, 5))\n",
+        'c = Conv2D(params["conv2d_filters"], (3, 5))\n',
+        id="non-square-tuple-kept"),
+    pytest.param(
+        "RATE = 0.25\n\n# dropout after the block\nd = Dropout(RATE)\n",
+        '\nRATE = params["rate"]\n\n# dropout after the block\nd = Dropout(RATE)\n'[1:],
+        id="constant-at-definition"),
+    pytest.param(
+        "layer = Dense(\n"
+        "    64,   # width\n"
+        "    activation = 'tanh' ,\n"
+        ")\n",
+        "layer = Dense(\n"
+        '    params["dense_units"],   # width\n'
+        '    activation = params["dense_activation"] ,\n'
+        ")\n",
+        id="odd-formatting-kept"),
+    pytest.param(
+        "opt = keras.optimizers.Adam(learning_rate=1e-3, beta_1=0.9)\n",
+        'opt = keras.optimizers.Adam(learning_rate=params["adam_learning_rate"], beta_1=0.9)\n',
+        id="optimizer"),
+    pytest.param(
+        'h = Dense(64, activation="relu"); out = Dense(10, activation="softmax")(h)\n',
+        'h = Dense(params["dense_units"], activation=params["dense_activation"]); '
+        'out = Dense(10, activation="softmax")(h)\n',
+        id="two-statements-one-line"),
+]
+
+
+@pytest.mark.parametrize("before, after", CASES)
+def test_refactor_before_after(tmp_path, before, after):
+    assert refactored(tmp_path, HEAD + before + FIT) == HEAD + after + FIT
+
+
+@pytest.mark.parametrize("before, after", CASES)
+def test_refactor_is_idempotent(tmp_path, before, after):
+    """The refactored model has no literal left to tune: refactoring it again finds nothing."""
+    once = refactored(tmp_path, HEAD + before + FIT)
+    path = tmp_path / "again.py"
+    path.write_text(once, encoding="utf-8")
+    assert analyze_path(path).sites == ()
+    with pytest.raises(UserError, match="no tunable hyperparameters"):
+        generate(path)
+
+
+def test_fit_epochs_and_batch_size(tmp_path):
+    text = HEAD + "model.fit(x, y, epochs=10, batch_size=32, validation_split=0.1)  # train\n"
+    assert refactored(tmp_path, text) == HEAD + (
+        'model.fit(x, y, epochs=params["fit_epochs"], batch_size=params["fit_batch_size"], '
+        "validation_split=0.1)  # train\n")
+
+
+@pytest.mark.parametrize("body", [
+    'model = keras.Sequential([Dense(10, activation="softmax")])\n' + FIT,
+    "model.compile(loss='mse', metrics=['mae'])\n" + FIT,
+    "x = 1\n" + FIT,
+])
+def test_nothing_tunable_is_a_user_error(tmp_path, body):
+    path = tmp_path / "model.py"
+    path.write_text(HEAD + body, encoding="utf-8")
+    with pytest.raises(UserError, match="no tunable hyperparameters") as info:
+        generate(path)
+    assert info.value.path == str(path)
+
+
+def test_no_fit_call_is_a_user_error(tmp_path):
+    path = tmp_path / "model.py"
+    path.write_text(HEAD + "h = Dense(64)\n", encoding="utf-8")
+    with pytest.raises(UserError, match="fit"):
+        generate(path)
+
+
+@pytest.mark.xfail(reason="controls._constant_site uses ast byte offsets: a non-ASCII line's "
+                          "constant cannot be placed (internal: could not place ...)", strict=True)
+def test_non_ascii_constant_with_directive_refactors(tmp_path):
+    text = HEAD + "DRÖPOUT = 0.3  # optpar: range(0.1, 0.5)\nd = Dropout(0.2)\n" + FIT
+    assert 'DRÖPOUT = params["dröpout"]' in refactored(tmp_path, text)
+
+
+# -- every fixture ----------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory):
+    """{fixture name: Generated}, each from a copy in a tmp folder."""
+    folder = tmp_path_factory.mktemp("fixtures")
+    out = {}
+    for name in TUNABLE_FIXTURES:
+        shutil.copyfile(FIXTURES / name, folder / name)
+        out[name] = generate(folder / name)
+    return out
+
+
+def _run_trial_source(text: str) -> str:
+    tree = ast.parse(text)
+    func = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "run_trial")
+    return ast.get_source_segment(text, func)
+
+
+def _outside_run_trial(text: str) -> str:
+    return text.replace(_run_trial_source(text), "")
+
+
+def _module_dict(text: str, name: str) -> dict:
+    tree = ast.parse(text)
+    node = next(n for n in tree.body if isinstance(n, ast.Assign)
+                and isinstance(n.targets[0], ast.Name) and n.targets[0].id == name)
+    return ast.literal_eval(node.value)
+
+
+@pytest.mark.parametrize("name", TUNABLE_FIXTURES)
+def test_generated_script_shape(generated, name):
+    gen = generated[name]
+    text = gen.text
+    compile(text, gen.out_path.name, "exec")
+    assert gen.out_path.name == name.replace(".py", "_tune.py")
+    assert text.startswith("# Generated by optpar")
+    assert name in text.splitlines()[0]
+    for symbol in ("SPACE = {", "DEFAULTS = {", "BASELINE_POINT = {", "params = dict(DEFAULTS)",
+                   "def run_trial():", 'if __name__ == "__main__":'):
+        assert symbol in text
+    sites = gen.analysis.sites
+    defaults = _module_dict(text, "DEFAULTS")
+    assert list(defaults) == [s.id for s in sites]
+    assert defaults == {s.id: s.default for s in sites}
+    assert set(_module_dict(text, "BASELINE_POINT")) == set(defaults)
+
+
+@pytest.mark.parametrize("name", TUNABLE_FIXTURES)
+def test_every_space_entry_names_its_source_line(generated, name):
+    gen = generated[name]
+    lines = gen.text.splitlines()
+    start = lines.index("SPACE = {")
+    for site in gen.analysis.sites:
+        entry = next(i for i in range(start, len(lines)) if lines[i].lstrip().startswith(f'"{site.id}":'))
+        comment = lines[entry - 1].strip()
+        assert comment.startswith("#")
+        assert re.search(rf"{re.escape(name)}:{site.line}\b", comment), comment
+
+
+@pytest.mark.parametrize("name", TUNABLE_FIXTURES)
+def test_generated_run_trial_builds_and_fits_the_model(generated, name):
+    text = generated[name].text
+    trial = _run_trial_source(text)
+    assert ".compile(" in trial and ".fit(" in trial
+    assert "callbacks=optpar_callbacks(" in trial
+    builder = {"functional_main.py": "build_model(", "paper_forms.py": "keras.Model(",
+               "subclassed_model.py": "SmallClassifier("}.get(name, "Sequential(")
+    assert builder in trial
+    assert builder not in _outside_run_trial(text).split("# optpar runtime")[0].replace(
+        "def build_model(", "")
+
+
+@pytest.mark.parametrize("name, loader", [("digits_cnn.py", "load_digits("),
+                                          ("sequential_list.py", "load_digits("),
+                                          ("paper_forms.py", "load_breast_cancer("),
+                                          ("functional_main.py", "load_breast_cancer("),
+                                          ("regression_constants.py", "load_diabetes(")])
+def test_data_loading_runs_once_outside_run_trial(generated, name, loader):
+    text = generated[name].text
+    assert loader not in _run_trial_source(text)
+    assert loader in _outside_run_trial(text)
+
+
+@pytest.mark.xfail(reason="emit._Unit.writes counts names mutated inside a function's body "
+                          "(scaler.transform in main) as written by the def, which taints the "
+                          "train/test split and scaling into every trial", strict=True)
+def test_functional_main_split_and_scaling_run_once(generated):
+    trial = _run_trial_source(generated["functional_main.py"].text)
+    assert "train_test_split(" not in trial
+    assert "StandardScaler()" not in trial
+
+
+@pytest.mark.parametrize("name", ["digits_cnn.py", "conv1d_keras_aliases.py", "functional_main.py",
+                                  "lstm_sequences.py", "paper_forms.py"])
+def test_statements_after_fit_are_commented_out(generated, name):
+    text = generated[name].text
+    code = [line for line in text.split("# optpar runtime")[0].splitlines()
+            if ".evaluate(" in line]
+    assert code, "the evaluate() line is shown"
+    assert all(line.lstrip().startswith("#") for line in code)
+
+
+def test_fit_without_validation_gets_a_split_and_a_note(generated):
+    text = generated["regression_constants.py"].text
+    trial = _run_trial_source(text)
+    assert "validation_split=0.2" in trial
+    notes = _module_dict(text, "NOTES")
+    assert any("validation_split" in n for n in notes)
+    assert "# Note:" in text.split("import math")[0]
+
+
+@pytest.mark.parametrize("name", ["digits_cnn.py", "sequential_list.py", "functional_main.py"])
+def test_fit_with_validation_gets_no_split(generated, name):
+    text = generated[name].text
+    assert _module_dict(text, "NOTES") == []
+    assert text.count("validation_split") == (FIXTURES / name).read_text().count("validation_split") \
+        + _count_runtime(text, "validation_split")
+
+
+def _count_runtime(text: str, word: str) -> int:
+    return text.split("# optpar runtime", 1)[1].count(word) if "# optpar runtime" in text else 0
+
+
+def test_main_function_becomes_run_trial(generated):
+    text = generated["functional_main.py"].text
+    trial = _run_trial_source(text)
+    assert "model = build_model(x_train.shape[1])" in trial
+    assert 'learning_rate=params["adam_learning_rate"]' in trial
+    tree = ast.parse(text)
+    top_functions = [n.name for n in tree.body if isinstance(n, ast.FunctionDef)]
+    assert "build_model" in top_functions
+    # the user's main() is not kept beside the search's main()
+    assert top_functions.count("main") == 1
+    user_guard = "if __name__ == \"__main__\":\n    main()\n"
+    assert user_guard not in text
+
+
+@pytest.mark.parametrize("name", TUNABLE_FIXTURES)
+def test_refactored_model_keeps_every_other_line(generated, name):
+    gen = generated[name]
+    before = (FIXTURES / name).read_text(encoding="utf-8").splitlines()
+    after = gen.refactored.splitlines()
+    assert len(after) == len(before)
+    site_lines = {s.line for s in gen.analysis.sites}
+    for number, (old, new) in enumerate(zip(before, after), start=1):
+        if number not in site_lines:
+            assert new == old
+        else:
+            assert "params[" in new
+
+
+@pytest.mark.parametrize("name", TUNABLE_FIXTURES)
+def test_refactoring_the_outputs_finds_nothing_new(tmp_path, generated, name):
+    gen = generated[name]
+    tune = tmp_path / gen.out_path.name
+    tune.write_text(gen.text, encoding="utf-8")
+    assert analyze_path(tune).sites == ()
+    model = tmp_path / f"refactored_{name}"
+    model.write_text(gen.refactored, encoding="utf-8")
+    assert analyze_path(model).sites == ()
+    with pytest.raises(UserError, match="no tunable hyperparameters"):
+        generate(model)
+
+
+def test_generation_is_deterministic(tmp_path):
+    shutil.copyfile(FIXTURES / "digits_cnn.py", tmp_path / "digits_cnn.py")
+    assert generate(tmp_path / "digits_cnn.py").text == generate(tmp_path / "digits_cnn.py").text
+
+
+def test_output_option_names_the_script(tmp_path):
+    shutil.copyfile(FIXTURES / "digits_cnn.py", tmp_path / "digits_cnn.py")
+    gen = generate(tmp_path / "digits_cnn.py", tmp_path / "sub" / "search.py")
+    assert gen.out_path == tmp_path / "sub" / "search.py"
+    assert "optpar refactor ../digits_cnn.py -o search.py" in gen.text

@@ -1,0 +1,346 @@
+"""Tests of optpar/runtime.py, the search loop appended to generated scripts.
+
+Most tests build a real tuning script (tests/tune_script_builder.py: a tiny
+Dense model on generated data + the runtime text) and run it in a subprocess,
+so they exercise exactly what a user runs. Each trial trains for 1-2 epochs.
+"""
+from __future__ import annotations
+
+import ast
+import csv
+import json
+import math
+import shutil
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+import tune_script_builder as builder
+
+DEFAULTS = {"dense_units": 8, "adam_learning_rate": 0.001, "fit_epochs": 2}
+CHOICES = [4, 8, 16, 32]
+
+
+def read_csv(out: Path) -> list[dict]:
+    with open(out / "trials.csv", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def read_records(out: Path) -> list[dict]:
+    return json.loads((out / "trials.json").read_text())["trials"]
+
+
+def point(row: dict) -> tuple:
+    return (int(row["dense_units"]), float(row["adam_learning_rate"]), int(row["fit_epochs"]))
+
+
+def assert_ok(proc, code=0):
+    assert proc.returncode == code, f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+
+
+# --------------------------------------------------------------------------
+# The runtime text itself
+# --------------------------------------------------------------------------
+
+def test_runtime_text_is_standalone():
+    text = builder.RUNTIME.read_text()
+    tree = ast.parse(text)
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            assert node.module != "__future__", "a __future__ import cannot follow other code"
+            imported.add((node.module or "").split(".")[0])
+    assert "optpar" not in imported
+    allowed = {"argparse", "csv", "functools", "gc", "json", "math", "os", "shlex", "sys", "time",
+               "io", "logging", "hyperopt", "keras", "numpy", "tensorflow", "matplotlib",
+               "pyspark", "lightgbm", "sklearn"}
+    assert imported <= allowed, imported - allowed
+    # Module-level names other than the public API must not shadow user names.
+    for node in tree.body:
+        names = []
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            names = [node.name]
+        elif isinstance(node, ast.Assign):
+            names = [t.id for t in node.targets if isinstance(t, ast.Name)]
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names = [alias.asname or alias.name for alias in node.names]
+        for name in names:
+            assert name.startswith("_") or name in {"optpar_callbacks", "main"}, name
+
+
+@pytest.fixture(scope="module")
+def runtime_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("optpar_runtime_under_test", builder.RUNTIME)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_callbacks_outside_a_search(runtime_module):
+    import keras
+
+    rt = runtime_module
+    callbacks = rt.optpar_callbacks()
+    kinds = [type(c).__name__ for c in callbacks]
+    assert kinds == ["_OptparRecorder", "EarlyStopping"]
+    stopper = callbacks[1]
+    assert stopper.monitor == "val_loss" and stopper.patience == 3
+    assert stopper.restore_best_weights is False
+
+    mine = keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=7)
+    other = keras.callbacks.TerminateOnNaN()
+    callbacks = rt.optpar_callbacks((other, mine))
+    assert callbacks[:2] == [other, mine]
+    assert [type(c).__name__ for c in callbacks[2:]] == ["_OptparRecorder"]
+
+    callbacks = rt.optpar_callbacks(other)  # a single callback, not a list
+    assert callbacks[0] is other and len(callbacks) == 3
+
+
+def test_patience_zero_and_metric(runtime_module):
+    rt = runtime_module
+    state = rt._OPTPAR_STATE
+    saved = (state.metric, state.mode, state.patience)
+    try:
+        state.metric, state.mode, state.patience = "val_accuracy", "max", 0
+        assert [type(c).__name__ for c in rt.optpar_callbacks([])] == ["_OptparRecorder"]
+        state.patience = 2
+        stopper = rt.optpar_callbacks(None)[-1]
+        assert (stopper.monitor, stopper.patience) == ("val_accuracy", 2)
+    finally:
+        state.metric, state.mode, state.patience = saved
+
+
+def test_mode_error_text_and_plain_values(runtime_module):
+    import numpy as np
+
+    rt = runtime_module
+    assert rt._optpar_default_mode("val_loss") == "min"
+    assert rt._optpar_default_mode("val_accuracy") == "max"
+    assert rt._optpar_default_mode("val_AUC") == "max"
+    assert rt._optpar_default_mode("val_mae") == "min"
+    error = rt._optpar_error_text(ValueError("first line\n  details\nlast line"))
+    assert error == "ValueError: last line"
+    assert len(rt._optpar_error_text(RuntimeError("x" * 5000))) <= 300
+    plain = rt._optpar_plain({"a": np.float64(0.5), "b": np.int64(3), "c": (np.int32(1), 2)})
+    assert plain == {"a": 0.5, "b": 3, "c": [1, 2]}
+    assert type(plain["a"]) is float and type(plain["b"]) is int
+    json.dumps(plain)
+
+
+# --------------------------------------------------------------------------
+# Real searches
+# --------------------------------------------------------------------------
+
+def test_search_baseline_first_results_and_resume(tmp_path):
+    script = builder.write_script(tmp_path)
+    out = tmp_path / "runs"
+    args = ["--max-evals", "4", "--out", str(out), "--seed", "1"]
+    proc = builder.run_script(script, *args)
+    assert_ok(proc)
+    assert "note: fit() has no validation data" in proc.stdout
+    assert "trial 1/4  val_loss=" in proc.stderr and "trial 4/4" in proc.stderr
+
+    rows = read_csv(out)
+    assert [r["number"] for r in rows] == ["1", "2", "3", "4"]
+    assert list(rows[0]) == ["number", "status", "val_loss", "dense_units", "adam_learning_rate",
+                             "fit_epochs", "duration_s", "epochs", "error"]
+    # Trial 1 is the user's configuration, with real values (8, not choice index 1).
+    assert point(rows[0]) == (8, 0.001, 2)
+    for row in rows:
+        assert row["status"] == "ok" and int(row["dense_units"]) in CHOICES
+        assert 1 <= int(row["epochs"]) <= int(row["fit_epochs"])
+        assert float(row["duration_s"]) > 0
+
+    best = json.loads((out / "best.json").read_text())
+    assert best["source"] == "model.py" and best["metric"] == "val_loss" and best["mode"] == "min"
+    assert best["baseline"] == DEFAULTS
+    assert best["trials"] == 4 and best["failed"] == 0
+    assert best["best"]["dense_units"] in CHOICES
+    assert isinstance(best["best"]["fit_epochs"], int)
+    assert best["baseline_metric"] == pytest.approx(float(rows[0]["val_loss"]))
+    assert best["best_metric"] <= best["baseline_metric"]
+    assert best["best_metric"] == pytest.approx(min(float(r["val_loss"]) for r in rows))
+    assert (out / "convergence.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # Summary table: baseline and best value of each hyperparameter.
+    assert "hyperparameter" in proc.stdout and "dense_units" in proc.stdout
+    assert str(out) in proc.stdout
+
+    # The same command again: nothing is re-run, nothing changes.
+    before = (out / "trials.json").read_bytes()
+    proc = builder.run_script(script, *args)
+    assert_ok(proc)
+    assert "nothing to do" in proc.stderr
+    assert (out / "trials.json").read_bytes() == before
+
+    # A bigger budget continues the search: old trials unchanged, no repeats.
+    args[1] = "6"
+    proc = builder.run_script(script, *args)
+    assert_ok(proc)
+    assert "resuming: 4 of 6" in proc.stderr
+    more = read_csv(out)
+    assert len(more) == 6 and more[:4] == rows
+    assert len({point(r) for r in more}) == 6
+
+
+FLAKY_USER = '''
+_calls = [0]
+'''
+
+FLAKY_RUN_TRIAL = builder.RUN_TRIAL.replace(
+    '    """Build, compile and fit the user\'s model once with the values in `params`."""\n',
+    '''    """Fails on its 2nd call, diverges (NaN data) on its 3rd."""
+    _calls[0] += 1
+    if _calls[0] == 2:
+        raise ValueError("boom: units %d rejected" % params["dense_units"])
+    x = x_data.copy()
+    if _calls[0] == 3:
+        x[:, 0] = np.nan
+''').replace("model.fit(x_data,", "model.fit(x,")
+
+
+def test_failed_and_nan_trials_do_not_stop_the_search(tmp_path):
+    script = builder.write_script(tmp_path, run_trial=FLAKY_RUN_TRIAL, extra=FLAKY_USER)
+    out = tmp_path / "runs"
+    proc = builder.run_script(script, "--max-evals", "4", "--algo", "rand", "--out", str(out))
+    assert_ok(proc)
+    rows = read_csv(out)
+    assert [r["status"] for r in rows] == ["ok", "fail", "fail", "ok"]
+    assert rows[1]["error"].startswith("ValueError: boom: units")
+    assert rows[1]["val_loss"] == ""
+    assert "FloatingPointError" in rows[2]["error"] and "nan" in rows[2]["error"].lower()
+    assert "trial 2/4  FAILED (ValueError: boom" in proc.stderr
+    best = json.loads((out / "best.json").read_text())
+    assert best["failed"] == 2 and best["trials"] == 4
+    assert math.isfinite(best["best_metric"])
+
+
+def test_every_trial_failing_exits_1_with_the_reason(tmp_path):
+    run_trial = 'def run_trial():\n    raise RuntimeError("cannot load data.csv\\nFileNotFoundError: data.csv")\n'
+    script = builder.write_script(tmp_path, run_trial=run_trial)
+    out = tmp_path / "runs"
+    proc = builder.run_script(script, "--max-evals", "2", "--out", str(out))
+    assert_ok(proc, 1)
+    assert "all 2 trials failed" in proc.stderr
+    assert "RuntimeError: FileNotFoundError: data.csv" in proc.stderr
+    assert [r["status"] for r in read_csv(out)] == ["fail", "fail"]
+    best = json.loads((out / "best.json").read_text())
+    assert best["best"] is None and best["failed"] == 2
+
+
+def test_missing_metric_lists_available_keys(tmp_path):
+    script = builder.write_script(tmp_path)
+    out = tmp_path / "runs"
+    proc = builder.run_script(script, "--max-evals", "1", "--metric", "val_auc", "--out", str(out))
+    assert_ok(proc, 1)
+    assert "'val_auc' is not in the epoch logs" in proc.stderr
+    assert "val_accuracy" in proc.stderr and "val_loss" in proc.stderr
+    # A later run with another metric must not mix scores with these trials.
+    proc = builder.run_script(script, "--max-evals", "2", "--out", str(out))
+    assert_ok(proc, 2)
+    assert "scored on val_auc" in proc.stderr
+
+
+def test_max_mode_metric(tmp_path):
+    script = builder.write_script(tmp_path)
+    out = tmp_path / "runs"
+    proc = builder.run_script(script, "--max-evals", "2", "--metric", "val_accuracy",
+                              "--patience", "0", "--out", str(out), "--quiet")
+    assert_ok(proc)
+    assert "trial 1/2" not in proc.stderr  # --quiet
+    best = json.loads((out / "best.json").read_text())
+    assert best["mode"] == "max"
+    assert best["best_metric"] >= best["baseline_metric"]
+
+
+SLOW_USER = "import time as _sleep_clock\n"
+SLOW_RUN_TRIAL = builder.RUN_TRIAL.replace(
+    "    model = keras.Sequential", "    _sleep_clock.sleep(0.5)\n    model = keras.Sequential")
+
+
+def wait_for_records(out: Path, count: int, proc, limit: float = 240) -> None:
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        try:
+            if len(read_records(out)) >= count:
+                return
+        except (FileNotFoundError, json.JSONDecodeError):
+            pass
+        time.sleep(0.2)
+    raise AssertionError("no %d trials persisted in time" % count)
+
+
+def test_resume_after_sigkill(tmp_path):
+    script = builder.write_script(tmp_path, run_trial=SLOW_RUN_TRIAL, extra=SLOW_USER)
+    out = tmp_path / "runs"
+    args = ["--max-evals", "5", "--out", str(out), "--seed", "3"]
+    proc = builder.start_script(script, *args)
+    try:
+        wait_for_records(out, 2, proc)
+    finally:
+        proc.kill()  # SIGKILL: no handler runs
+        proc.communicate()
+    kept = read_records(out)
+    assert 2 <= len(kept) < 5
+    proc = builder.run_script(script, *args)
+    assert_ok(proc)
+    assert "resuming: %d of 5" % len(kept) in proc.stderr
+    records = read_records(out)
+    assert len(records) == 5
+    assert records[: len(kept)] == kept
+    assert records[0]["baseline"] and records[0]["values"] == DEFAULTS
+    points = [json.dumps(r["values"], sort_keys=True) for r in records]
+    assert len(set(points)) == 5
+    assert len(read_csv(out)) == 5
+
+
+def test_ctrl_c_keeps_trials_and_says_how_to_resume(tmp_path):
+    script = builder.write_script(tmp_path, run_trial=SLOW_RUN_TRIAL, extra=SLOW_USER)
+    out = tmp_path / "runs"
+    proc = builder.start_script(script, "--max-evals", "30", "--out", str(out))
+    try:
+        wait_for_records(out, 1, proc)
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, stderr
+    assert "run the same command to resume" in stderr and "--max-evals 30" in stderr
+    assert "Traceback" not in stderr
+    assert len(read_csv(out)) == len(read_records(out)) >= 1
+
+
+def test_timeout_stops_starting_trials(tmp_path):
+    script = builder.write_script(tmp_path)
+    out = tmp_path / "runs"
+    proc = builder.run_script(script, "--max-evals", "50", "--timeout", "0.5", "--out", str(out))
+    assert_ok(proc)
+    assert "timeout" in proc.stderr
+    assert 1 <= len(read_csv(out)) < 50
+    assert json.loads((out / "best.json").read_text())["trials"] == len(read_csv(out))
+
+
+@pytest.mark.skipif(shutil.which("java") is None, reason="Spark needs Java")
+def test_spark_backend_local_mode(tmp_path):
+    pytest.importorskip("pyspark")
+    script = builder.write_script(tmp_path)
+    out = tmp_path / "runs"
+    proc = builder.run_script(script, "--backend", "spark", "--parallelism", "2",
+                              "--max-evals", "3", "--out", str(out), timeout=400)
+    assert_ok(proc)
+    records = read_records(out)
+    assert len(records) == 3
+    assert all(r["status"] == "ok" for r in records), records
+    baseline = [r for r in records if r["baseline"]]
+    assert len(baseline) == 1 and baseline[0]["values"] == DEFAULTS
+    best = json.loads((out / "best.json").read_text())
+    assert best["best_metric"] <= best["baseline_metric"]
+    assert best["best"]["dense_units"] in CHOICES
