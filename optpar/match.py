@@ -123,6 +123,20 @@ def parse_python(text: str, path: str) -> ast.Module:
         raise UserError(path, 1, 1, f"cannot parse: {exc}") from None
 
 
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def source_lines(text: str) -> list[str]:
+    """Lines as Python's tokenizer sees them (str.splitlines also splits on \\f, \\v, ...)."""
+    lines, start = [], 0
+    for match in _LINE_BREAK.finditer(text):
+        lines.append(text[start:match.end()])
+        start = match.end()
+    if start < len(text):
+        lines.append(text[start:])
+    return lines
+
+
 def analyze(text: str, path: str, catalog: Catalog) -> Analysis:
     tree = parse_python(text, path)
     return _Matcher(text, path, tree, catalog).run()
@@ -164,7 +178,9 @@ def literal_value(node: ast.expr) -> tuple[bool, object]:
 class _Matcher:
     def __init__(self, text: str, path: str, tree: ast.Module, catalog: Catalog) -> None:
         self.text, self.path, self.tree, self.catalog = text, path, tree, catalog
-        self.lines = text.splitlines(keepends=True)
+        self.lines = source_lines(text)
+        self.assignments: dict[int, list[tuple[int, str, ast.expr]]] | None = None
+        self.rules_cache: dict[tuple[str, str], tuple] = {}
         self.table = ImportTable()
         self.parents: dict[ast.AST, ast.AST] = {}
         self.calls: list[ast.Call] = []
@@ -229,7 +245,15 @@ class _Matcher:
         return len(text.encode("utf-8")[:byte_col].decode("utf-8", errors="replace"))
 
     def _source(self, node: ast.AST) -> str:
-        return ast.get_source_segment(self.text, node) or ""
+        """The exact source text of a node (ast.get_source_segment re-splits the file each call)."""
+        first, last = node.lineno - 1, node.end_lineno - 1
+        if first == last:
+            line = self.lines[first].encode("utf-8")
+            return line[node.col_offset:node.end_col_offset].decode("utf-8", errors="replace")
+        parts = [self.lines[first].encode("utf-8")[node.col_offset:].decode("utf-8", errors="replace")]
+        parts += self.lines[first + 1:last]
+        parts.append(self.lines[last].encode("utf-8")[:node.end_col_offset].decode("utf-8", errors="replace"))
+        return "".join(parts)
 
     def _scope(self, node: ast.AST) -> ast.AST:
         node = self.parents.get(node)
@@ -275,13 +299,17 @@ class _Matcher:
                 break
 
     def _last_assignment(self, name: str, scope: ast.AST, before: int) -> ast.expr | None:
+        if self.assignments is None:  # every `name = value`, by scope, built once
+            self.assignments = defaultdict(list)
+            for node in ast.walk(self.tree):
+                if isinstance(node, ast.Assign):
+                    for target in node.targets:
+                        if isinstance(target, ast.Name):
+                            self.assignments[id(self._scope(node))].append((node.lineno, target.id, node.value))
         best: tuple[int, ast.expr] | None = None
-        for node in ast.walk(scope):
-            if isinstance(node, ast.Assign) and node.lineno < before and self._scope(node) is scope:
-                for target in node.targets:
-                    if isinstance(target, ast.Name) and target.id == name:
-                        if best is None or node.lineno >= best[0]:
-                            best = (node.lineno, node.value)
+        for lineno, target, value in self.assignments.get(id(scope), ()):
+            if target == name and lineno < before and (best is None or lineno >= best[0]):
+                best = (lineno, value)
         return best[1] if best else None
 
     def _mark_outputs(self, expr: ast.expr, scope: ast.AST, before: int, depth: int = 0) -> None:
@@ -374,8 +402,11 @@ class _Matcher:
                 yield params[keyword.arg], keyword.value
 
     def _keras1(self, call: ast.Call, key: tuple[str, str]) -> None:
+        rules = self.rules_cache.get(key)
+        if rules is None:
+            rules = self.rules_cache[key] = self.catalog.keras1_rules(key)
         for keyword in call.keywords:
-            for rule in self.catalog.keras1_rules(key):
+            for rule in rules:
                 if keyword.arg == rule.old:
                     self.diagnostics.append(Diagnostic(
                         self.path, keyword.lineno, self._char_col(keyword.lineno, keyword.col_offset) + 1,

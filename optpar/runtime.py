@@ -12,7 +12,6 @@
 import argparse as _argparse
 import csv as _csv
 import functools as _functools
-import gc as _gc
 import json as _json
 import math as _math
 import os as _os
@@ -195,8 +194,9 @@ class _OptparObjective:
         state = _OPTPAR_STATE
         state.metric, state.mode, state.patience = self.metric, self.mode, self.patience
         state.recorder = None
+        # A fresh Keras session; it also runs gc.collect() (free_memory=True),
+        # which frees the previous trial's model: no second collection needed.
         _keras.backend.clear_session()
-        _gc.collect()
         start = _time.perf_counter()
         epochs = []
         try:
@@ -219,8 +219,6 @@ class _OptparObjective:
                 "epochs": len(epochs),
                 "pid": _os.getpid(),
             }
-        finally:
-            _gc.collect()
         return {
             "status": _hyperopt.STATUS_OK,
             "loss": metric if self.mode == "min" else -metric,
