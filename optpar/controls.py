@@ -14,7 +14,7 @@ import dataclasses
 from optpar.config import Config
 from optpar.directives import Directive, parse_directives
 from optpar.errors import UserError
-from optpar.match import Analysis, Site, Span, literal_value
+from optpar.match import Analysis, Site, literal_value, node_span, source_lines
 from optpar.space import Space
 
 
@@ -57,7 +57,7 @@ def _constant_site(analysis: Analysis, directive: Directive, taken: set[str]) ->
                 hp_id += "_"
             return Site(
                 id=hp_id, file=analysis.path,
-                span=Span(node.lineno, node.col_offset, node.end_lineno, node.end_col_offset),
+                span=node_span(source_lines(analysis.text), node),
                 call="", param=name, value=text, default=value, tuple_size=0, kind=_kind(value),
                 space=directive_space(directive, value, analysis.path),
                 origin=f"{analysis.path}:{node.lineno} {name} = {text} (# optpar comment)",

@@ -137,6 +137,19 @@ def source_lines(text: str) -> list[str]:
     return lines
 
 
+def char_col(lines: list[str], line: int, byte_col: int) -> int:
+    """ast columns count UTF-8 bytes; editors and libcst count characters."""
+    text = lines[line - 1] if 0 < line <= len(lines) else ""
+    if text.isascii():
+        return byte_col
+    return len(text.encode("utf-8")[:byte_col].decode("utf-8", errors="replace"))
+
+
+def node_span(lines: list[str], node: ast.AST) -> Span:
+    return Span(node.lineno, char_col(lines, node.lineno, node.col_offset),
+                node.end_lineno, char_col(lines, node.end_lineno, node.end_col_offset))
+
+
 def analyze(text: str, path: str, catalog: Catalog) -> Analysis:
     tree = parse_python(text, path)
     return _Matcher(text, path, tree, catalog).run()
@@ -235,14 +248,10 @@ class _Matcher:
 
     # -- helpers -----------------------------------------------------------------------------
     def _span(self, node: ast.AST) -> Span:
-        return Span(node.lineno, self._char_col(node.lineno, node.col_offset),
-                    node.end_lineno, self._char_col(node.end_lineno, node.end_col_offset))
+        return node_span(self.lines, node)
 
     def _char_col(self, line: int, byte_col: int) -> int:
-        text = self.lines[line - 1] if line - 1 < len(self.lines) else ""
-        if text.isascii():
-            return byte_col
-        return len(text.encode("utf-8")[:byte_col].decode("utf-8", errors="replace"))
+        return char_col(self.lines, line, byte_col)
 
     def _source(self, node: ast.AST) -> str:
         """The exact source text of a node (ast.get_source_segment re-splits the file each call)."""

@@ -74,8 +74,22 @@ def catalog_for(config: Config, extra: tuple[str, ...] = ()) -> Catalog:
 
 
 def analyze_source(source: Source, catalog: Catalog, config: Config) -> Analysis:
-    analysis = analyze(source.text, str(source.path), catalog)
-    return apply_controls(analysis, config)
+    try:
+        analysis = analyze(source.text, str(source.path), catalog)
+        return apply_controls(analysis, config)
+    except UserError as exc:
+        raise in_cells(source, exc) from None
+
+
+def in_cells(source: Source, exc: UserError) -> UserError:
+    """An error inside a notebook's program, re-pointed at its cell: `nb.ipynb:cell_3:2:5`."""
+    if source.notebook is None or exc.path != str(source.path):
+        return exc
+    try:
+        path, line, col = source.notebook.position(exc.line, exc.col)
+    except ValueError:
+        return exc
+    return UserError(path, line, col, exc.message)
 
 
 def analyze_path(path: str | os.PathLike, catalog: Catalog | None = None,
@@ -97,7 +111,10 @@ def generate(path: str | os.PathLike, out: str | os.PathLike | None = None,
         source_name = os.path.relpath(path, out_path.parent)
     except ValueError:  # another drive on Windows
         source_name = str(path)
-    script: Script = build_script(analysis, source_name, out_path.name)
+    try:
+        script: Script = build_script(analysis, source_name, out_path.name)
+    except UserError as exc:
+        raise in_cells(source, exc) from None
     return Generated(path, out_path, script.text, script.refactored, analysis)
 
 

@@ -55,7 +55,7 @@ def test_runtime_text_is_standalone():
             assert node.module != "__future__", "a __future__ import cannot follow other code"
             imported.add((node.module or "").split(".")[0])
     assert "optpar" not in imported
-    allowed = {"argparse", "csv", "functools", "gc", "json", "math", "os", "shlex", "sys", "time",
+    allowed = {"argparse", "csv", "functools", "json", "math", "os", "shlex", "sys", "time",
                "io", "logging", "hyperopt", "keras", "numpy", "tensorflow", "matplotlib",
                "pyspark", "lightgbm", "sklearn"}
     assert imported <= allowed, imported - allowed
