@@ -519,8 +519,6 @@ def test_non_ascii_text_before_a_literal_gives_the_character_column():
     assert line[site.span.col:site.span.end_col] == "128"
 
 
-@pytest.mark.xfail(reason="controls._constant_site builds its Span from ast byte offsets "
-                   "(col_offset), not character columns", strict=True)
 def test_non_ascii_constant_with_a_comment_is_placed_at_the_character_column():
     line = 'DRÖPOUT_É = 0.3  # optpar: range(0.1, 0.5)'
     text = f"import keras\n{line}\nh = keras.layers.Dense(64)\n"

@@ -105,8 +105,6 @@ def test_no_fit_call_is_a_user_error(tmp_path):
         generate(path)
 
 
-@pytest.mark.xfail(reason="controls._constant_site uses ast byte offsets: a non-ASCII line's "
-                          "constant cannot be placed (internal: could not place ...)", strict=True)
 def test_non_ascii_constant_with_directive_refactors(tmp_path):
     text = HEAD + "DRÖPOUT = 0.3  # optpar: range(0.1, 0.5)\nd = Dropout(0.2)\n" + FIT
     assert 'DRÖPOUT = params["dröpout"]' in refactored(tmp_path, text)

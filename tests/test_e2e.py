@@ -1,0 +1,96 @@
+"""End to end, with real training: refactor -> search -> best.json -> apply -> the model still runs."""
+from __future__ import annotations
+
+import ast
+import csv
+import json
+import math
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import run_optpar
+
+pytest.importorskip("hyperopt")
+pytest.importorskip("keras")
+
+ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
+
+
+def _defaults(script_text: str) -> dict:
+    tree = ast.parse(script_text)
+    node = next(n for n in tree.body if isinstance(n, ast.Assign)
+                and isinstance(n.targets[0], ast.Name) and n.targets[0].id == "DEFAULTS")
+    return ast.literal_eval(node.value)
+
+
+def _space_options(script_text: str) -> dict:
+    """{id: [options]} of the hp.choice entries of SPACE."""
+    tree = ast.parse(script_text)
+    node = next(n for n in tree.body if isinstance(n, ast.Assign)
+                and isinstance(n.targets[0], ast.Name) and n.targets[0].id == "SPACE")
+    out = {}
+    for key, value in zip(node.value.keys, node.value.values):
+        if isinstance(value, ast.Call) and ast.unparse(value.func) == "hp.choice":
+            out[ast.literal_eval(key)] = ast.literal_eval(value.args[1])
+    return out
+
+
+def _check_results(runs, defaults: dict, options: dict, evals: int) -> dict:
+    best = json.loads((runs / "best.json").read_text())
+    assert set(best["best"]) == set(defaults)
+    for hp_id, value in best["best"].items():
+        assert isinstance(value, type(defaults[hp_id])) or (
+            isinstance(defaults[hp_id], float) and isinstance(value, (int, float))), (hp_id, value)
+        if hp_id in options:  # a real value of the space, not an hp.choice index
+            assert value in options[hp_id], (hp_id, value)
+    assert best["baseline"] == defaults
+    assert math.isfinite(best["best_metric"]) and math.isfinite(best["baseline_metric"])
+    assert best["best_metric"] <= best["baseline_metric"]
+    with (runs / "trials.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == evals
+    return best
+
+
+@pytest.mark.timeout(400) if hasattr(pytest.mark, "timeout") else (lambda f: f)
+def test_refactor_then_run_the_generated_script(tmp_path, fixture_copy, run_cli):
+    model = fixture_copy("sequential_list.py")
+    code, out, err = run_cli("refactor", model, "-o", tmp_path / "x_tune.py")
+    assert code == 0, err
+    script = (tmp_path / "x_tune.py").read_text()
+    proc = subprocess.run([sys.executable, "x_tune.py", "--max-evals", "2", "--out", "runs",
+                           "--seed", "1", "--quiet"],
+                          cwd=tmp_path, env=ENV, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    _check_results(tmp_path / "runs", _defaults(script), _space_options(script), 2)
+
+
+def test_tune_then_apply_then_the_model_still_runs(tmp_path, fixture_copy):
+    model = fixture_copy("regression_constants.py")
+    original = model.read_text()
+    proc = run_optpar("tune", model.name, "--max-evals", "2", "--seed", "3", "--out", "runs",
+                      "--quiet", cwd=tmp_path, timeout=300, env=ENV)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    script = (tmp_path / "regression_constants_tune.py").read_text()
+    assert "validation_split=0.2" in script
+    best = _check_results(tmp_path / "runs", _defaults(script), _space_options(script), 2)
+
+    proc = run_optpar("apply", model.name, "runs/best.json", "--in-place", cwd=tmp_path, env=ENV)
+    assert proc.returncode == 0, proc.stderr
+    applied = model.read_text()
+    if best["best"] == best["baseline"]:
+        assert applied == original
+    # comments, docstring and layout survive; only literals at sites may change
+    assert len(applied.splitlines()) == len(original.splitlines())
+    assert applied.splitlines()[0] == original.splitlines()[0]
+    proc = subprocess.run([sys.executable, model.name], cwd=tmp_path, env=ENV, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "final training mse:" in proc.stdout
+    # the search is reproducible from its own output: applying the same best.json again is a no-op
+    proc = run_optpar("apply", model.name, "runs/best.json", "--in-place", cwd=tmp_path, env=ENV)
+    assert proc.returncode in (0, 2)
+    assert model.read_text() == applied
