@@ -56,7 +56,7 @@ def test_runtime_text_is_standalone():
             imported.add((node.module or "").split(".")[0])
     assert "optpar" not in imported
     allowed = {"argparse", "csv", "functools", "json", "math", "os", "shlex", "sys", "time",
-               "io", "logging", "hyperopt", "keras", "numpy", "tensorflow", "matplotlib",
+               "io", "logging", "ctypes", "warnings", "hyperopt", "keras", "numpy", "tensorflow", "matplotlib",
                "pyspark", "lightgbm", "sklearn"}
     assert imported <= allowed, imported - allowed
     # Module-level names other than the public API must not shadow user names.
