@@ -26,7 +26,6 @@ from __future__ import annotations
 import os
 import re
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
@@ -72,7 +71,7 @@ def sync(paths: Sequence[str], check: bool = False, out: TextIO | None = None) -
     is printed; the other files are still processed).
     """
     from optpar.config import load_config
-    from optpar.pipeline import generate
+    from optpar.pipeline import generate, write_atomic
 
     out = out if out is not None else sys.stdout
     status = 0
@@ -101,7 +100,7 @@ def sync(paths: Sequence[str], check: bool = False, out: TextIO | None = None) -
                 state = "missing" if current is None else "stale"
                 print(f"{target} is {state} (run: optpar refactor {name})", file=out)
             else:
-                _write_atomic(target, generated.text)
+                write_atomic(target, generated.text)
                 print(f"{'Writing' if current is None else 'Rewriting'} {target}", file=out)
         except UserError as exc:
             print(str(exc), file=out)
@@ -122,26 +121,3 @@ def _read_exact(path: Path) -> str | None:
         return ""  # unreadable as text: regenerate it
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-        if path.exists():
-            os.chmod(tmp, path.stat().st_mode & 0o7777)
-        else:
-            os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
