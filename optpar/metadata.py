@@ -45,7 +45,7 @@ Key = tuple[str, str]
 HPTYPES = ("choice", "uniform", "loguniform", "quniform", "pow2")
 #: Only meaningful in an extra (override) CSV: removes the bundled row with the same key.
 OFF = "off"
-BASES = ("rel", "abs")
+BASES = ("rel", "abs", "add")
 TYPES = ("int", "float", "str", "bool")
 
 METADATA_COLUMNS = (
@@ -83,7 +83,7 @@ class Row:
     hptype: str         # one of HPTYPES
     tuple_size: int     # 0 scalar, n: may be written as an n-tuple
     order: int | None   # positional index (without self); None: keyword only
-    base: str           # "rel" | "abs"
+    base: str           # "rel" | "abs" | "add" (choice: the Set holds offsets)
     type: str           # one of TYPES
     min: float | None
     max: float | None
@@ -364,13 +364,22 @@ def _parse_row(c: _Cells) -> Row | None:
     if hptype == "choice":
         if not c.get("Set"):
             raise c.error("Set" if "Set" in c.index else "Hptype", "choice needs a Set")
-        for name in ("Min", "Max"):
-            if c.get(name):
-                raise c.error(name, f"{name} is not used by choice rows (the Set lists the values)")
+        if base == "add":
+            # The Set holds offsets from the user's value; Min/Max clip the result.
+            if type_ not in ("int", "float"):
+                raise c.error("Base", f"Base add needs Type int or float, not {type_}")
+            if lo is not None and hi is not None and lo > hi:
+                raise c.error("Min", f"Min {lo:g} is greater than Max {hi:g}")
+        else:
+            for name in ("Min", "Max"):
+                if c.get(name):
+                    raise c.error(name, f"{name} is not used by choice rows (the Set lists the values)")
         choices = _parse_set(c, type_)
     else:
         if type_ in ("str", "bool"):
             raise c.error("Type", f"Type {type_} needs Hptype choice, not {hptype}")
+        if base == "add":
+            raise c.error("Base", f"Base add is only used by choice rows, not {hptype}")
         for name, v in (("Min", lo), ("Max", hi)):
             if v is None:
                 raise c.error(name if name in c.index else "Hptype", f"{hptype} needs {name}")

@@ -192,6 +192,16 @@ def _bounds(row: Row, value: float) -> tuple[float, float] | None:
 
 
 def _choice(row: Row, value: Any) -> Space:
+    if row.base == "add":
+        # Offsets around the user's value (kernel sizes 3 -> 1, 3, 5), clipped to Min/Max.
+        near = {value + offset for offset in row.choices}
+        options = sorted(
+            v for v in near
+            if (row.min is None or v >= row.min) and (row.max is None or v <= row.max)
+        )
+        if value not in options:
+            options = sorted(options + [value])
+        return Space("choice", options=tuple(options), integer=row.type == "int")
     options = list(row.choices)
     if not any(isinstance(o, bool) == isinstance(value, bool) and o == value for o in options):
         options.append(value)

@@ -53,6 +53,24 @@ def test_units_128_gives_powers_of_two_around_it():
     assert space.describe() == "choice(32, 64, 128, 256, 512)"
 
 
+@pytest.mark.parametrize("value, options", [
+    (3, (1, 3, 5)), ((3, 3), (1, 3, 5)), (1, (1, 3)), (2, (2, 4)), (7, (5, 7, 9)),
+])
+def test_kernel_size_choices_are_offsets_around_the_users_value(value, options):
+    # Base add: small images do not get a 7x7 kernel because the user wrote 3x3.
+    assert anchor(row("layers.Conv2D", "kernel_size"), value) == Space("choice", options=options, integer=True)
+
+
+def test_transposed_kernel_moves_by_one():
+    assert anchor(row("layers.Conv2DTranspose", "kernel_size"), 4).options == (3, 4, 5)
+
+
+def test_offset_choice_is_clipped_by_max_and_keeps_the_users_value():
+    r = make_row("choice", base="add", type_="int", lo=1, hi=4, integer=True, choices=(-2, 0, 2))
+    assert anchor(r, 3).options == (1, 3)
+    assert anchor(r, 6).options == (4, 6)  # 8 is above Max, 6 itself always stays
+
+
 def test_units_not_a_power_of_two_is_kept():
     assert anchor(row("layers.Dense", "units"), 100).options == (32, 64, 100, 128, 256)
 
@@ -108,7 +126,8 @@ def test_activation_choice_keeps_the_table_order():
 def test_user_value_missing_from_the_set_is_added():
     space = anchor(row("layers.Activation", "activation"), "mish")
     assert space.options[-1] == "mish" and space.contains("mish")
-    k = anchor(row("layers.Conv2D", "kernel_size"), 4)
+    fixed = make_row("choice", type_="int", lo=None, hi=None, integer=True, choices=(1, 3, 5, 7))
+    k = anchor(fixed, 4)
     assert k.options == (1, 3, 4, 5, 7)
     assert k.point(4) == 2
 
