@@ -45,6 +45,30 @@ class _OptparTrialState:
 _OPTPAR_STATE = _OptparTrialState()
 
 
+class _OptparInterrupt:
+    """Ctrl-C during a search. The first one is remembered as well as raised:
+    a KeyboardInterrupt that Python delivers inside a destructor or a callback
+    of TensorFlow's is printed and dropped there, so the search also checks
+    the flag after every epoch and every trial, where raising is safe."""
+
+    def __init__(self):
+        self.requested = False
+
+    def handler(self, signum, frame):
+        self.requested = True
+        code = getattr(frame, "f_code", None)
+        if code is not None and (code.co_name == "__del__" or code.co_filename.endswith("weakref.py")):
+            return  # raised here, it would be printed as "Exception ignored" and lost
+        raise KeyboardInterrupt
+
+    def check(self):
+        if self.requested:
+            raise KeyboardInterrupt
+
+
+_OPTPAR_INTERRUPT = _OptparInterrupt()
+
+
 def _optpar_default_mode(metric):
     name = metric.lower()
     for word in ("acc", "auc", "precision", "recall"):
@@ -100,6 +124,7 @@ class _OptparRecorder(_keras.callbacks.Callback):
         for key in (self.metric, "loss"):
             if key in row and not _math.isfinite(row[key]):
                 self.model.stop_training = True
+        _OPTPAR_INTERRUPT.check()
 
 
 def _optpar_is_early_stopping(callback):
@@ -133,8 +158,17 @@ def optpar_callbacks(user_callbacks=None):
 
 
 def _optpar_error_text(exc):
-    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
-    text = type(exc).__name__ + (": " + lines[-1] if lines else "")
+    """``Type: message`` on one line. Keras wraps a layer's error between
+    "Exception encountered when calling X.call()." and "Arguments received by
+    X.call(): * inputs=..."; neither says what went wrong, so both go."""
+    kept = []
+    for line in str(exc).splitlines():
+        line = line.strip()
+        if line.startswith("Arguments received by"):
+            break
+        if line and not line.startswith("Exception encountered when calling"):
+            kept.append(line)
+    text = type(exc).__name__ + (": " + " ".join(kept) if kept else "")
     if len(text) > _OPTPAR_MAX_ERROR_CHARS:
         text = text[: _OPTPAR_MAX_ERROR_CHARS - 3] + "..."
     return text
@@ -199,6 +233,7 @@ class _OptparObjective:
         _keras.backend.clear_session()
         start = _time.perf_counter()
         epochs = []
+        _OPTPAR_INTERRUPT.check()
         try:
             run_trial()
             recorder, state.recorder = state.recorder, None
@@ -209,6 +244,8 @@ class _OptparObjective:
             metric = self._score(epochs)
         except Exception as exc:  # noqa: BLE001 - every failure is a failed trial
             state.recorder = None
+            if _OPTPAR_INTERRUPT.requested:
+                raise KeyboardInterrupt from None  # Ctrl-C, seen through an error of TF's
             error = _optpar_error_text(exc)
             del exc
             return {
@@ -219,6 +256,7 @@ class _OptparObjective:
                 "epochs": len(epochs),
                 "pid": _os.getpid(),
             }
+        _OPTPAR_INTERRUPT.check()
         return {
             "status": _hyperopt.STATUS_OK,
             "loss": metric if self.mode == "min" else -metric,
@@ -632,6 +670,21 @@ def _optpar_resume_command(argv):
 def main(argv=None):
     """Run (or resume) the search; 0 ok, 1 every trial failed, 2 bad input,
     130 interrupted."""
+    import signal
+    import threading
+
+    _OPTPAR_INTERRUPT.requested = False
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGINT, _OPTPAR_INTERRUPT.handler)
+    try:
+        return _optpar_main(argv)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+
+
+def _optpar_main(argv):
     args = _optpar_parse_args(argv)
     started = _time.monotonic()
     for note in NOTES:
@@ -667,6 +720,7 @@ def main(argv=None):
 
         def after_trial(trials_now, *unused):
             _optpar_save_and_report(store, trials_now, baseline_tid, n_kept, args, started)
+            _OPTPAR_INTERRUPT.check()
             stop = args.timeout is not None and _time.monotonic() - started >= args.timeout
             if stop and not args.quiet and args.backend == "local" and len(store.records) < args.max_evals:
                 print("timeout: %gs reached, starting no new trial" % args.timeout, file=_sys.stderr)
