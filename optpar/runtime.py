@@ -589,6 +589,53 @@ def _optpar_algo(args):
     return _hyperopt.atpe.suggest
 
 
+class _OptparDrainingRDD:
+    """An RDD whose ``mapPartitions`` reads each partition to its end before
+    the function runs. hyperopt's trial task ignores its one-element input,
+    and pyspark does not reuse a Python worker that left input unread, so
+    every trial paid a new interpreter and ``import keras``. Everything else
+    is the RDD's own."""
+
+    def __init__(self, rdd):
+        self._rdd = rdd
+
+    def mapPartitions(self, f, *args, **kwargs):
+        def drained(iterator):
+            return f(iter(list(iterator)))
+
+        return self._rdd.mapPartitions(drained, *args, **kwargs)
+
+    def withResources(self, profile):
+        return _OptparDrainingRDD(self._rdd.withResources(profile))
+
+    def __getattr__(self, name):
+        return getattr(self._rdd, name)
+
+
+class _OptparReusingContext:
+    """A SparkContext whose ``parallelize`` gives a :class:`_OptparDrainingRDD`."""
+
+    def __init__(self, context):
+        self._context = context
+
+    def parallelize(self, *args, **kwargs):
+        return _OptparDrainingRDD(self._context.parallelize(*args, **kwargs))
+
+    def __getattr__(self, name):
+        return getattr(self._context, name)
+
+
+class _OptparReusingSession:
+    """The SparkSession handed to SparkTrials: its own, with the context above."""
+
+    def __init__(self, session):
+        self._session = session
+        self.sparkContext = _OptparReusingContext(session.sparkContext)
+
+    def __getattr__(self, name):
+        return getattr(self._session, name)
+
+
 def _optpar_spark_trials(args):
     """SparkTrials on a local-mode session that stays on 127.0.0.1."""
     _os.environ["PYSPARK_PYTHON"] = _sys.executable
@@ -626,7 +673,7 @@ def _optpar_spark_trials(args):
         .getOrCreate()
     )
     session.sparkContext.setLogLevel("ERROR")
-    return _hyperopt.SparkTrials(parallelism=args.parallelism, spark_session=session,
+    return _hyperopt.SparkTrials(parallelism=args.parallelism, spark_session=_OptparReusingSession(session),
                                  timeout=None if args.timeout is None else max(1, int(args.timeout)))
 
 

@@ -385,3 +385,6 @@ def test_spark_backend_local_mode(tmp_path):
     best = json.loads((out / "best.json").read_text())
     assert best["best_metric"] <= best["baseline_metric"]
     assert best["best"]["dense_units"] in CHOICES
+    # Python workers are reused: 3 trials on 2 slots need at most 2 processes
+    # (hyperopt's task alone would get a fresh interpreter, and import keras, for each).
+    assert len({r["pid"] for r in records}) < len(records), records
