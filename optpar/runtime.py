@@ -15,6 +15,7 @@ import functools as _functools
 import json as _json
 import math as _math
 import os as _os
+import re as _re
 import shlex as _shlex
 import sys as _sys
 import time as _time
@@ -162,7 +163,7 @@ def _optpar_error_text(exc):
     "Exception encountered when calling X.call()." and "Arguments received by
     X.call(): * inputs=..."; neither says what went wrong, so both go."""
     kept = []
-    for line in str(exc).splitlines():
+    for line in _re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).splitlines():  # no terminal colours
         line = line.strip()
         if line.startswith("Arguments received by"):
             break

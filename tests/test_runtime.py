@@ -55,7 +55,7 @@ def test_runtime_text_is_standalone():
             assert node.module != "__future__", "a __future__ import cannot follow other code"
             imported.add((node.module or "").split(".")[0])
     assert "optpar" not in imported
-    allowed = {"argparse", "csv", "functools", "json", "math", "os", "shlex", "sys", "time",
+    allowed = {"argparse", "csv", "functools", "json", "math", "os", "re", "shlex", "sys", "time",
                "io", "logging", "warnings", "signal", "threading", "hyperopt", "keras", "numpy", "tensorflow", "matplotlib",
                "pyspark", "lightgbm", "sklearn"}
     assert imported <= allowed, imported - allowed
@@ -151,6 +151,11 @@ def test_error_text_drops_keras_boilerplate(runtime_module):
         "ValueError: Input 0 of layer \"dense\" is incompatible with the layer: expected axis -1 "
         "of input shape to have value 8, but received input with shape (None, 4)")
     assert runtime_module._optpar_error_text(KeyError()) == "KeyError"
+    pooled = ("Exception encountered when calling MaxPooling2D.call().\n\n\x1b[1mComputed output size "
+              "would be zero or negative.\x1b[0m\n\nArguments received by MaxPooling2D.call():\n"
+              "  \u2022 kwargs=<class 'inspect._empty'>")
+    assert runtime_module._optpar_error_text(ValueError(pooled)) == (
+        "ValueError: Computed output size would be zero or negative.")
 
 
 def test_search_baseline_first_results_and_resume(tmp_path):
