@@ -22,7 +22,7 @@ import libcst as cst
 from optpar import __version__
 from optpar.errors import UserError
 from optpar.match import Analysis, Site
-from optpar.rewrite import apply_edits, fit_edit, site_edits
+from optpar.rewrite import apply_edits, fit_edit, positions_of, site_edits
 
 VALIDATION_SPLIT = 0.2
 _MAX_OMITTED_LINES = 12
@@ -373,14 +373,15 @@ def build_script(analysis: Analysis, source_name: str, out_name: str) -> Script:
         raise UserError(path, exc.raw_line, exc.raw_column + 1, f"syntax error: {exc.message}") from None
     notes: list[str] = []
     edits = site_edits(analysis.sites)
-    refactored, missed = apply_edits(original, edits)
+    positions = positions_of(original)
+    refactored, missed = apply_edits(original, edits, positions)
     if missed:
         span = missed[0].span
         raise UserError(path, span.line, span.col + 1, "internal: could not place a params[...] lookup here")
     validation = None if analysis.fit.has_validation else VALIDATION_SPLIT
     if validation is not None:
         notes.append(f"fit() has no validation data: validation_split={VALIDATION_SPLIT} added")
-    trial_module, missed = apply_edits(original, [*edits, fit_edit(analysis.fit, validation)])
+    trial_module, missed = apply_edits(original, [*edits, fit_edit(analysis.fit, validation)], positions)
     if missed:
         span = analysis.fit.span
         raise UserError(path, span.line, span.col + 1, "internal: could not instrument this fit() call")

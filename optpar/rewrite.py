@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper, PositionProvider
+from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
 from optpar.match import FitCall, Site, Span
 
@@ -94,16 +94,16 @@ def _append(args: list[cst.Arg], keyword: str, value: cst.BaseExpression) -> lis
 
 
 class _Replacer(cst.CSTTransformer):
-    METADATA_DEPENDENCIES = (PositionProvider,)
-
-    def __init__(self, edits: Mapping[tuple[int, int, int, int], Edit]) -> None:
+    def __init__(self, edits: Mapping[tuple[int, int, int, int], Edit],
+                 positions: Mapping[cst.CSTNode, CodeRange]) -> None:
         super().__init__()
         self.edits = dict(edits)
+        self.positions = positions
         self.done: set[tuple[int, int, int, int]] = set()
 
     def on_leave(self, original_node, updated_node):
         if isinstance(original_node, cst.BaseExpression):
-            r = self.get_metadata(PositionProvider, original_node, None)
+            r = self.positions.get(original_node)
             if r is not None:
                 key = (r.start.line, r.start.column, r.end.line, r.end.column)
                 edit = self.edits.get(key)
@@ -113,11 +113,17 @@ class _Replacer(cst.CSTTransformer):
         return updated_node
 
 
-def apply_edits(module: cst.Module, edits: Sequence[Edit]) -> tuple[cst.Module, list[Edit]]:
-    """The module with every edit applied; also the edits whose span matched no node."""
+def positions_of(module: cst.Module) -> Mapping[cst.CSTNode, CodeRange]:
+    """Every node's source range; compute it once to apply several edit sets to one module."""
+    return MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+
+
+def apply_edits(module: cst.Module, edits: Sequence[Edit],
+                positions: Mapping[cst.CSTNode, CodeRange] | None = None) -> tuple[cst.Module, list[Edit]]:
+    """The module with every edit applied; also the edits whose span matched no node.
+    ``positions`` (from :func:`positions_of` on the same module) saves recomputing them."""
     table = {(e.span.line, e.span.col, e.span.end_line, e.span.end_col): e for e in edits}
-    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
-    replacer = _Replacer(table)
-    new = wrapper.visit(replacer)
+    replacer = _Replacer(table, positions_of(module) if positions is None else positions)
+    new = module.visit(replacer)
     missed = [e for k, e in table.items() if k not in replacer.done]
     return new, missed
