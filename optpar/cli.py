@@ -6,6 +6,7 @@ import argparse
 import difflib
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -253,10 +254,25 @@ def cmd_tune(args) -> int:
           file=sys.stderr)
     env = dict(os.environ)
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    try:
-        return subprocess.call([sys.executable, str(generated.out_path), *argv], env=env)
-    except KeyboardInterrupt:
-        return 130
+    return _run_search([sys.executable, str(generated.out_path), *argv], env)
+
+
+def _run_search(command: list[str], env: dict) -> int:
+    """Run the tuning script and return its exit code. A Ctrl-C in a terminal
+    reaches the script too (same process group), which finishes its bookkeeping
+    and says how to resume, so optpar waits for it. A second Ctrl-C is passed
+    on (in case only optpar got the first), a third kills the search."""
+    proc = subprocess.Popen(command, env=env)
+    interrupts = 0
+    while True:
+        try:
+            return proc.wait()
+        except KeyboardInterrupt:
+            interrupts += 1
+            if interrupts == 2:
+                proc.send_signal(signal.SIGINT)
+            elif interrupts >= 3:
+                proc.kill()
 
 
 # -- apply ---------------------------------------------------------------------------------

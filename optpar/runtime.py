@@ -796,6 +796,7 @@ def _optpar_main(argv):
         except _hyperopt.exceptions.AllTrialsFailed:
             pass
         except KeyboardInterrupt:
+            _optpar_ignore_interrupts()  # a second Ctrl-C must not cut the saving short
             _optpar_save_and_report(store, trials, baseline_tid, n_kept, args, started)
             _optpar_finish_files(store)
             print("\ninterrupted: %d finished trials are kept in %s; run the same command to resume:\n  %s"
@@ -814,6 +815,14 @@ def _optpar_main(argv):
         return 1
     _optpar_summary(store, args)
     return 0
+
+
+def _optpar_ignore_interrupts():
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _optpar_finish_files(store):

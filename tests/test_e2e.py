@@ -95,3 +95,35 @@ def test_tune_then_apply_then_the_model_still_runs(tmp_path, fixture_copy):
     assert proc.returncode == (0 if best["best"] == best["baseline"] else 2), proc.stderr
     assert "Traceback" not in proc.stderr
     assert model.read_text() == applied
+
+
+def test_ctrl_c_during_optpar_tune_stops_the_search_cleanly(tmp_path, fixture_copy):
+    """Ctrl-C in a terminal reaches optpar and the search (one process group): the
+    search keeps its finished trials and says how to resume; optpar waits for it."""
+    import signal
+    import time
+
+    model = fixture_copy("regression_constants.py")
+    proc = subprocess.Popen([sys.executable, "-m", "optpar", "tune", model.name, "--max-evals", "40",
+                             "--out", "runs"], cwd=tmp_path, env=ENV, start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    trials = tmp_path / "runs" / "trials.json"
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and proc.poll() is None:
+            if trials.exists() and json.loads(trials.read_text())["trials"]:
+                break
+            time.sleep(0.2)
+        assert proc.poll() is None, proc.communicate()
+        os.killpg(proc.pid, signal.SIGINT)  # what the terminal does
+        _, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+    assert proc.returncode == 130, stderr[-3000:]
+    assert "run the same command to resume" in stderr
+    assert "Traceback" not in stderr
+    kept = json.loads(trials.read_text())["trials"]
+    with open(tmp_path / "runs" / "trials.csv", newline="") as handle:
+        assert len(list(csv.DictReader(handle))) == len(kept) >= 1
