@@ -1,8 +1,11 @@
 """Resident memory over many trials of a tiny model through the runtime's
 objective (what each trial of a generated script runs), in MB of growth a
-trial; `--plain` runs a naive loop (clear_session + build + fit) instead.
+trial; `--plain` runs a naive loop (clear_session + build + fit) instead,
+and `--plain --fixed` that loop plus the runtime's one fix (dropping the
+trial's `CustomGradient-<n>` entries from TensorFlow's gradient registry,
+which otherwise keep every trial's train graphs alive).
 
-    .venv/bin/python bench/memory.py [--trials 50] [--plain]
+    .venv/bin/python bench/memory.py [--trials 50] [--plain [--fixed]]
 """
 from __future__ import annotations
 
@@ -28,7 +31,11 @@ def main() -> int:
     parser.add_argument("--trials", type=int, default=50)
     parser.add_argument("--warmup", type=int, default=5, help="trials left out of the slope")
     parser.add_argument("--plain", action="store_true", help="naive loop instead of the runtime")
+    parser.add_argument("--fixed", action="store_true",
+                        help="with --plain: drop each trial's custom-gradient registry entries")
     args = parser.parse_args()
+    if args.fixed and not args.plain:
+        parser.error("--fixed goes with --plain (the runtime objective always has the fix)")
     import keras
     import numpy as np
     from hyperopt.pyll.stochastic import sample
@@ -39,8 +46,11 @@ def main() -> int:
     rng = np.random.default_rng(0)
     points = [sample(ns.SPACE, rng=rng) for _ in range(args.trials)]
 
+    registry = ns._optpar_gradient_registry() if args.fixed else None
+
     def plain(p):
         keras.backend.clear_session(free_memory=False)
+        known = None if registry is None else set(registry)
         model = keras.Sequential([keras.Input(shape=(8,)),
                                   keras.layers.Dense(p["dense_units"], activation="relu"),
                                   keras.layers.Dense(1, activation="sigmoid")])
@@ -48,6 +58,7 @@ def main() -> int:
                       loss="binary_crossentropy")
         history = model.fit(ns.x_data, ns.y_data, epochs=2, batch_size=64,
                             validation_split=0.2, verbose=0)
+        ns._optpar_forget_custom_gradients(registry, known)
         return {"loss": min(history.history["val_loss"]), "status": "ok"}
 
     run = plain if args.plain else objective
@@ -58,7 +69,8 @@ def main() -> int:
         rss.append(rss_mb())
     xs = np.arange(args.warmup, len(rss))
     slope = np.polyfit(xs, np.array(rss[args.warmup:]), 1)[0]
-    print(f"{'plain loop' if args.plain else 'runtime objective'}: RSS {rss[0]:.0f} MB after trial 1, "
+    name = ("plain loop + fix" if args.fixed else "plain loop") if args.plain else "runtime objective"
+    print(f"{name}: RSS {rss[0]:.0f} MB after trial 1, "
           f"{rss[-1]:.0f} MB after trial {len(rss)}; growth {slope:.2f} MB/trial "
           f"(least squares over trials {args.warmup + 1}-{len(rss)}; target < 2)")
     return 0

@@ -225,6 +225,43 @@ FLAKY_RUN_TRIAL = builder.RUN_TRIAL.replace(
 ''').replace("model.fit(x_data,", "model.fit(x,")
 
 
+TRIAL_GRAPHS_DRIVER = """\
+import gc
+import json
+
+import keras
+from tensorflow.python.framework import ops
+from tensorflow.python.framework.func_graph import FuncGraph
+
+import model_tune
+
+registry = ops._gradient_registry._registry
+objective = model_tune._OptparObjective("val_loss", "min", 3)
+graphs = []
+for units in (4, 8, 16):
+    result = objective(dict(model_tune.DEFAULTS, dense_units=units))
+    assert result["status"] == "ok", result
+    keras.backend.clear_session()
+    graphs.append(sum(isinstance(o, FuncGraph) for o in gc.get_objects()))
+custom = [name for name in registry if str(name).startswith("CustomGradient-")]
+print(json.dumps({"graphs": graphs, "custom": len(custom)}))
+"""
+
+
+def test_trials_do_not_keep_their_graphs(tmp_path):
+    # tf.custom_gradient (Keras's optimizer uses it in every train function)
+    # registers a gradient function per trace in a global registry; its
+    # closure held each trial's traced graphs alive (~4.5 MB a trial).
+    builder.write_script(tmp_path)
+    driver = tmp_path / "driver.py"
+    driver.write_text(TRIAL_GRAPHS_DRIVER)
+    proc = builder.run_script(driver)
+    assert_ok(proc)
+    counts = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert counts["custom"] == 0, counts
+    assert counts["graphs"] == [0, 0, 0], counts
+
+
 def test_failed_and_nan_trials_do_not_stop_the_search(tmp_path):
     script = builder.write_script(tmp_path, run_trial=FLAKY_RUN_TRIAL, extra=FLAKY_USER)
     out = tmp_path / "runs"
