@@ -17,7 +17,9 @@ import math as _math
 import os as _os
 import re as _re
 import shlex as _shlex
+import signal as _signal
 import sys as _sys
+import threading as _threading
 import time as _time
 
 import hyperopt as _hyperopt
@@ -757,18 +759,13 @@ def _optpar_resume_command(argv):
 def main(argv=None):
     """Run (or resume) the search; 0 ok, 1 every trial failed, 2 bad input,
     130 interrupted."""
-    import signal
-    import threading
-
     _OPTPAR_INTERRUPT.requested = False
-    previous = None
-    if threading.current_thread() is threading.main_thread():
-        previous = signal.signal(signal.SIGINT, _OPTPAR_INTERRUPT.handler)
+    previous = _optpar_on_sigint(_OPTPAR_INTERRUPT.handler)
     try:
         return _optpar_main(argv)
     finally:
         if previous is not None:
-            signal.signal(signal.SIGINT, previous)
+            _signal.signal(_signal.SIGINT, previous)
 
 
 def _optpar_main(argv):
@@ -856,12 +853,16 @@ def _optpar_main(argv):
     return 0
 
 
-def _optpar_ignore_interrupts():
-    import signal
-    import threading
+def _optpar_on_sigint(handler):
+    """Install ``handler`` for SIGINT and return the previous one (None, and
+    nothing changed, outside the main thread, where Python cannot do it)."""
+    if _threading.current_thread() is not _threading.main_thread():
+        return None
+    return _signal.signal(_signal.SIGINT, handler)
 
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+def _optpar_ignore_interrupts():
+    _optpar_on_sigint(_signal.SIG_IGN)
 
 
 def _optpar_finish_files(store):
