@@ -269,7 +269,6 @@ class _OptparObjective:
         _keras.backend.clear_session()
         start = _time.perf_counter()
         epochs = []
-        _OPTPAR_INTERRUPT.check()
         # Looked up each trial, not kept on self: Spark pickles the objective.
         gradients = _optpar_gradient_registry()
         known = None if gradients is None else set(gradients)
@@ -298,7 +297,6 @@ class _OptparObjective:
         finally:
             # Without this the trial's train graphs stay alive for good.
             _optpar_forget_custom_gradients(gradients, known)
-        _OPTPAR_INTERRUPT.check()
         return {
             "status": _hyperopt.STATUS_OK,
             "loss": metric if self.mode == "min" else -metric,
@@ -804,7 +802,7 @@ def _optpar_main(argv):
 
         def after_trial(trials_now, *unused):
             _optpar_save_and_report(store, trials_now, baseline_tid, n_kept, args, started)
-            _OPTPAR_INTERRUPT.check()
+            _OPTPAR_INTERRUPT.check()  # after the save: a trial that finished is kept
             stop = args.timeout is not None and _time.monotonic() - started >= args.timeout
             if stop and not args.quiet and args.backend == "local" and len(store.records) < args.max_evals:
                 print("timeout: %gs reached, starting no new trial" % args.timeout, file=_sys.stderr)
