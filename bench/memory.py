@@ -42,7 +42,7 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         ns = _script.load_generated(Path(tmp) / "model_tune.py")
-    objective = ns._OptparObjective("val_loss", "min", 3)
+    objective = ns._OptparObjective("val_loss", "min", 3).evaluate
     rng = np.random.default_rng(0)
     points = [sample(ns.SPACE, rng=rng) for _ in range(args.trials)]
 

@@ -38,6 +38,7 @@ def _search_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--parallelism", type=int, metavar="K")
     p.add_argument("--spark-master", metavar="URL")
     p.add_argument("--quiet", action="store_true")
+    p.add_argument("--verbose", action="store_true", help="show what trials print (progress bars, summaries)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -234,8 +235,7 @@ def _search_argv(args, config) -> list[str]:
         value = getattr(args, name)
         if value is not None:
             argv += [f"--{name.replace('_', '-')}", str(value)]
-    if args.quiet:
-        argv.append("--quiet")
+    argv += [f"--{flag}" for flag in ("quiet", "verbose") if getattr(args, flag)]
     return argv
 
 
@@ -252,9 +252,7 @@ def cmd_tune(args) -> int:
         argv += ["--out", str(Path("optpar-runs") / path.stem)]
     print(f"wrote {generated.out_path}: {len(generated.analysis.sites)} hyperparameters; searching",
           file=sys.stderr)
-    env = dict(os.environ)
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    return _run_search([sys.executable, str(generated.out_path), *argv], env)
+    return _run_search([sys.executable, str(generated.out_path), *argv], dict(os.environ))
 
 
 def _run_search(command: list[str], env: dict) -> int:

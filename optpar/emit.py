@@ -23,9 +23,12 @@ from optpar import __version__
 from optpar.errors import UserError
 from optpar.match import Analysis, Site
 from optpar.rewrite import apply_edits, fit_edit, positions_of, site_edits
+from optpar.seeds import seeding_calls
 
-VALIDATION_SPLIT = 0.2
 _MAX_OMITTED_LINES = 12
+NO_VALIDATION_NOTE = ("fit() has no validation data: each trial holds out 20% of the training data "
+                      "(the last 20% of arrays, or a fifth of a tf.data.Dataset's batches, taken once), "
+                      "unless the model can only train (a custom train_step and no call)")
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,10 @@ class Script:
 
 def runtime_text() -> str:
     return resources.files("optpar").joinpath("runtime.py").read_text(encoding="utf-8")
+
+
+def prologue_text() -> str:
+    return resources.files("optpar").joinpath("prologue.py").read_text(encoding="utf-8")
 
 
 # -- names read and written by statements ----------------------------------------------------
@@ -114,6 +121,29 @@ def _is_definition(stmt: ast.stmt) -> bool:
     return isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom))
 
 
+def _body_ranges(stmt: ast.stmt) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """The (start, end) positions of the function bodies inside `stmt`: code there runs when the
+    function is called, the rest of a `def` or `class` (defaults, decorators, class attributes)
+    when the statement itself runs."""
+    ranges = []
+    for node in ast.walk(stmt):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            first, last = node.body[0], node.body[-1]
+            ranges.append(((first.lineno, first.col_offset), (last.end_lineno, last.end_col_offset)))
+        elif isinstance(node, ast.Lambda):
+            ranges.append(((node.body.lineno, node.body.col_offset),
+                           (node.body.end_lineno, node.body.end_col_offset)))
+    return ranges
+
+
+def _is_bare_call(unit: "_Unit", name: str) -> bool:
+    """`name()` as a statement of its own."""
+    stmt = unit.first
+    return (len(unit.ast) == 1 and isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call)
+            and isinstance(stmt.value.func, ast.Name) and stmt.value.func.id == name
+            and not stmt.value.args and not stmt.value.keywords)
+
+
 def _is_docstring(stmt: ast.stmt) -> bool:
     return isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant) and isinstance(stmt.value.value, str)
 
@@ -185,6 +215,32 @@ class _Planner:
             lambda line, col: _contains(unit_or_stmt, line, col))
         return any(holds(line, col) for line, col in self.site_points)
 
+    def _defines_with_site(self, unit: _Unit) -> bool:
+        """A `def` or `class` whose tuned value is read when the statement runs (a parameter's
+        default, a decorator argument, a class attribute): it must run again in each trial."""
+        stmt = unit.first
+        if len(unit.ast) != 1 or not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            return False
+        bodies = _body_ranges(stmt)
+        return any(
+            _contains(stmt, line, col) and not any(start <= (line, col) < end for start, end in bodies)
+            for line, col in self.site_points
+        )
+
+    def _only_calls(self, name: str) -> bool:
+        """The top level's only part in training is one bare `name()` call (a `main()`)."""
+        tainted = self._tainted_names([])
+        calls = 0
+        for unit in self.module_units():
+            if _is_definition(unit.first) or _is_docstring(unit.first):
+                continue
+            if _is_bare_call(unit, name):
+                calls += 1
+            elif name in _called_names_of(unit) or self._holds_site(unit) or unit.reads & tainted \
+                    or _called_names_of(unit) & tainted:
+                return False
+        return calls == 1
+
     def _tainted_names(self, extra_units: list[_Unit]) -> set[str]:
         """Names whose value depends on a tuned value: fixpoint over module-level statements."""
         tainted: set[str] = set()
@@ -233,12 +289,14 @@ class _Planner:
             seen.add(stmt.name)
         required = len(stmt.args.posonlyargs) + len(stmt.args.args) - len(stmt.args.defaults)
         required += sum(1 for d in stmt.args.kw_defaults if d is None)
-        if required == 0 and isinstance(stmt, ast.FunctionDef):
+        units = self.module_units()
+        called = any(_called_names_of(u) & seen for u in units if not _is_definition(u.first))
+        if (required == 0 and isinstance(stmt, ast.FunctionDef) and not self._defines_with_site(self.top[index])
+                and (self._only_calls(stmt.name) or not called)):
             body = self.top[index].cst.body.body
             return index, _units(body, stmt.body, self.imports)
-        # A function that takes arguments: the top level that calls it is the program.
-        units = self.module_units()
-        if not any(_called_names_of(u) & seen for u in units if not _is_definition(u.first)):
+        # The top level calls it and does more, or it takes arguments: the top level is the program.
+        if not called:
             raise UserError(self.path, stmt.lineno, stmt.col_offset + 1,
                             f"{stmt.name}() runs fit() but takes arguments and nothing at the top level "
                             "calls it; optpar needs a program that trains when it runs")
@@ -260,6 +318,9 @@ class _Planner:
         omitted: list[_Unit] = [u for u in driver_units[cut + 1:]
                                 if not (in_module and _is_definition(u.first))]
         for i, unit in enumerate(driver_units[:cut + 1]):
+            if in_module and self._defines_with_site(unit):
+                trial.append(unit)
+                continue
             if in_module and (_is_definition(unit.first) or _is_docstring(unit.first)):
                 continue
             if any(_is_main_guard(s) for s in unit.ast):
@@ -285,6 +346,9 @@ class _Planner:
         prologue: list[_Unit] = []
         if not in_module:
             for unit in self.top:
+                if self._defines_with_site(unit):
+                    prologue.append(unit)
+                    continue
                 if _is_definition(unit.first) or _is_docstring(unit.first) or any(_is_main_guard(s) for s in unit.ast):
                     continue
                 if self._holds_site(unit) or unit.reads & tainted:
@@ -378,10 +442,9 @@ def build_script(analysis: Analysis, source_name: str, out_name: str) -> Script:
     if missed:
         span = missed[0].span
         raise UserError(path, span.line, span.col + 1, "internal: could not place a params[...] lookup here")
-    validation = None if analysis.fit.has_validation else VALIDATION_SPLIT
-    if validation is not None:
-        notes.append(f"fit() has no validation data: validation_split={VALIDATION_SPLIT} added")
-    trial_module, missed = apply_edits(original, [*edits, fit_edit(analysis.fit, validation)], positions)
+    if not analysis.fit.has_validation:
+        notes.append(NO_VALIDATION_NOTE)
+    trial_module, missed = apply_edits(original, [*edits, fit_edit(analysis.fit)], positions)
     if missed:
         span = analysis.fit.span
         raise UserError(path, span.line, span.col + 1, "internal: could not instrument this fit() call")
@@ -403,9 +466,12 @@ def build_script(analysis: Analysis, source_name: str, out_name: str) -> Script:
     for unit in body:
         if isinstance(unit.first, ast.ImportFrom) and unit.first.module == "__future__":
             out.append(code(unit.cst).strip("\n"))
+    out += [prologue_text().rstrip("\n"), ""]
     out += ["import math", "", "from hyperopt import hp", "from hyperopt.pyll import scope", ""]
     out.append(f"SOURCE = {source_name!r}")
-    out.append(f"NOTES = {notes!r}")
+    out.append("# Where your program seeds its random numbers; every trial starts from the random state")
+    out.append("# your program has where its training starts, so trial 1 is your own run.")
+    out.append(f"SEEDS = {list(seeding_calls(analysis.tree, path))!r}")
     out.append("")
     out.append(_space_block(analysis.sites))
     for i, unit in enumerate(body):

@@ -481,6 +481,12 @@ def _is_keras1_file(path: str | os.PathLike) -> bool:
 
 def bundled_paths() -> tuple[Path, Path]:
     """Paths of the bundled ``keras.csv`` and ``keras1.csv``."""
+    folder = bundled_folder()
+    return folder / "keras.csv", folder / "keras1.csv"
+
+
+def bundled_folder() -> Path:
+    """The folder of the bundled tables (metadata/ in a checkout, optpar/tables installed)."""
     candidates = []
     try:
         # installed wheel: setup.cfg ships the folder metadata/ as the data package optpar.tables
@@ -491,9 +497,8 @@ def bundled_paths() -> tuple[Path, Path]:
     candidates += [here / "tables", here.parent / "metadata"]  # source checkout / editable
     for folder in candidates:
         if (folder / "keras.csv").is_file():
-            return folder / "keras.csv", folder / "keras1.csv"
-    folder = candidates[-1]
-    return folder / "keras.csv", folder / "keras1.csv"
+            return folder
+    return candidates[-1]
 
 
 @functools.lru_cache(maxsize=1)

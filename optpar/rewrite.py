@@ -52,45 +52,20 @@ def site_edits(sites: Sequence[Site], render: Callable[[Site], str] = params_ref
     return edits
 
 
-def fit_edit(fit: FitCall, validation_split: float | None) -> Edit:
-    """callbacks=optpar_callbacks(<the user's>), and a validation split when there is none."""
+def fit_edit(fit: FitCall) -> Edit:
+    """`model.fit(args)` -> `optpar_fit(model.fit, args)`: the runtime decides at run time, when
+    the data's type is known, how the trial validates, and adds its callbacks."""
 
     def make(node: cst.BaseExpression) -> cst.BaseExpression:
         assert isinstance(node, cst.Call)
-        args = list(node.args)
-        user = None
-        for i, arg in enumerate(args):
-            if arg.keyword is not None and arg.keyword.value == "callbacks":
-                user = arg.value
-                args[i] = arg.with_changes(value=_callbacks_call(user))
-        if user is None:
-            args = _append(args, "callbacks", _callbacks_call(None))
-        if validation_split is not None:
-            args = _append(args, "validation_split", cst.Float(repr(validation_split)))
-        return node.with_changes(args=args)
+        # `fit(\n    x, ...)` gets the method on a line of its own, `fit(x, ...)` inline.
+        layout = node.whitespace_before_args
+        after = layout if isinstance(layout, cst.ParenthesizedWhitespace) else cst.SimpleWhitespace(" ")
+        method = cst.Arg(value=node.func, comma=cst.Comma(whitespace_after=after) if node.args
+                         else cst.MaybeSentinel.DEFAULT)
+        return node.with_changes(func=cst.Name("optpar_fit"), args=[method, *node.args])
 
     return Edit(fit.span, make)
-
-
-def _callbacks_call(user: cst.BaseExpression | None) -> cst.Call:
-    args = [cst.Arg(user)] if user is not None else []
-    return cst.Call(func=cst.Name("optpar_callbacks"), args=args)
-
-
-def _append(args: list[cst.Arg], keyword: str, value: cst.BaseExpression) -> list[cst.Arg]:
-    new = cst.Arg(value=value, keyword=cst.Name(keyword),
-                  equal=cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace("")))
-    if not args:
-        return [new]
-    last = args[-1]
-    if last.comma is cst.MaybeSentinel.DEFAULT:
-        args[-1] = last.with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
-        return [*args, new]
-    # A trailing comma (often before a newline): keep the layout, add ours after it, spaced
-    # like the arguments before it.
-    if len(args) >= 2 and isinstance(args[-2].comma, cst.Comma):
-        args[-1] = last.with_changes(comma=args[-2].comma)
-    return [*args, new.with_changes(comma=last.comma)]
 
 
 class _Replacer(cst.CSTTransformer):

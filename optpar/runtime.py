@@ -4,23 +4,29 @@
 # This text is copied verbatim from optpar/runtime.py to the end of every
 # generated ``<model>_tune.py``; the script does not need optpar to run.
 # It relies on the names the generated part defines above it:
-#   SOURCE, NOTES, SPACE, DEFAULTS, BASELINE_POINT, params, run_trial().
+#   SOURCE, SEEDS, SPACE, DEFAULTS, BASELINE_POINT, params, run_trial().
 # Every module-level name of the runtime starts with an underscore (except
-# ``optpar_callbacks`` and ``main``) so that it cannot shadow a name of the
+# ``optpar_fit`` and ``main``) so that it cannot shadow a name of the
 # user's code, which reads its globals at call time.
 # ---------------------------------------------------------------------------
 import argparse as _argparse
+import contextlib as _contextlib
+import copy as _copy
 import csv as _csv
 import functools as _functools
+import inspect as _inspect
+import io as _io
 import json as _json
 import math as _math
 import os as _os
+import random as _random
 import re as _re
 import shlex as _shlex
 import signal as _signal
 import sys as _sys
 import threading as _threading
 import time as _time
+import weakref as _weakref
 
 import hyperopt as _hyperopt
 import keras as _keras
@@ -28,21 +34,48 @@ import numpy as _np
 
 _OPTPAR_STORE_VERSION = 1
 _OPTPAR_MAX_ERROR_CHARS = 300
+# Share of the training data held out for validation when fit() has none.
+_OPTPAR_VALIDATION_SHARE = 0.2
+# A tf.data.Dataset without validation data is held in memory once to split it;
+# past this size optpar asks for validation_data instead.
+_OPTPAR_HOLDOUT_MAX_BYTES = 2 * 1024 ** 3
+# Callbacks that write files, and the attribute naming where: each trial's copy
+# writes under the trial's own folder.
+_OPTPAR_FILE_CALLBACKS = {
+    "ModelCheckpoint": "filepath",
+    "CSVLogger": "filename",
+    "TensorBoard": "log_dir",
+    "BackupAndRestore": "backup_dir",
+}
+
+
+class _OptparRefusal(Exception):
+    """The search cannot run on this script as it is: one line that says what
+    to change. Raised before any training where possible; it stops the search
+    (exit 2) instead of failing every trial."""
 
 
 class _OptparTrialState:
-    """What ``optpar_callbacks`` needs to know about the trial being run.
-
-    The objective sets ``metric``/``mode``/``patience`` before calling
-    ``run_trial()`` and takes the recorder back afterwards; outside a search
-    the defaults below apply.
-    """
+    """What ``optpar_fit`` needs to know about the search and the trial being
+    run. The objective sets it before calling ``run_trial()``; outside a
+    search (``active`` False) ``optpar_fit`` is a plain ``fit``."""
 
     def __init__(self):
-        self.metric = "val_loss"
-        self.mode = "min"
+        self.active = False
+        self.metric = None  # the tuned metric; None: pick it from the first logs
+        self.requested = None  # --metric as given (None: automatic)
+        self.mode = None  # --mode as given (None: from the metric's name)
         self.patience = 3
+        self.verbose = False
+        self.trial_dir = None  # where this trial's callbacks write their files
         self.recorder = None
+        self.routed = {}  # this trial's callback files: the user's path (absolute) -> the trial's
+        self.holdouts = {}  # id(dataset) -> _OptparHoldout, split once per search
+        self.pristine = _weakref.WeakKeyDictionary()  # callback -> copy before any trial
+        self.noted = set()  # notes already printed by this process
+
+    def __reduce__(self):  # the state is per process: a Spark worker gets a fresh one
+        return (_OptparTrialState, ())
 
 
 _OPTPAR_STATE = _OptparTrialState()
@@ -108,13 +141,67 @@ def _optpar_plain(value):
     return value
 
 
-class _OptparRecorder(_keras.callbacks.Callback):
-    """Keeps each epoch's logs as plain floats (no tensors, no model refs)."""
+def _optpar_as_written(values):
+    """The values a trial runs with, as ``optpar apply`` writes them into the
+    source: floats to 4 significant digits (the user's own values as they
+    are), so that the applied best is exactly the configuration that scored."""
+    written = {}
+    for key, value in values.items():
+        if isinstance(value, float) and _math.isfinite(value) and value != DEFAULTS.get(key):
+            value = float("%.4g" % value)
+        written[key] = value
+    return written
 
-    def __init__(self, metric):
+
+def _optpar_note(text):
+    """Print a note once per process (a search prints each of its decisions once)."""
+    state = _OPTPAR_STATE
+    if text not in state.noted:
+        state.noted.add(text)
+        print("note: %s" % text, file=_sys.stderr)
+        _sys.stderr.flush()
+
+
+# --------------------------------------------------------------------------
+# The metric: --metric, or val_loss, or the validation metric the model logs
+# --------------------------------------------------------------------------
+
+def _optpar_pick_metric(requested, keys):
+    """The metric to tune among the epoch log ``keys``: ``requested`` when
+    given, else val_loss, else the first validation metric logged. None while
+    the logs hold no validation metric yet (validation may run every n-th
+    epoch only)."""
+    if requested is not None:
+        return requested if requested in keys else None
+    if "val_loss" in keys:
+        return "val_loss"
+    return next((key for key in keys if key.startswith("val_")), None)
+
+
+def _optpar_metric_refusal(requested, keys):
+    reported = ", ".join(keys) or "nothing"
+    example = next((k for k in keys if k.startswith("val_")), None) or next(iter(keys), "loss")
+    how = "--metric %s --mode %s" % (example, _optpar_default_mode(example))
+    if requested is not None:
+        return "metric %r is not in the epoch logs; the model reports %s (choose one with %s)" % (
+            requested, reported, how)
+    return ("the model logs no validation metric (no val_loss, no val_*); it reports %s: "
+            "choose what to tune with --metric NAME --mode min|max, e.g. %s" % (reported, how))
+
+
+class _OptparRecorder(_keras.callbacks.Callback):
+    """Keeps each epoch's logs as plain floats (no tensors, no model refs),
+    settles the tuned metric from the first validation logs, and stops a
+    trial that diverged or (unless the user has an EarlyStopping of their
+    own) stopped improving for ``patience`` epochs."""
+
+    def __init__(self, state, patience):
         super().__init__()
-        self.metric = metric
+        self.state = state
+        self.patience = patience
         self.epochs = []
+        self.best = None
+        self.wait = 0
 
     def on_epoch_end(self, epoch, logs=None):
         row = {}
@@ -123,41 +210,278 @@ class _OptparRecorder(_keras.callbacks.Callback):
             if number is not None:
                 row[str(key)] = number
         self.epochs.append(row)
+        state = self.state
+        if state.metric is None:
+            state.metric = _optpar_pick_metric(state.requested, list(row))
+        metric = state.metric
+        value = row.get(metric) if metric is not None else None
         # A diverged run cannot recover: stop it instead of training on NaNs.
-        for key in (self.metric, "loss"):
-            if key in row and not _math.isfinite(row[key]):
-                self.model.stop_training = True
+        if ("loss" in row and not _math.isfinite(row["loss"])) or (value is not None and not _math.isfinite(value)):
+            self.model.stop_training = True
+        elif value is not None:
+            if self.best is None or (value < self.best if self._mode() == "min" else value > self.best):
+                self.best, self.wait = value, 0
+            else:
+                self.wait += 1
+                if self.patience and self.wait >= self.patience:
+                    self.model.stop_training = True
         _OPTPAR_INTERRUPT.check()
 
+    def _mode(self):
+        return self.state.mode or _optpar_default_mode(self.state.metric)
+
+
+# --------------------------------------------------------------------------
+# optpar_fit: the user's fit() call during a search
+# --------------------------------------------------------------------------
 
 def _optpar_is_early_stopping(callback):
     return any(cls.__name__ == "EarlyStopping" for cls in type(callback).__mro__)
 
 
-def optpar_callbacks(user_callbacks=None):
-    """The callbacks for the tuned ``fit`` call: the user's own, a recorder
-    of the epoch logs, and an EarlyStopping on the tuned metric unless the
-    user already has one (or ``--patience 0``)."""
+def _optpar_file_attribute(callback):
+    for cls in type(callback).__mro__:
+        attribute = _OPTPAR_FILE_CALLBACKS.get(cls.__name__)
+        if attribute is not None and cls.__module__.split(".")[0] in ("keras", "tf_keras", "tensorflow"):
+            return attribute
+    return None
+
+
+def _optpar_under(folder, path):
+    """``path`` (a file or folder a callback writes) moved under ``folder``:
+    a relative path keeps its shape, an absolute one keeps its name."""
+    path = _os.fspath(path)
+    if _os.path.isabs(path):
+        return _os.path.join(folder, _os.path.basename(path.rstrip("/\\")) or "files")
+    parts = [p for p in _os.path.normpath(path).split(_os.sep) if p not in ("", ".", "..")]
+    return _os.path.join(folder, *parts) if parts else folder
+
+
+def _optpar_trial_callbacks(user_callbacks, state):
+    """The callbacks of one trial: each of the user's as it was before the
+    first trial (a shared ModelCheckpoint must not remember the previous
+    trial's best), the ones that write files writing under the trial's
+    folder, then the recorder."""
     if user_callbacks is None:
         callbacks = []
     elif isinstance(user_callbacks, (list, tuple)):
         callbacks = list(user_callbacks)
     else:
         callbacks = [user_callbacks]
-    state = _OPTPAR_STATE
-    recorder = _OptparRecorder(state.metric)
+    fresh = []
+    for callback in callbacks:
+        try:
+            first = state.pristine.get(callback)
+            if first is None:
+                first = state.pristine[callback] = _copy.copy(callback)
+            callback = _copy.copy(first)
+        except (TypeError, _copy.Error):
+            pass  # cannot be copied (or weakly referenced): used as it is
+        attribute = _optpar_file_attribute(callback)
+        if attribute is not None and state.trial_dir is not None:
+            old = getattr(callback, attribute, None)
+            if old:
+                new = _optpar_under(state.trial_dir, old)
+                _os.makedirs(new if attribute in ("log_dir", "backup_dir") else _os.path.dirname(new), exist_ok=True)
+                setattr(callback, attribute, new)
+                if attribute == "backup_dir":  # BackupAndRestore derives its paths at once
+                    options = ("save_freq", "double_checkpoint", "delete_checkpoint")
+                    callback.__init__(new, **{k: getattr(callback, k) for k in options if hasattr(callback, k)})
+                state.routed[_os.path.abspath(_os.fspath(old))] = new
+        fresh.append(callback)
+    patience = 0 if any(_optpar_is_early_stopping(c) for c in fresh) else state.patience
+    recorder = _OptparRecorder(state, patience)
     state.recorder = recorder
-    callbacks.append(recorder)
-    if state.patience > 0 and not any(_optpar_is_early_stopping(c) for c in callbacks):
-        callbacks.append(
-            _keras.callbacks.EarlyStopping(
-                monitor=state.metric,
-                mode=state.mode,
-                patience=state.patience,
-                restore_best_weights=False,
-            )
-        )
-    return callbacks
+    return fresh + [recorder]
+
+
+def _optpar_routed(path):
+    """Where a file the user's code reads back lives during a trial: a path a
+    callback was told to write is under the trial's folder now."""
+    state = _OPTPAR_STATE
+    if not (state.active and state.routed and isinstance(path, (str, _os.PathLike))):
+        return path
+    wanted = _os.path.abspath(_os.fspath(path))
+    for old, new in state.routed.items():
+        if wanted == old:
+            return new
+        if wanted.startswith(old + _os.sep):
+            return new + wanted[len(old):]
+    return path
+
+
+def _optpar_read_routed_files():
+    """Point Keras's readers (``Model.load_weights``, ``load_model``) at the
+    routed files, so that ``model.load_weights(checkpoint_path)`` after
+    ``fit`` reads the checkpoint this trial wrote. Installed once; outside a
+    trial they pass the path through unchanged."""
+    def reading(read):
+        if getattr(read, "_optpar_routed", False):
+            return read
+
+        @_functools.wraps(read)
+        def wrapper(*args, **kwargs):
+            args = list(args)
+            index = 1 if args and isinstance(args[0], _keras.Model) else 0
+            if len(args) > index:
+                args[index] = _optpar_routed(args[index])
+            for key in ("filepath", "path"):
+                if key in kwargs:
+                    kwargs[key] = _optpar_routed(kwargs[key])
+            return read(*args, **kwargs)
+
+        wrapper._optpar_routed = True
+        return wrapper
+
+    _keras.Model.load_weights = reading(_keras.Model.load_weights)
+    for module in (_keras.models, _keras.saving):
+        module.load_model = reading(module.load_model)
+
+
+def _optpar_data_kind(x):
+    """'dataset' (tf.data), 'generator' (a Python iterator, PyDataset, Sequence,
+    DataLoader: nothing optpar can split), or 'arrays' (what Keras's own
+    validation_split takes)."""
+    if x is None:
+        return "arrays"
+    kind = type(x)
+    names = {cls.__name__ for cls in kind.__mro__}
+    module = kind.__module__.split(".")[0]
+    if module == "tensorflow" and hasattr(x, "element_spec") and hasattr(x, "cardinality"):
+        return "dataset"
+    if names & {"PyDataset", "Sequence", "DataLoader", "Dataset", "IterableDataset"}:
+        return "generator"
+    if _inspect.isgenerator(x) or (hasattr(x, "__next__") and hasattr(x, "__iter__")):
+        return "generator"
+    return "arrays"
+
+
+class _OptparHoldout:
+    """A finite tf.data.Dataset split once, for the whole search: one pass
+    over it is held in memory, every fifth batch or so is the validation data
+    of every trial, the others train. A dataset built with shuffle() would
+    reshuffle on every pass, so a split by position (take/skip) would mix
+    validation examples into training; batches held in memory cannot."""
+
+    def __init__(self, dataset, share):
+        import tensorflow as tf
+
+        count = int(dataset.cardinality())
+        if count == int(tf.data.INFINITE_CARDINALITY):
+            raise _OptparRefusal(
+                "fit() trains on a tf.data.Dataset that repeats forever and has no validation data; "
+                "pass validation_data=... to fit() so that trials can be compared")
+        if count == int(tf.data.UNKNOWN_CARDINALITY):
+            raise _OptparRefusal(
+                "fit() trains on a tf.data.Dataset of unknown length (filter(), from_generator(), ...) and "
+                "has no validation data; pass validation_data=... to fit() so that trials can be compared")
+        if count < 2:
+            raise _OptparRefusal(
+                "fit() trains on a tf.data.Dataset of %d batch and has no validation data; pass "
+                "validation_data=... to fit() (optpar holds out whole batches)" % count)
+        batches, size = [], 0
+        for batch in dataset.as_numpy_iterator():
+            size += sum(_np.asarray(part).nbytes for part in tf.nest.flatten(batch))
+            if size > _OPTPAR_HOLDOUT_MAX_BYTES:
+                raise _OptparRefusal(
+                    "fit() trains on a tf.data.Dataset without validation data that is too large to "
+                    "hold out in memory (over %d MB); pass validation_data=... to fit()"
+                    % (_OPTPAR_HOLDOUT_MAX_BYTES // 2 ** 20))
+            batches.append(batch)
+        count = len(batches)
+        held = max(1, int(round(count * share)))
+        picked = {int((j + 0.5) * count / held) for j in range(held)}
+        self.validation_batches = [b for i, b in enumerate(batches) if i in picked]
+        self.train_batches = [b for i, b in enumerate(batches) if i not in picked]
+        self.spec = dataset.element_spec
+        self.epoch = 0
+        self.text = (
+            "fit() has a tf.data.Dataset of %d batches and no validation data: %d of its batches, "
+            "taken once, are the validation data of every trial; the other %d train, in a new order "
+            "each epoch" % (count, len(self.validation_batches), len(self.train_batches)))
+
+    def datasets(self):
+        import tensorflow as tf
+
+        self.epoch = 0
+
+        def train():
+            order = _np.random.default_rng(self.epoch).permutation(len(self.train_batches))
+            self.epoch += 1
+            for index in order:
+                yield self.train_batches[index]
+
+        def validation():
+            yield from self.validation_batches
+
+        return (tf.data.Dataset.from_generator(train, output_signature=self.spec),
+                tf.data.Dataset.from_generator(validation, output_signature=self.spec))
+
+
+def _optpar_can_validate(model):
+    """Whether Keras can evaluate ``model`` on validation data: it has a
+    ``test_step`` or a ``call`` of its own. A GAN-style model with only a
+    custom ``train_step`` has neither, and logs training metrics only."""
+    kind = type(model)
+    return any(getattr(kind, name, None) is not getattr(_keras.Model, name, None) for name in ("test_step", "call"))
+
+
+def _optpar_with_validation(arguments, model, state):
+    """``fit`` arguments with validation data: the user's, or a split of the
+    training data decided from what it is. None is added when the search
+    tunes a training metric, or when the model cannot be validated."""
+    if arguments.get("validation_data") is not None:
+        return arguments
+    if state.requested is not None and not state.requested.startswith("val_"):
+        return arguments
+    if not _optpar_can_validate(model):
+        return arguments
+    x = arguments.get("x")
+    share = arguments.get("validation_split") or 0.0
+    kind = _optpar_data_kind(x)
+    if kind == "arrays":
+        if not share:
+            arguments["validation_split"] = _OPTPAR_VALIDATION_SHARE
+            _optpar_note("fit() has no validation data: the last %d%% of the training arrays are the "
+                         "validation data of every trial (validation_split=%g)"
+                         % (_OPTPAR_VALIDATION_SHARE * 100, _OPTPAR_VALIDATION_SHARE))
+        return arguments
+    if kind == "generator":
+        raise _OptparRefusal(
+            "fit() trains on %s and has no validation data, which optpar cannot hold out from a "
+            "generator; pass validation_data=... to fit() so that trials can be compared" % type(x).__name__)
+    holdout = state.holdouts.get(id(x))
+    if holdout is None or holdout[0] is not x:
+        holdout = state.holdouts[id(x)] = (x, _OptparHoldout(x, share or _OPTPAR_VALIDATION_SHARE))
+    split = holdout[1]
+    _optpar_note(split.text)
+    arguments["x"], arguments["validation_data"] = split.datasets()
+    arguments.pop("validation_split", None)
+    steps = arguments.get("steps_per_epoch")
+    if steps is not None and steps > len(split.train_batches):
+        arguments["steps_per_epoch"] = len(split.train_batches)
+    return arguments
+
+
+def optpar_fit(fit, *args, **kwargs):
+    """Run the user's ``model.fit(...)`` as a trial: with validation data
+    (the user's, or held out), the user's callbacks routed to the trial's
+    folder, optpar's recorder, and no progress bar unless ``--verbose``.
+    Outside a search it is the plain call."""
+    state = _OPTPAR_STATE
+    if getattr(fit, "__name__", "") == "fit_generator" and not hasattr(type(fit.__self__), "fit_generator"):
+        fit = fit.__self__.fit  # Keras 1/2 spelling; Keras 3 has fit only
+    if not state.active:
+        return fit(*args, **kwargs)
+    try:
+        arguments = dict(_inspect.signature(fit).bind(*args, **kwargs).arguments)
+    except TypeError:
+        return fit(*args, **kwargs)  # Keras says what is wrong with the call
+    arguments = _optpar_with_validation(arguments, fit.__self__, state)
+    arguments["callbacks"] = _optpar_trial_callbacks(arguments.get("callbacks"), state)
+    if not state.verbose:
+        arguments["verbose"] = 0
+    return fit(**arguments)
 
 
 def _optpar_error_text(exc):
@@ -242,88 +566,179 @@ def _optpar_forget_custom_gradients(registry, known):
         pass
 
 
-class _OptparObjective:
-    """One trial: set ``params``, fresh Keras session, ``run_trial()``,
-    score = best epoch value of the metric. Never raises an ``Exception``:
-    failures become ``STATUS_FAIL`` results carrying the error text."""
+# --------------------------------------------------------------------------
+# Random state: every trial starts from the state the user's program had
+# when its training began, so trial 1 is the user's own run
+# --------------------------------------------------------------------------
 
-    def __init__(self, metric, mode, patience):
+def _optpar_tf_context():
+    if "tensorflow" not in _sys.modules:
+        return None
+    try:
+        from tensorflow.python.eager import context
+
+        return context.context()
+    except Exception:
+        return None
+
+
+def _optpar_random_state():
+    """The random state of Python, NumPy, Keras and TensorFlow, as plain
+    picklable values (Spark ships it to its workers)."""
+    from keras.src.backend.common import global_state
+
+    snapshot = {"python": _random.getstate(), "numpy": _np.random.get_state(),
+                "keras_seed": global_state.get_global_attribute("global_random_seed")}
+    generator = global_state.get_global_attribute("global_seed_generator")
+    if generator is not None:
+        snapshot["keras_generator"] = (generator._initial_seed, _np.asarray(generator.state.value))
+    ctx = _optpar_tf_context()
+    if ctx is not None and getattr(ctx, "_rng", None) is not None:
+        snapshot["tf"] = (ctx._seed, ctx._rng.getstate())
+    if _keras.backend.backend() == "torch":
+        import torch
+
+        snapshot["torch"] = torch.random.get_rng_state()
+    return snapshot
+
+
+def _optpar_restore_random_state(snapshot):
+    """Put back what ``_optpar_random_state`` took; after ``clear_session()``
+    (which forgets the seed ``keras.utils.set_random_seed`` recorded)."""
+    from keras.src.backend.common import global_state
+
+    global_state.set_global_attribute("global_random_seed", snapshot["keras_seed"])
+    if "keras_generator" in snapshot:
+        from keras.src.random.seed_generator import SeedGenerator
+
+        seed, value = snapshot["keras_generator"]
+        generator = SeedGenerator(seed if seed is not None else 0)
+        generator.state.assign(value)
+        global_state.set_global_attribute("global_seed_generator", generator)
+    ctx = _optpar_tf_context()
+    if ctx is not None:
+        if "tf" in snapshot:
+            seed, rng_state = snapshot["tf"]
+            ctx._set_global_seed(seed)
+            ctx._rng.setstate(rng_state)
+        elif getattr(ctx, "_rng", None) is not None:
+            ctx._seed, ctx._rng = None, None
+    if "torch" in snapshot:
+        import torch
+
+        torch.random.set_rng_state(snapshot["torch"])
+    _random.setstate(snapshot["python"])
+    _np.random.set_state(snapshot["numpy"])
+
+
+# --------------------------------------------------------------------------
+# One trial
+# --------------------------------------------------------------------------
+
+class _OptparObjective:
+    """One trial: set ``params``, fresh Keras session, the random state of
+    the user's run, ``run_trial()``, score = best epoch value of the metric.
+    Never raises an ``Exception``: failures become ``STATUS_FAIL`` results
+    carrying the error text; a refusal also carries ``refused``."""
+
+    fmin_pass_expr_memo_ctrl = True  # hyperopt passes ctrl: the trial's number
+
+    def __init__(self, metric=None, mode=None, patience=3, out=None, verbose=False, random_state=None):
+        self.requested = metric
         self.metric = metric
         self.mode = mode
         self.patience = patience
-        self._gpu_ready = False
+        self.out = None if out is None else _os.path.abspath(out)
+        self.verbose = verbose
+        self.random_state = random_state
+        self._calls = 0
+        self._process_ready = False  # the once-per-process set-up is done
 
-    def __call__(self, values):
-        values = _optpar_plain(values)
-        if not self._gpu_ready:
+    def _trial_dir(self, ctrl):
+        if self.out is None:
+            return None
+        trial = getattr(ctrl, "current_trial", None)
+        if trial is not None:
+            name = "%d" % (trial["tid"] + 1)
+        else:  # a Spark worker: no trial number here
+            name = "w%d-%d" % (_os.getpid(), self._calls)
+        return _os.path.join(self.out, "trials", name)
+
+    def __call__(self, expr, memo, ctrl):
+        values = _hyperopt.pyll.rec_eval(expr, memo=memo)
+        self._calls += 1
+        return self.evaluate(values, self._trial_dir(ctrl))
+
+    def evaluate(self, values, trial_dir=None):
+        """Run one trial with these values (real ones, not hp.choice indices)."""
+        values = _optpar_as_written(_optpar_plain(values))
+        if not self._process_ready:
             _optpar_enable_gpu_memory_growth()
             _optpar_quiet_retracing()
-            self._gpu_ready = True
+            _optpar_read_routed_files()
+            self._process_ready = True
         params.clear()
         params.update(values)
         state = _OPTPAR_STATE
-        state.metric, state.mode, state.patience = self.metric, self.mode, self.patience
-        state.recorder = None
+        state.active, state.requested, state.mode = True, self.requested, self.mode
+        state.metric, state.patience, state.verbose = self.metric, self.patience, self.verbose
+        state.trial_dir, state.recorder, state.routed = trial_dir, None, {}
         # A fresh Keras session; it also runs gc.collect() (free_memory=True),
         # which frees the previous trial's model: no second collection needed.
         _keras.backend.clear_session()
+        if self.random_state is not None:
+            _optpar_restore_random_state(self.random_state)
         start = _time.perf_counter()
         epochs = []
         # Looked up each trial, not kept on self: Spark pickles the objective.
         gradients = _optpar_gradient_registry()
         known = None if gradients is None else set(gradients)
+        result = {"values": values, "pid": _os.getpid()}
         try:
-            run_trial()
+            with _contextlib.nullcontext() if self.verbose else _contextlib.redirect_stdout(_io.StringIO()):
+                run_trial()
             recorder, state.recorder = state.recorder, None
             if recorder is None:
-                raise RuntimeError("the fit call did not use optpar_callbacks(): no epoch logs")
+                raise RuntimeError("the measured fit() call did not run (no epoch logs)")
             epochs = recorder.epochs
             del recorder
-            metric = self._score(epochs)
+            metric = self._score(epochs, state.metric)
+            self.metric = state.metric
+            mode = self.mode or _optpar_default_mode(self.metric)
+            result.update(status=_hyperopt.STATUS_OK, loss=metric if mode == "min" else -metric,
+                          metric=metric, metric_name=self.metric, mode=mode)
         except Exception as exc:  # noqa: BLE001 - every failure is a failed trial
             state.recorder = None
             if _OPTPAR_INTERRUPT.requested:
                 raise KeyboardInterrupt from None  # Ctrl-C, seen through an error of TF's
-            error = _optpar_error_text(exc)
+            result.update(status=_hyperopt.STATUS_FAIL, error=_optpar_error_text(exc))
+            if isinstance(exc, _OptparRefusal):
+                result.update(error=str(exc), refused=True)
             del exc
-            return {
-                "status": _hyperopt.STATUS_FAIL,
-                "error": error,
-                "values": values,
-                "duration_s": round(_time.perf_counter() - start, 3),
-                "epochs": len(epochs),
-                "pid": _os.getpid(),
-            }
         finally:
+            state.active = False
             # Without this the trial's train graphs stay alive for good.
             _optpar_forget_custom_gradients(gradients, known)
-        return {
-            "status": _hyperopt.STATUS_OK,
-            "loss": metric if self.mode == "min" else -metric,
-            "metric": metric,
-            "values": values,
-            "duration_s": round(_time.perf_counter() - start, 3),
-            "epochs": len(epochs),
-            "pid": _os.getpid(),
-        }
+        result.update(duration_s=round(_time.perf_counter() - start, 3), epochs=len(epochs))
+        if state.routed:
+            result["files"] = _os.path.relpath(state.trial_dir, self.out)
+        return result
 
-    def _score(self, epochs):
+    def _score(self, epochs, metric):
         if not epochs:
             raise RuntimeError("fit() ran no epoch")
-        series = [row.get(self.metric) for row in epochs]
-        if all(value is None for value in series):
-            keys = sorted({key for row in epochs for key in row})
-            raise KeyError(
-                "metric %r is not in the epoch logs; available: %s"
-                % (self.metric, ", ".join(keys) or "(none)")
-            )
-        for number, value in enumerate(series, 1):
-            if not _optpar_is_finite(value):
-                raise FloatingPointError("%s is %s at epoch %d" % (self.metric, value, number))
+        if metric is None or all(row.get(metric) is None for row in epochs):
+            keys = list(dict.fromkeys(key for row in epochs for key in row))
+            raise _OptparRefusal(_optpar_metric_refusal(self.requested, keys))
+        series = [row.get(metric) for row in epochs if metric in row]
+        for number, row in enumerate(epochs, 1):
+            if metric in row and not _optpar_is_finite(row[metric]):
+                raise FloatingPointError("%s is %s at epoch %d: the training diverged" % (metric, row[metric], number))
         losses = [row.get("loss") for row in epochs if "loss" in row]
         if any(not _math.isfinite(value) for value in losses):
-            raise FloatingPointError("training loss is not finite")
-        return min(series) if self.mode == "min" else max(series)
+            raise FloatingPointError("the training loss is not finite: the training diverged")
+        mode = self.mode or _optpar_default_mode(metric)
+        return min(series) if mode == "min" else max(series)
 
 
 # --------------------------------------------------------------------------
@@ -345,7 +760,12 @@ def _optpar_point(vals):
 
 
 class _OptparStore:
-    """``trials.json`` (the resumable state), ``trials.csv`` and ``best.json``."""
+    """``trials.json`` (the resumable state), ``trials.csv`` and ``best.json``.
+
+    ``metric`` and ``mode`` are what the search tunes: given (``--metric``,
+    ``--mode``), or None until the first trial that scored says what the
+    model logs. Refused trials (the script cannot be tuned as it is) are
+    never kept: a rerun after the fix starts afresh."""
 
     def __init__(self, out, metric, mode):
         self.out = out
@@ -353,6 +773,7 @@ class _OptparStore:
         self.mode = mode
         self.path = _os.path.join(out, "trials.json")
         self.records = []
+        self.refused = {}  # tid -> why the script cannot be tuned as it is
 
     def load(self):
         """Read the finished trials of an earlier run; raise ValueError when
@@ -368,11 +789,15 @@ class _OptparStore:
                 "%s holds trials of a different search space (%s); use another --out"
                 % (self.path, ", ".join(data.get("space", [])))
             )
-        if (data.get("metric"), data.get("mode")) != (self.metric, self.mode):
-            raise ValueError(
-                "%s holds trials scored on %s (%s); rerun with --metric %s --mode %s or use another --out"
-                % (self.path, data.get("metric"), data.get("mode"), data.get("metric"), data.get("mode"))
-            )
+        stored = (data.get("metric"), data.get("mode"))
+        if stored[0] is not None:
+            if self.metric is None and self.mode in (None, stored[1]):
+                self.metric, self.mode = stored
+            elif (self.metric, self.mode or _optpar_default_mode(self.metric)) != stored:
+                raise ValueError(
+                    "%s holds trials scored on %s (%s); rerun with --metric %s --mode %s or use another --out"
+                    % (self.path, stored[0], stored[1], stored[0], stored[1])
+                )
         self.records = list(data.get("trials", []))
         for index, record in enumerate(self.records):
             record["tid"] = index  # the resumed search renumbers them 0..n-1
@@ -385,11 +810,21 @@ class _OptparStore:
         new = []
         for doc in sorted(trials._dynamic_trials, key=lambda d: d["tid"]):
             tid = doc["tid"]
-            if tid < n_kept or tid in known:
+            if tid < n_kept or tid in known or tid in self.refused:
                 continue
             record = _optpar_record_from_doc(doc, self.mode)
             if record is None:
                 continue
+            if record.get("refused"):
+                self.refused[tid] = record["error"]
+                continue
+            if self.metric is None and record.get("metric_name"):
+                self.metric, self.mode = record["metric_name"], record["mode"]
+                if self.metric != "val_loss":
+                    _optpar_note("the model logs no val_loss; the search tunes %s (%s) instead "
+                                 "(choose another with --metric NAME --mode min|max)" % (self.metric, self.mode))
+            record.pop("metric_name", None)
+            record.pop("mode", None)
             record["baseline"] = tid == baseline_tid
             new.append(record)
         if not new:
@@ -435,13 +870,14 @@ class _OptparStore:
         names = list(SPACE)
         buffer = io.StringIO()
         writer = _csv.writer(buffer, lineterminator="\n")
-        writer.writerow(["number", "status", self.metric] + names + ["duration_s", "epochs", "error"])
+        writer.writerow(["number", "status", self.metric or "metric"] + names
+                        + ["duration_s", "epochs_run", "files", "error"])
         for r in self.records:
             values = r.get("values") or {}
             writer.writerow(
                 [r["number"], r["status"], "" if r.get("metric") is None else r["metric"]]
                 + [_optpar_cell(values.get(name, "")) for name in names]
-                + [r.get("duration_s", ""), r.get("epochs", ""), r.get("error", "")]
+                + [r.get("duration_s", ""), r.get("epochs", ""), r.get("files", ""), r.get("error", "")]
             )
         _optpar_atomic_write(_os.path.join(self.out, "trials.csv"), buffer.getvalue())
 
@@ -588,7 +1024,9 @@ def _optpar_parse_args(argv):
                         help="results folder (default optpar-runs/%s)" % stem)
     parser.add_argument("--timeout", type=float, default=None, metavar="SEC",
                         help="start no new trial after SEC seconds")
-    parser.add_argument("--metric", default="val_loss", help="epoch log key to optimise (default val_loss)")
+    parser.add_argument("--metric", default=None,
+                        help="epoch log key to optimise (default val_loss, or the validation metric "
+                        "the model logs when it logs no val_loss)")
     parser.add_argument("--mode", choices=["min", "max"], default=None,
                         help="default: max for accuracy/auc/precision/recall metrics, else min")
     parser.add_argument("--patience", type=int, default=3, metavar="N",
@@ -599,6 +1037,8 @@ def _optpar_parse_args(argv):
     parser.add_argument("--spark-master", default=None, metavar="URL",
                         help="default local[K]")
     parser.add_argument("--quiet", action="store_true", help="no per-trial progress lines")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show what trials print (Keras progress bars, model.summary(), ...)")
     args = parser.parse_args(argv)
     if args.max_evals < 1:
         parser.error("--max-evals must be at least 1")
@@ -608,7 +1048,7 @@ def _optpar_parse_args(argv):
         parser.error("--parallelism must be >= 1")
     if args.timeout is not None and args.timeout <= 0:
         parser.error("--timeout must be > 0")
-    if args.mode is None:
+    if args.mode is None and args.metric is not None:
         args.mode = _optpar_default_mode(args.metric)
     return args
 
@@ -731,7 +1171,7 @@ def _optpar_summary(store, args):
         rows.append((name, _optpar_fmt(DEFAULTS.get(name, "")),
                      "" if best is None else _optpar_fmt(best["values"].get(name, ""))))
     base_metric = None if baseline is None else baseline.get("metric")
-    rows.append((args.metric, "failed" if baseline is not None and base_metric is None
+    rows.append((store.metric, "failed" if baseline is not None and base_metric is None
                  else _optpar_fmt(base_metric) if base_metric is not None else "-",
                  "" if best is None else _optpar_fmt(best["metric"])))
     widths = [max(len(str(row[i])) for row in rows) for i in range(3)]
@@ -745,6 +1185,9 @@ def _optpar_summary(store, args):
     lines.append("%d trials (%d failed); best is trial %s" % (
         len(store.records), n_failed, "-" if best is None else best["number"]))
     lines.append("results: %s (best.json, trials.csv, convergence.png)" % store.out)
+    if not SEEDS:
+        lines.append("note: %s sets no random seed, so its results vary from run to run; with one "
+                     "(e.g. keras.utils.set_random_seed(0)) the best above is what you get again" % SOURCE)
     print("\n".join(lines))
 
 
@@ -768,10 +1211,10 @@ def main(argv=None):
 
 def _optpar_main(argv):
     args = _optpar_parse_args(argv)
+    # Before anything else runs: the random state the user's program has
+    # where its training starts. Every trial starts from it.
+    random_state = _optpar_random_state()
     started = _time.monotonic()
-    for note in NOTES:
-        print("note: %s" % note)
-    _sys.stdout.flush()
     _os.makedirs(args.out, exist_ok=True)
     store = _OptparStore(args.out, args.metric, args.mode)
     try:
@@ -798,11 +1241,14 @@ def _optpar_main(argv):
         if docs:
             trials.insert_trial_docs(docs)
             trials.refresh()
-        objective = _OptparObjective(args.metric, args.mode, args.patience)
+        objective = _OptparObjective(store.metric, store.mode, args.patience, args.out, args.verbose,
+                                     random_state)
 
         def after_trial(trials_now, *unused):
             _optpar_save_and_report(store, trials_now, baseline_tid, n_kept, args, started)
             _OPTPAR_INTERRUPT.check()  # after the save: a trial that finished is kept
+            if store.refused:
+                return True, []
             stop = args.timeout is not None and _time.monotonic() - started >= args.timeout
             if stop and not args.quiet and args.backend == "local" and len(store.records) < args.max_evals:
                 print("timeout: %gs reached, starting no new trial" % args.timeout, file=_sys.stderr)
@@ -837,6 +1283,9 @@ def _optpar_main(argv):
                   % (len(store.records), args.out, _optpar_resume_command(argv)), file=_sys.stderr)
             return 130
         _optpar_save_and_report(store, trials, baseline_tid, n_kept, args, started)
+        if store.refused:
+            print("error: %s" % next(iter(store.refused.values())), file=_sys.stderr)
+            return 2
     else:
         print("nothing to do: the search already has %d trials (--max-evals %d)"
               % (n_kept, args.max_evals), file=_sys.stderr)
@@ -880,12 +1329,12 @@ def _optpar_save_and_report(store, trials, baseline_tid, n_kept, args, started):
 
 
 def _optpar_progress(store, record, args, started):
-    pick = min if args.mode == "min" else max
+    pick = min if store.mode == "min" else max
     so_far = [r["metric"] for r in store.records[: record["number"]]
               if r["status"] == _hyperopt.STATUS_OK]
     best = {"metric": pick(so_far)} if so_far else None
     if record["status"] == _hyperopt.STATUS_OK:
-        what = "%s=%.4f" % (args.metric, record["metric"])
+        what = "%s=%.4f" % (store.metric, record["metric"])
     else:
         what = "FAILED (%s)" % record.get("error", "")
     print("trial %d/%d  %s  best=%s  elapsed %ds" % (

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from conftest import ALL_FIXTURES, FIXTURES, ROOT, TUNABLE_FIXTURES, run_optpar
+from conftest import ALL_FIXTURES, EXAMPLES, FIXTURES, ROOT, TUNABLE_FIXTURES, model_path, run_optpar
 
 ERROR_LINE = re.compile(r"^.+:\d+:\d+: error: \S")
 FLAKE8_LINE = re.compile(r"^.+\.py:\d+:\d+: OPT\d{3} \S")
@@ -65,7 +65,7 @@ def test_scan_table(run_cli):
 def test_scan_walks_folders_and_skips_generated_scripts(run_cli, tmp_path):
     sub = tmp_path / "pkg" / "models"
     sub.mkdir(parents=True)
-    shutil.copyfile(FIXTURES / "digits_cnn.py", sub / "digits_cnn.py")
+    shutil.copyfile(model_path("digits_cnn.py"), sub / "digits_cnn.py")
     shutil.copyfile(FIXTURES / "no_keras.py", tmp_path / "no_keras.py")
     (tmp_path / "notes.txt").write_text("keras.layers.Dense(128)\n")
     hidden = tmp_path / ".venv"
@@ -79,10 +79,10 @@ def test_scan_walks_folders_and_skips_generated_scripts(run_cli, tmp_path):
 
 
 def test_scan_all_fixtures_counts(run_cli):
-    code, out, err = run_cli("scan", FIXTURES, "--format", "json")
+    code, out, err = run_cli("scan", FIXTURES, EXAMPLES, "--format", "json")
     assert code == 0, err
     files = {i["file"] for i in json.loads(out)}
-    assert {str(FIXTURES / n) for n in TUNABLE_FIXTURES} <= files
+    assert {str(model_path(n)) for n in TUNABLE_FIXTURES} <= files
     assert str(FIXTURES / "no_keras.py") not in files
 
 
@@ -97,7 +97,7 @@ def test_scan_no_keras_file(run_cli):
 def test_scan_bad_file_among_good_ones(run_cli, tmp_path):
     bad = tmp_path / "bad.py"
     bad.write_text("import keras\nx = (\n")
-    code, out, err = run_cli("scan", FIXTURES / "digits_cnn.py", bad, "--format", "flake8")
+    code, out, err = run_cli("scan", model_path("digits_cnn.py"), bad, "--format", "flake8")
     assert code == 2
     assert_one_error_line(err)
     assert err.startswith(f"{bad}:")
@@ -265,10 +265,10 @@ def test_bad_metadata_csv(run_cli, fixture_copy, csv):
 
 
 @pytest.mark.parametrize("argv", [
-    ["scan", "--bogus", "fixtures/digits_cnn.py"],
+    ["scan", "--bogus", "examples/digits_cnn.py"],
     ["refactor"],
-    ["refactor", "fixtures/digits_cnn.py", "--diff", "--check"],
-    ["scan", "fixtures/digits_cnn.py", "--format", "xml"],
+    ["refactor", "examples/digits_cnn.py", "--diff", "--check"],
+    ["scan", "examples/digits_cnn.py", "--format", "xml"],
     ["frobnicate"],
 ])
 def test_bad_options(run_cli, argv):
@@ -280,8 +280,8 @@ def test_bad_options(run_cli, argv):
 # -- no heavy imports ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("argv", [
-    ["scan", "fixtures/digits_cnn.py"],
-    ["refactor", "fixtures/digits_cnn.py", "--diff"],
+    ["scan", "examples/digits_cnn.py"],
+    ["refactor", "examples/digits_cnn.py", "--diff"],
 ])
 def test_scan_and_refactor_import_no_tensorflow_keras_hyperopt(argv):
     proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "optpar", *argv], cwd=ROOT,
@@ -305,6 +305,6 @@ def test_refactor_writes_script_importing_nothing_from_optpar(run_cli, fixture_c
 
 @pytest.mark.parametrize("name", ALL_FIXTURES)
 def test_scan_every_fixture_exit_0(run_cli, name):
-    code, out, err = run_cli("scan", FIXTURES / name, "--format", "flake8")
+    code, out, err = run_cli("scan", model_path(name), "--format", "flake8")
     assert code == 0
     assert all(FLAKE8_LINE.match(line) for line in out.splitlines())

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from conftest import FIXTURES, TUNABLE_FIXTURES
+from conftest import FIXTURES, TUNABLE_FIXTURES, model_path
 from optpar.errors import UserError
 from optpar.pipeline import analyze_path, generate
 
@@ -118,7 +118,7 @@ def generated(tmp_path_factory):
     folder = tmp_path_factory.mktemp("fixtures")
     out = {}
     for name in TUNABLE_FIXTURES:
-        shutil.copyfile(FIXTURES / name, folder / name)
+        shutil.copyfile(model_path(name), folder / name)
         out[name] = generate(folder / name)
     return out
 
@@ -170,14 +170,17 @@ def test_every_space_entry_names_its_source_line(generated, name):
         assert re.search(rf"{re.escape(name)}:{site.line}\b", comment), comment
 
 
-@pytest.mark.parametrize("name", TUNABLE_FIXTURES)
-def test_generated_run_trial_builds_and_fits_the_model(generated, name):
+BUILDERS = {"functional_main.py": "build_model(", "paper_forms.py": "keras.Model(",
+            "subclassed_model.py": "SmallClassifier(num_classes", "digits_cnn.py": "Sequential(",
+            "sequential_list.py": "Sequential(", "regression_constants.py": "Sequential(",
+            "lstm_sequences.py": "Sequential(", "conv1d_keras_aliases.py": "Sequential("}
+
+
+@pytest.mark.parametrize("name, builder", sorted(BUILDERS.items()))
+def test_generated_run_trial_builds_and_fits_the_model(generated, name, builder):
     text = generated[name].text
     trial = _run_trial_source(text)
-    assert ".compile(" in trial and ".fit(" in trial
-    assert "callbacks=optpar_callbacks(" in trial
-    builder = {"functional_main.py": "build_model(", "paper_forms.py": "keras.Model(",
-               "subclassed_model.py": "SmallClassifier(num_classes"}.get(name, "Sequential(")
+    assert ".compile(" in trial and re.search(r"optpar_fit\(\s*model\.fit,", trial)
     assert builder in trial
     assert builder not in _outside_run_trial(text).split("# optpar runtime")[0].replace(
         "def build_model(", "")
@@ -210,20 +213,19 @@ def test_statements_after_fit_are_commented_out(generated, name):
     assert all(line.lstrip().startswith("#") for line in code)
 
 
-def test_fit_without_validation_gets_a_split_and_a_note(generated):
+def test_fit_without_validation_gets_a_note(generated):
     text = generated["regression_constants.py"].text
     trial = _run_trial_source(text)
-    assert "validation_split=0.2" in trial
-    notes = _module_dict(text, "NOTES")
-    assert any("validation_split" in n for n in notes)
-    assert "# Note:" in text.split("import math")[0]
+    assert re.search(r"optpar_fit\(\s*model\.fit,", trial)  # the runtime holds out what the data allow
+    header = text.split("import math")[0]
+    assert "# Note: fit() has no validation data: each trial holds out 20%" in header
 
 
 @pytest.mark.parametrize("name", ["digits_cnn.py", "sequential_list.py", "functional_main.py"])
-def test_fit_with_validation_gets_no_split(generated, name):
+def test_fit_with_validation_gets_no_note(generated, name):
     text = generated[name].text
-    assert _module_dict(text, "NOTES") == []
-    assert text.count("validation_split") == (FIXTURES / name).read_text().count("validation_split") \
+    assert "# Note:" not in text.split("import math")[0]
+    assert text.count("validation_split") == (model_path(name)).read_text().count("validation_split") \
         + _count_runtime(text, "validation_split")
 
 
@@ -248,7 +250,7 @@ def test_main_function_becomes_run_trial(generated):
 @pytest.mark.parametrize("name", TUNABLE_FIXTURES)
 def test_refactored_model_keeps_every_other_line(generated, name):
     gen = generated[name]
-    before = (FIXTURES / name).read_text(encoding="utf-8").splitlines()
+    before = (model_path(name)).read_text(encoding="utf-8").splitlines()
     after = gen.refactored.splitlines()
     assert len(after) == len(before)
     site_lines = {s.line for s in gen.analysis.sites}
@@ -273,12 +275,12 @@ def test_refactoring_the_outputs_finds_nothing_new(tmp_path, generated, name):
 
 
 def test_generation_is_deterministic(tmp_path):
-    shutil.copyfile(FIXTURES / "digits_cnn.py", tmp_path / "digits_cnn.py")
+    shutil.copyfile(model_path("digits_cnn.py"), tmp_path / "digits_cnn.py")
     assert generate(tmp_path / "digits_cnn.py").text == generate(tmp_path / "digits_cnn.py").text
 
 
 def test_output_option_names_the_script(tmp_path):
-    shutil.copyfile(FIXTURES / "digits_cnn.py", tmp_path / "digits_cnn.py")
+    shutil.copyfile(model_path("digits_cnn.py"), tmp_path / "digits_cnn.py")
     gen = generate(tmp_path / "digits_cnn.py", tmp_path / "sub" / "search.py")
     assert gen.out_path == tmp_path / "sub" / "search.py"
     assert "optpar refactor ../digits_cnn.py -o search.py" in gen.text

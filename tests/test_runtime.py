@@ -55,9 +55,10 @@ def test_runtime_text_is_standalone():
             assert node.module != "__future__", "a __future__ import cannot follow other code"
             imported.add((node.module or "").split(".")[0])
     assert "optpar" not in imported
-    allowed = {"argparse", "csv", "functools", "json", "math", "os", "re", "shlex", "sys", "time",
-               "io", "logging", "warnings", "signal", "threading", "hyperopt", "keras", "numpy", "tensorflow", "matplotlib",
-               "pyspark", "lightgbm", "sklearn"}
+    allowed = {"argparse", "contextlib", "copy", "csv", "functools", "inspect", "json", "math", "os",
+               "random", "re", "shlex", "sys", "time", "weakref", "io", "logging", "warnings", "signal",
+               "threading", "hyperopt", "keras", "numpy", "tensorflow", "torch", "matplotlib", "pyspark",
+               "lightgbm", "sklearn"}
     assert imported <= allowed, imported - allowed
     # Module-level names other than the public API must not shadow user names.
     for node in tree.body:
@@ -69,7 +70,7 @@ def test_runtime_text_is_standalone():
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
             names = [alias.asname or alias.name for alias in node.names]
         for name in names:
-            assert name.startswith("_") or name in {"optpar_callbacks", "main"}, name
+            assert name.startswith("_") or name in {"optpar_fit", "main"}, name
 
 
 @pytest.fixture(scope="module")
@@ -82,39 +83,52 @@ def runtime_module():
     return module
 
 
-def test_callbacks_outside_a_search(runtime_module):
+def test_trial_callbacks_keep_the_users_and_add_the_recorder(runtime_module):
     import keras
 
     rt = runtime_module
-    callbacks = rt.optpar_callbacks()
-    kinds = [type(c).__name__ for c in callbacks]
-    assert kinds == ["_OptparRecorder", "EarlyStopping"]
-    stopper = callbacks[1]
-    assert stopper.monitor == "val_loss" and stopper.patience == 3
-    assert stopper.restore_best_weights is False
+    state = rt._OptparTrialState()
+    callbacks = rt._optpar_trial_callbacks(None, state)
+    assert [type(c).__name__ for c in callbacks] == ["_OptparRecorder"]
+    assert callbacks[0].patience == 3 and state.recorder is callbacks[0]
 
     mine = keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=7)
     other = keras.callbacks.TerminateOnNaN()
-    callbacks = rt.optpar_callbacks((other, mine))
-    assert callbacks[:2] == [other, mine]
-    assert [type(c).__name__ for c in callbacks[2:]] == ["_OptparRecorder"]
+    callbacks = rt._optpar_trial_callbacks((other, mine), state)
+    assert [type(c).__name__ for c in callbacks] == ["TerminateOnNaN", "EarlyStopping", "_OptparRecorder"]
+    assert callbacks[1].patience == 7 and callbacks[1].monitor == "val_accuracy"
+    assert callbacks[2].patience == 0  # the user's own early stopping, not a second one
 
-    callbacks = rt.optpar_callbacks(other)  # a single callback, not a list
-    assert callbacks[0] is other and len(callbacks) == 3
+    callbacks = rt._optpar_trial_callbacks(other, state)  # a single callback, not a list
+    assert [type(c).__name__ for c in callbacks] == ["TerminateOnNaN", "_OptparRecorder"]
+    state.patience = 0
+    assert rt._optpar_trial_callbacks([], state)[-1].patience == 0
 
 
-def test_patience_zero_and_metric(runtime_module):
+def test_callbacks_that_write_files_write_under_each_trial(runtime_module, tmp_path):
+    import keras
+
     rt = runtime_module
-    state = rt._OPTPAR_STATE
-    saved = (state.metric, state.mode, state.patience)
-    try:
-        state.metric, state.mode, state.patience = "val_accuracy", "max", 0
-        assert [type(c).__name__ for c in rt.optpar_callbacks([])] == ["_OptparRecorder"]
-        state.patience = 2
-        stopper = rt.optpar_callbacks(None)[-1]
-        assert (stopper.monitor, stopper.patience) == ("val_accuracy", 2)
-    finally:
-        state.metric, state.mode, state.patience = saved
+    state = rt._OptparTrialState()
+    checkpoint = keras.callbacks.ModelCheckpoint("ckpt/best.keras", save_best_only=True)
+    logger = keras.callbacks.CSVLogger(str(tmp_path / "elsewhere" / "log.csv"))
+    board = keras.callbacks.TensorBoard(log_dir="logs")
+    user = [checkpoint, logger, board]
+
+    state.trial_dir = str(tmp_path / "trials" / "1")
+    first = rt._optpar_trial_callbacks(user, state)
+    assert first[0].filepath == str(tmp_path / "trials" / "1" / "ckpt" / "best.keras")
+    assert first[1].filename == str(tmp_path / "trials" / "1" / "log.csv")
+    assert first[2].log_dir == str(tmp_path / "trials" / "1" / "logs")
+    first[0].best = 0.01  # trial 1 saved a very good model
+
+    state.trial_dir = str(tmp_path / "trials" / "2")
+    second = rt._optpar_trial_callbacks(user, state)
+    assert second[0].filepath == str(tmp_path / "trials" / "2" / "ckpt" / "best.keras")
+    assert second[0].best != 0.01  # trial 2's checkpoint starts afresh, as in the user's run
+    # The user's own objects are untouched.
+    assert checkpoint.filepath == "ckpt/best.keras" and board.log_dir == "logs"
+    assert rt._optpar_under("/runs/trials/3", "../up/x.h5") == "/runs/trials/3/up/x.h5"
 
 
 def test_mode_error_text_and_plain_values(runtime_module):
@@ -164,18 +178,18 @@ def test_search_baseline_first_results_and_resume(tmp_path):
     args = ["--max-evals", "4", "--out", str(out), "--seed", "1"]
     proc = builder.run_script(script, *args)
     assert_ok(proc)
-    assert "note: fit() has no validation data" in proc.stdout
+    assert "note: fit() has no validation data" in proc.stderr
     assert "trial 1/4  val_loss=" in proc.stderr and "trial 4/4" in proc.stderr
 
     rows = read_csv(out)
     assert [r["number"] for r in rows] == ["1", "2", "3", "4"]
     assert list(rows[0]) == ["number", "status", "val_loss", "dense_units", "adam_learning_rate",
-                             "fit_epochs", "duration_s", "epochs", "error"]
+                             "fit_epochs", "duration_s", "epochs_run", "files", "error"]
     # Trial 1 is the user's configuration, with real values (8, not choice index 1).
     assert point(rows[0]) == (8, 0.001, 2)
     for row in rows:
         assert row["status"] == "ok" and int(row["dense_units"]) in CHOICES
-        assert 1 <= int(row["epochs"]) <= int(row["fit_epochs"])
+        assert 1 <= int(row["epochs_run"]) <= int(row["fit_epochs"])
         assert float(row["duration_s"]) > 0
 
     best = json.loads((out / "best.json").read_text())
@@ -215,14 +229,15 @@ _calls = [0]
 
 FLAKY_RUN_TRIAL = builder.RUN_TRIAL.replace(
     '    """Build, compile and fit the user\'s model once with the values in `params`."""\n',
-    '''    """Fails on its 2nd call, diverges (NaN data) on its 3rd."""
+    '''    """Fails on its 2nd call, diverges on its 3rd: NaN targets make the loss NaN on any CPU
+    (NaN inputs do not: a relu may turn them into 0)."""
     _calls[0] += 1
     if _calls[0] == 2:
         raise ValueError("boom: units %d rejected" % params["dense_units"])
-    x = x_data.copy()
+    y = y_data.copy()
     if _calls[0] == 3:
-        x[:, 0] = np.nan
-''').replace("model.fit(x_data,", "model.fit(x,")
+        y[:] = np.nan
+''').replace("model.fit, x_data, y_data,", "model.fit, x_data, y,")
 
 
 TRIAL_GRAPHS_DRIVER = """\
@@ -236,7 +251,7 @@ from tensorflow.python.framework.func_graph import FuncGraph
 import model_tune
 
 registry = ops._gradient_registry._registry
-objective = model_tune._OptparObjective("val_loss", "min", 3)
+objective = model_tune._OptparObjective("val_loss", "min", 3).evaluate
 graphs = []
 for units in (4, 8, 16):
     result = objective(dict(model_tune.DEFAULTS, dense_units=units))
@@ -291,17 +306,22 @@ def test_every_trial_failing_exits_1_with_the_reason(tmp_path):
     assert best["best"] is None and best["failed"] == 2
 
 
-def test_missing_metric_lists_available_keys(tmp_path):
+def test_missing_metric_stops_the_search_and_lists_what_the_model_logs(tmp_path):
     script = builder.write_script(tmp_path)
     out = tmp_path / "runs"
-    proc = builder.run_script(script, "--max-evals", "1", "--metric", "val_auc", "--out", str(out))
-    assert_ok(proc, 1)
-    assert "'val_auc' is not in the epoch logs" in proc.stderr
-    assert "val_accuracy" in proc.stderr and "val_loss" in proc.stderr
-    # A later run with another metric must not mix scores with these trials.
-    proc = builder.run_script(script, "--max-evals", "2", "--out", str(out))
+    proc = builder.run_script(script, "--max-evals", "3", "--metric", "val_auc", "--out", str(out))
     assert_ok(proc, 2)
-    assert "scored on val_auc" in proc.stderr
+    error = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(error) == 1 and "'val_auc' is not in the epoch logs" in error[0]
+    assert "val_accuracy" in error[0] and "val_loss" in error[0] and "--metric" in error[0]
+    assert "trial 2/" not in proc.stderr  # stopped after the first trial
+    # The refused trial is not kept: the fixed command starts afresh.
+    proc = builder.run_script(script, "--max-evals", "1", "--metric", "val_accuracy", "--out", str(out))
+    assert_ok(proc)
+    # A later run on another metric must not mix its scores with these trials.
+    proc = builder.run_script(script, "--max-evals", "2", "--metric", "val_loss", "--out", str(out))
+    assert_ok(proc, 2)
+    assert "scored on val_accuracy" in proc.stderr
 
 
 def test_max_mode_metric(tmp_path):
@@ -430,3 +450,57 @@ def test_spark_backend_local_mode(tmp_path):
     # Python workers are reused: 3 trials on 2 slots need at most 2 processes
     # (hyperopt's task alone would get a fresh interpreter, and import keras, for each).
     assert len({r["pid"] for r in records}) < len(records), records
+
+
+@pytest.fixture(scope="module")
+def standalone_cluster():
+    """A real Spark standalone cluster on 127.0.0.1: a master and one worker with 2 cores,
+    started with the spark-class launcher pyspark ships."""
+    pyspark = pytest.importorskip("pyspark")
+    import os
+    import socket
+    import subprocess
+
+    def free_port():
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            return sock.getsockname()[1]
+
+    home = os.path.dirname(pyspark.__file__)
+    launcher = os.path.join(home, "bin", "spark-class")
+    env = dict(os.environ, SPARK_HOME=home, SPARK_LOCAL_IP="127.0.0.1", SPARK_NO_DAEMONIZE="1")
+    port = free_port()
+    url = "spark://127.0.0.1:%d" % port
+    master = subprocess.Popen([launcher, "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1",
+                               "--port", str(port), "--webui-port", str(free_port())],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    worker = subprocess.Popen([launcher, "org.apache.spark.deploy.worker.Worker", url, "--host", "127.0.0.1",
+                               "--cores", "2", "--memory", "2g", "--webui-port", str(free_port())],
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        for line in worker.stdout:
+            if "Successfully registered with master" in line:
+                break
+            if time.monotonic() > deadline:
+                pytest.fail("the Spark worker did not register with its master")
+        yield url
+    finally:
+        for process in (worker, master):
+            process.terminate()
+            process.wait(timeout=60)
+
+
+def test_spark_standalone_cluster_trial_1_is_the_local_trial_1(tmp_path, standalone_cluster):
+    """The user's seeding reaches the workers: the random state of the user's program where its
+    training starts is shipped with each trial and restored there, so trial 1 on a cluster scores
+    what it scores on one machine (before: the seed ran in the driver only)."""
+    script = builder.write_script(tmp_path)
+    proc = builder.run_script(script, "--max-evals", "1", "--out", str(tmp_path / "local"), "--quiet")
+    assert_ok(proc)
+    proc = builder.run_script(script, "--max-evals", "2", "--out", str(tmp_path / "spark"), "--quiet",
+                              "--backend", "spark", "--spark-master", standalone_cluster, timeout=400)
+    assert_ok(proc)
+    local = json.loads((tmp_path / "local" / "best.json").read_text())
+    spark = json.loads((tmp_path / "spark" / "best.json").read_text())
+    assert math.isclose(spark["baseline_metric"], local["baseline_metric"], rel_tol=1e-6), (spark, local)

@@ -28,6 +28,7 @@ from hyperopt.pyll import scope
 
 # The data are made once, at module level, as a generated script does.
 DATA = '''\
+keras.utils.set_random_seed(0)
 rng = np.random.default_rng(0)
 x_data = rng.normal(size=(256, 8)).astype("float32")
 y_data = (x_data[:, :4].sum(axis=1) > 0).astype("float32")
@@ -35,7 +36,7 @@ y_data = (x_data[:, :4].sum(axis=1) > 0).astype("float32")
 
 SPACE = '''\
 SOURCE = "model.py"
-NOTES = ["fit() has no validation data: validation_split=0.2 added"]
+SEEDS = ["model.py:1 keras.utils.set_random_seed(0)"]
 SPACE = {
     "dense_units": hp.choice("dense_units", [4, 8, 16, 32]),
     "adam_learning_rate": hp.loguniform("adam_learning_rate", math.log(1e-3), math.log(3e-2)),
@@ -56,8 +57,7 @@ def run_trial():
     ])
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=params["adam_learning_rate"]),
                   loss="binary_crossentropy", metrics=["accuracy"])
-    model.fit(x_data, y_data, epochs=params["fit_epochs"], batch_size=64,
-              validation_split=0.2, verbose=0, callbacks=optpar_callbacks(None))
+    optpar_fit(model.fit, x_data, y_data, epochs=params["fit_epochs"], batch_size=64, verbose=0)
 '''
 
 FOOTER = '''

@@ -1,0 +1,114 @@
+"""End to end, with real training: the forms real Keras scripts train in (tf.data pipelines,
+models that log no val_loss, GANs, run_experiment(model) with callbacks that write files, drivers
+spread over functions, seeds), each tuned through `optpar tune` on a fixture, 2-3 short trials."""
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import run_optpar
+
+pytest.importorskip("hyperopt")
+pytest.importorskip("keras")
+
+ENV = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
+ENV.pop("TF_CPP_MIN_LOG_LEVEL", None)
+
+
+def tune(path, *args, timeout=300):
+    return run_optpar("tune", path.name, "--out", "runs", "--seed", "0", *args,
+                      cwd=path.parent, timeout=timeout, env=ENV)
+
+
+def rows(path) -> list[dict]:
+    with (path.parent / "runs" / "trials.csv").open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def errors(proc) -> list[str]:
+    return [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+
+
+def test_a_tf_data_pipeline_without_validation_tunes(fixture_copy):
+    path = fixture_copy("tfdata_pipeline.py")
+    proc = tune(path, "--max-evals", "2")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "batches, taken once, are the validation data of every trial" in proc.stderr
+    assert [r["status"] for r in rows(path)][0] == "ok"
+    # TensorFlow's C++ start-up chatter is not shown.
+    assert "oneDNN" not in proc.stderr and "absl::InitializeLog" not in proc.stderr
+
+
+def test_a_model_that_logs_no_val_loss_is_tuned_on_the_validation_metric_it_logs(fixture_copy):
+    path = fixture_copy("custom_metric_only.py")
+    proc = tune(path, "--max-evals", "2")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "tunes val_sparse_categorical_accuracy (max) instead" in proc.stderr
+    best = json.loads((path.parent / "runs" / "best.json").read_text())
+    assert (best["metric"], best["mode"]) == ("val_sparse_categorical_accuracy", "max")
+    assert best["best_metric"] >= best["baseline_metric"]
+
+
+def test_a_gan_stops_after_one_trial_and_says_which_metric_to_pick(fixture_copy):
+    path = fixture_copy("gan_train_step.py")
+    proc = tune(path, "--max-evals", "3")
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert len(errors(proc)) == 1
+    assert "d_loss, g_loss" in errors(proc)[0] and "--metric" in errors(proc)[0]
+    assert "trial 2/3" not in proc.stderr
+    proc = tune(path, "--max-evals", "2", "--metric", "g_loss", "--mode", "min")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert [r["status"] for r in rows(path)] == ["ok", "ok"]
+
+
+def test_callback_files_go_under_each_trial_and_trials_stay_quiet(fixture_copy):
+    path = fixture_copy("run_experiment.py")  # ModelCheckpoint + CSVLogger, then load_weights
+    proc = tune(path, "--max-evals", "2")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert [(r["status"], r["files"]) for r in rows(path)] == [("ok", "trials/1"), ("ok", "trials/2")]
+    for trial in ("1", "2"):
+        folder = path.parent / "runs" / "trials" / trial
+        assert (folder / "checkpoint.weights.h5").is_file() and (folder / "training.csv").is_file()
+    assert not (path.parent / "checkpoint.weights.h5").exists()
+    assert not (path.parent / "training.csv").exists()
+    assert "Test accuracy" not in proc.stdout  # what a trial prints is shown with --verbose only
+    proc = tune(path, "--max-evals", "3", "--verbose")
+    assert proc.returncode == 0 and "Test accuracy" in proc.stdout
+
+
+def test_a_driver_spread_over_functions_runs_its_first_trial(fixture_copy):
+    path = fixture_copy("multi_function_driver.py")
+    proc = tune(path, "--max-evals", "1")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert rows(path)[0]["status"] == "ok"
+
+
+def test_the_applied_best_of_a_seeded_model_gives_the_reported_metric(fixture_copy):
+    path = fixture_copy("seeded_model.py")
+    proc = tune(path, "--max-evals", "3")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "sets no random seed" not in proc.stdout
+    best = json.loads((path.parent / "runs" / "best.json").read_text())
+    proc = run_optpar("apply", path.name, "runs/best.json", "--in-place", cwd=path.parent, env=ENV)
+    assert proc.returncode == 0, proc.stderr
+    run = subprocess.run([sys.executable, path.name], cwd=path.parent, env=ENV, capture_output=True,
+                         text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    printed = float(run.stdout.split("best val_loss:")[1].split()[0])
+    assert math.isclose(printed, best["best_metric"], rel_tol=1e-4), (printed, best["best_metric"])
+
+
+def test_a_script_without_a_seed_is_told_that_results_vary(fixture_copy):
+    path = fixture_copy("figure5_chain.py")
+    text = path.read_text()
+    assert "keras.utils.set_random_seed(18)\n" in text
+    path.write_text(text.replace("keras.utils.set_random_seed(18)\n", ""))
+    proc = tune(path, "--max-evals", "1")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "sets no random seed, so its results vary from run to run" in proc.stdout
