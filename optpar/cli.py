@@ -160,8 +160,9 @@ def cmd_scan(args) -> int:
     if args.format == "json":
         for item in findings:
             item.pop("where", None) if not item["where"].startswith(item["file"] + ":cell") else None
-        json.dump(findings, out, indent=2)
-        out.write("\n")
+        # Serialized whole before a byte is written: stdout gets one complete document (of every
+        # file read without error; those errors went to stderr) or, on a crash, nothing.
+        out.write(json.dumps(findings, indent=2, default=repr) + "\n")
     elif args.format == "flake8":
         for item in findings:
             out.write(f"{item['where']}: {item['code']} {item['message']}\n")

@@ -4,6 +4,15 @@ A comment on the line of a value overrides the metadata for that site:
 `# optpar: skip`, `# optpar: choice(16, 32, 48)`, `# optpar: range(0.1, 0.5)`,
 `# optpar: range(1e-4, 1e-2, log)`. On the line of a constant (`DROPOUT = 0.3  # optpar: ...`)
 that no Keras call uses, it makes the constant a hyperparameter of its own.
+
+On a line with several hyperparameters (`Dense(32, activation="relu"),  # optpar: ...`):
+- `skip` skips all of them; `units=skip` only the one named;
+- a name (`units=choice(...)`, `activation=...`, `rate=range(...)`, or a constant's or function
+  parameter's own name) picks the one whose parameter, or constant, has that name;
+- `choice(...)` picks the one whose value is among the options (32 among ints, never "32");
+  failing that, the one whose value has the options' type (a number among numbers);
+- `range(...)` picks the one numeric value; of several, the one inside the range;
+- a comment that fits more than one, or none, is an error that says to name the parameter.
 """
 
 from __future__ import annotations
@@ -36,6 +45,79 @@ def directive_space(directive: Directive, value: object, path: str) -> Space:
     return Space("uniform", low=float(low), high=float(high))
 
 
+def _category(value: object) -> str:
+    """What kind of literal a value is, for matching it with a comment's options."""
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, (int, float)):
+        return "number"
+    return type(value).__name__  # str, tuple, NoneType
+
+
+def _for_site(directive: Directive, site: Site) -> Directive:
+    """A choice for a square tuple (`kernel_size=(3, 3)`, tuned as one number) may list its
+    options as tuples: choice((3, 3), (5, 5)) is choice(3, 5)."""
+    if directive.kind != "choice" or not site.tuple_size:
+        return directive
+    options = tuple(
+        option[0] if isinstance(option, tuple) and len(option) == site.tuple_size
+        and len(set(option)) == 1 else option
+        for option in directive.options)
+    return dataclasses.replace(directive, options=options)
+
+
+def _among(value: object, options: tuple) -> bool:
+    return any(_category(option) == _category(value) and option == value for option in options)
+
+
+def _fitting(directive: Directive, sites: list[Site]) -> list[Site]:
+    """The sites of a line that an unnamed choice(...) or range(...) fits."""
+    if directive.kind == "choice":
+        exact = [s for s in sites if _among(s.default, _for_site(directive, s).options)]
+        if exact:
+            return exact
+        return [s for s in sites
+                if {_category(o) for o in _for_site(directive, s).options} == {_category(s.default)}]
+    numeric = [s for s in sites if _category(s.default) == "number"]
+    inside = [s for s in numeric if directive.low <= s.default <= directive.high]
+    return inside if len(numeric) > 1 and inside else numeric
+
+
+def _label(site: Site) -> str:
+    return site.constant or site.param
+
+
+def _targets(directive: Directive, sites: list[Site], path: str) -> list[Site]:
+    """The sites of the directive's line that it controls."""
+    def error(message: str) -> UserError:
+        return UserError(path, directive.line, directive.col, message)
+
+    listed = ", ".join(f"{_label(s)}={s.value}" for s in sites)
+    if directive.name is not None:
+        named = ([s for s in sites if s.constant == directive.name]
+                 or [s for s in sites if s.param == directive.name])
+        if not named:
+            raise error(f"no hyperparameter named {directive.name!r} on this line "
+                        f"(it has {listed})")
+        if len(named) > 1:
+            raise error(f"{len(named)} hyperparameters named {directive.name!r} on this line "
+                        f"({', '.join(s.id for s in named)}); put the one to control on a line "
+                        "of its own")
+        return named
+    if directive.kind == "skip" or len(sites) == 1:
+        return sites
+    fits = _fitting(directive, sites)
+    if len(fits) == 1:
+        return fits
+    candidates = fits or sites
+    labels = [_label(s) for s in candidates]
+    how = (f"name the one it is for, e.g. # optpar: {labels[0]}={directive.spec()}"
+           if len(set(labels)) == len(labels) else "put the one to control on a line of its own")
+    fitted = f"fits {len(fits)}" if fits else "fits none"
+    raise error(f"{directive.spec()} {fitted} of the {len(sites)} hyperparameters on this line "
+                f"({listed}); {how}")
+
+
 def _kind(value: object) -> str:
     if isinstance(value, bool) or isinstance(value, str):
         return "categorical"
@@ -50,6 +132,10 @@ def _constant_site(analysis: Analysis, directive: Directive, taken: set[str]) ->
             if not ok or isinstance(value, tuple):
                 return None
             name = stmt.targets[0].id
+            if directive.name is not None and directive.name != name:
+                raise UserError(analysis.path, directive.line, directive.col,
+                                f"no hyperparameter named {directive.name!r} on this line "
+                                f"(the constant here is {name})")
             node = stmt.value
             text = ast.get_source_segment(analysis.text, node) or repr(value)
             hp_id = name.lower()
@@ -71,21 +157,18 @@ def apply_controls(analysis: Analysis, config: Config) -> Analysis:
     by_line: dict[int, list[Site]] = {}
     for site in analysis.sites:
         by_line.setdefault(site.span.line, []).append(site)
+    controlled: dict[str, Directive] = {}  # site id -> the directive that controls it
+    for line, directive in directives.items():
+        for site in _targets(directive, by_line[line], analysis.path) if line in by_line else ():
+            controlled[site.id] = directive
     sites: list[Site] = []
     for site in analysis.sites:
-        directive = directives.get(site.span.line)
+        directive = controlled.get(site.id)
         if directive is None:
             sites.append(site)
-            continue
-        if directive.kind == "skip":
-            continue
-        if len(by_line[site.span.line]) > 1:
-            raise UserError(analysis.path, directive.line, directive.col,
-                            f"this line holds {len(by_line[site.span.line])} hyperparameters "
-                            f"({', '.join(s.id for s in by_line[site.span.line])}); put the one "
-                            "to control on a line of its own")
-        sites.append(dataclasses.replace(
-            site, space=directive_space(directive, site.default, analysis.path)))
+        elif directive.kind != "skip":
+            sites.append(dataclasses.replace(
+                site, space=directive_space(_for_site(directive, site), site.default, analysis.path)))
     taken = {s.id for s in sites}
     for line, directive in sorted(directives.items()):
         if directive.kind == "skip" or line in by_line:

@@ -1,4 +1,4 @@
-"""Inline control comments: ``# optpar: skip|choice(...)|range(...)`` on the line of a value.
+"""Inline control comments: ``# optpar: [name=]skip|choice(...)|range(...)`` on the line of a value.
 
 Forms (``optpar:`` may appear anywhere in a comment, e.g. ``# noqa  # optpar: skip``; text
 after the directive is allowed only as a further ``# ...`` comment)::
@@ -8,8 +8,13 @@ after the directive is allowed only as a further ``# ...`` comment)::
     Dropout(0.2)          # optpar: range(0.1, 0.5)       -- uniform float range
     Adam(1e-3)            # optpar: range(1e-4, 1e-2, log) -- log-uniform (also ``log=True``)
     fit(epochs=10)        # optpar: range(5, 30)          -- two ints: an integer range
+    Dense(32, activation="relu")  # optpar: units=choice(16, 32, 48)  -- named: for `units` only
 
-``choice`` options are any Python literals (numbers, strings, True/False/None, tuples, ...),
+A name picks one hyperparameter of a line that holds several: the parameter it feeds
+(``units``, ``activation``, ``rate``) or the constant's (or function parameter's) own name.
+Which value an unnamed comment controls on such a line is ``optpar.controls``' business.
+
+``choice`` options are Python literals (numbers, strings, True/False/None, tuples of those),
 each read with :func:`ast.literal_eval` -- nothing is ever evaluated. A range whose bounds
 are both ints is an integer range; if either is a float both become floats.
 
@@ -22,7 +27,10 @@ syntax error itself is the parser's to report.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import io
+import math
+import re
 import tokenize
 from dataclasses import dataclass
 
@@ -32,6 +40,9 @@ __all__ = ["Directive", "DirectiveError", "parse_directives", "VERBS"]
 
 MARKER = "optpar:"
 VERBS = ("skip", "choice", "range")
+# `units=choice(...)`: a name, then `=` (not `==`), then the directive.
+_NAMED = re.compile(r"([^\W\d]\w*)\s*=(?!=)\s*(.*)", re.DOTALL)
+_EXPECTED = "expected skip, choice(...) or range(...), optionally named: units=choice(...)"
 
 
 class DirectiveError(UserError):
@@ -49,11 +60,20 @@ class Directive:
     low: float | int | None = None  # range bounds; ints for an integer range
     high: float | int | None = None
     log: bool = False
+    name: str | None = None  # the hyperparameter it is for: `units=choice(...)`
 
     @property
     def is_integer(self) -> bool:
         """True for a range over integers."""
         return self.kind == "range" and isinstance(self.low, int) and isinstance(self.high, int)
+
+    def spec(self) -> str:
+        """The directive as written, without a name: `choice(16, 32)`, `range(0.1, 0.5, log)`."""
+        if self.kind == "choice":
+            return f"choice({', '.join(map(repr, self.options))})"
+        if self.kind == "range":
+            return f"range({self.low!r}, {self.high!r}{', log' if self.log else ''})"
+        return self.kind
 
 
 def parse_directives(text: str, path: str) -> dict[int, Directive]:
@@ -87,11 +107,22 @@ def _parse_comment(comment: str, line: int, col: int, path: str) -> Directive:
         raise error("more than one 'optpar:' directive in one comment")
     body = body.strip()
     if not body:
-        raise error("empty optpar directive (expected skip, choice(...) or range(...))")
+        raise error(f"empty optpar directive ({_EXPECTED})")
+    name = None
+    named = _NAMED.fullmatch(body)
+    if named:
+        name, body = named.group(1), named.group(2).strip()
+        if not body:
+            raise error(f"nothing after '{name}=' ({_EXPECTED})")
+    directive = _parse_body(body, line, col, error)
+    return directive if name is None else dataclasses.replace(directive, name=name)
+
+
+def _parse_body(body: str, line: int, col: int, error) -> Directive:
     try:
         node = ast.parse(body, mode="eval").body
     except SyntaxError:
-        raise error(f"malformed optpar directive {body!r} (expected skip, choice(...) or range(...))") from None
+        raise error(f"malformed optpar directive {body!r} ({_EXPECTED})") from None
 
     if isinstance(node, ast.Name):
         verb, args, keywords = node.id, [], []
@@ -100,7 +131,7 @@ def _parse_comment(comment: str, line: int, col: int, path: str) -> Directive:
         verb, args, keywords = node.func.id, node.args, node.keywords
         called = True
     else:
-        raise error(f"malformed optpar directive {body!r} (expected skip, choice(...) or range(...))")
+        raise error(f"malformed optpar directive {body!r} ({_EXPECTED})")
 
     if verb not in VERBS:
         raise error(f"unknown optpar directive {verb!r} (expected skip, choice or range)")
@@ -132,12 +163,27 @@ def _choice(args, keywords, line, col, error) -> Directive:
         raise error("empty choice(): give at least one option")
     options = tuple(_literal(a, error) for a in args)
     seen: set[str] = set()
-    for option in options:
+    for option, node in zip(options, args):
+        if not _plain(option):
+            raise error(f"choice option {ast.unparse(node)} must be a finite number, a string, "
+                        "True/False/None or a tuple of those")
         key = f"{type(option).__name__}:{option!r}"
         if key in seen:
             raise error(f"duplicate option {option!r} in choice(...)")
         seen.add(key)
     return Directive(line, col, "choice", options=options)
+
+
+def _plain(option: object, depth: int = 0) -> bool:
+    """A value a search space, best.json and generated code can all hold: finite numbers,
+    strings, True/False/None, and tuples of those."""
+    if option is None or isinstance(option, (bool, int, str)):
+        return True
+    if isinstance(option, float):
+        return math.isfinite(option)
+    if isinstance(option, tuple) and depth < 3:
+        return all(_plain(item, depth + 1) for item in option)
+    return False
 
 
 def _number(node: ast.expr, error) -> int | float:

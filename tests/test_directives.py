@@ -103,6 +103,28 @@ def test_broken_source_gives_directives_found_so_far():
     assert list(parse_directives(text, "m.py")) == [1]
 
 
+@pytest.mark.parametrize("comment, name, kind", [
+    ("units=choice(16, 32, 48)", "units", "choice"),
+    ('activation = choice("relu", "tanh")', "activation", "choice"),
+    ("rate=range(0.1, 0.5)", "rate", "range"),
+    ("learning_rate=range(1e-4, 1e-2, log=True)", "learning_rate", "range"),
+    ("units=skip", "units", "skip"),
+    ("DRÖPOUT=range(0.1, 0.5)", "DRÖPOUT", "range"),
+])
+def test_named_directive(comment, name, kind):
+    _, d = one(f"Dense(32, activation='relu')  # optpar: {comment}\n")
+    assert (d.name, d.kind) == (name, kind)
+    _, unnamed = one(f"x = 1  # optpar: {comment.split('=', 1)[1].strip()}\n")
+    assert unnamed.name is None and unnamed.kind == kind
+
+
+def test_spec_renders_the_directive_without_its_name():
+    _, d = one("x = 1  # optpar: units=choice(16, 'a', (3, 3))\n")
+    assert d.spec() == "choice(16, 'a', (3, 3))"
+    _, d = one("x = 1  # optpar: range(1e-4, 1e-2, log)\n")
+    assert d.spec() == "range(0.0001, 0.01, log)"
+
+
 ERRORS = [
     ("x = 1  # optpar: bogus", 1, 8, "unknown optpar directive 'bogus'"),
     ("x = 1  # optpar: skipp", 1, 8, "unknown optpar directive 'skipp'"),
@@ -133,6 +155,15 @@ ERRORS = [
     ("x = 1  # optpar: skip  # optpar: skip", 1, 8, "more than one"),
     ("x = 1  # optpar: __import__('os')", 1, 8, "unknown optpar directive '__import__'"),
     ("x = 1\n\nif x:\n    y = (1,  # optpar: choice()\n         2)", 4, 14, "empty choice()"),
+    ("x = 1  # optpar: units=", 1, 8, "nothing after 'units='"),
+    ("x = 1  # optpar: units==choice(1)", 1, 8, "malformed optpar directive"),
+    ("x = 1  # optpar: 1units=choice(1)", 1, 8, "malformed optpar directive"),
+    ("x = 1  # optpar: units=bogus(1)", 1, 8, "unknown optpar directive 'bogus'"),
+    ("x = 1  # optpar: units=choice(1, 1)", 1, 8, "duplicate option 1"),
+    ("x = 1  # optpar: choice(b'x')", 1, 8, "choice option b'x' must be a finite number"),
+    ("x = 1  # optpar: choice(1e999)", 1, 8, "must be a finite number"),
+    ("x = 1  # optpar: choice({1, 2})", 1, 8, "must be a finite number, a string"),
+    ("x = 1  # optpar: choice(1j)", 1, 8, "must be a finite number, a string"),
 ]
 
 

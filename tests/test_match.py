@@ -259,8 +259,10 @@ def test_subclassed_model_returned_layer_is_not_tuned():
 
 @pytest.mark.parametrize("activation", ["softmax", "sigmoid", "linear"])
 def test_output_activations_are_never_tuned(activation):
+    # Nor the width of a layer that has one: it is an output layer wherever it is.
     text = f"from keras.layers import Dense\nh = Dense(64, activation='{activation}')\n"
-    assert ids(text) == ["dense_units"]
+    assert ids(text) == []
+    assert ids(text.replace(f"'{activation}'", "'relu'")) == ["dense_units", "dense_activation"]
 
 
 def test_loss_metrics_name_padding_and_input_shape_are_not_tuned():
@@ -446,10 +448,22 @@ def test_log_range_comment_sets_the_space():
     assert (space.low, space.high) == (1e-4, 1e-2)
 
 
-def test_comment_on_a_line_with_two_sites_is_an_error():
+def test_comment_on_a_line_with_two_sites_controls_the_one_it_fits():
+    # 16 and 32 are ints: only units=128 can take them (the user's 128 stays in the space).
+    sites = site_map(BASE.format(c1="  # optpar: choice(16, 32)", c2="", c3=""))
+    assert sites["dense_units"].space.options == (16, 32, 128)
+    assert sites["dense_activation"].space.dist == "choice" and "tanh" in sites["dense_activation"].space.options
+
+
+def test_comment_that_fits_two_sites_of_its_line_is_an_error():
+    text = BASE.format(c1="", c2="", c3="").replace(
+        'layers.Dense(128, activation="relu"),', 'layers.Dense(128), layers.Dense(64),  # optpar: range(8, 256)')
     with pytest.raises(UserError) as info:
-        analyze_text(BASE.format(c1="  # optpar: choice(16, 32)", c2="", c3=""))
-    assert info.value.line == 4
+        analyze_text(text)
+    line = text.splitlines()[3]
+    assert (info.value.line, info.value.col) == (4, line.index("#") + 1)
+    assert "# optpar: units=range(8, 256)" not in str(info.value)  # both are `units`
+    assert "line of its own" in str(info.value)
 
 
 @pytest.mark.parametrize("comment", ["# optpar: choose(1, 2)", "# optpar: range(5)",
