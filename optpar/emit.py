@@ -290,7 +290,8 @@ class _Planner:
         required = len(stmt.args.posonlyargs) + len(stmt.args.args) - len(stmt.args.defaults)
         required += sum(1 for d in stmt.args.kw_defaults if d is None)
         units = self.module_units()
-        called = any(_called_names_of(u) & seen for u in units if not _is_definition(u.first))
+        fitters = self._fitter_names()  # the functions that reach fit(), however deep
+        called = any(_called_names_of(u) & fitters for u in units if not _is_definition(u.first))
         if (required == 0 and isinstance(stmt, ast.FunctionDef) and not self._defines_with_site(self.top[index])
                 and (self._only_calls(stmt.name) or not called)):
             body = self.top[index].cst.body.body

@@ -484,16 +484,24 @@ def optpar_fit(fit, *args, **kwargs):
     return fit(**arguments)
 
 
+# Lines of Keras's and TensorFlow's error texts that say where, not what: Keras wraps a
+# layer's error in "Exception encountered when calling X.call()." ... "Arguments received by
+# X.call(): ..."; TensorFlow's graph errors list the Python frames that defined the failing op
+# ("Detected at node ... defined at (most recent call last):", "File ..., line N, in f") and
+# end with the op's name ("[[{{node ...}}]] [Op:__inference_...]").
+_OPTPAR_WHERE_LINE = _re.compile(
+    r"Exception encountered when calling|Graph execution error:?$|Detected at node .* defined at"
+    r"|File \".*\", line \d+|\[\[\{\{node |\[Op:|Detected unsupported operations|Stack trace")
+
+
 def _optpar_error_text(exc):
-    """``Type: message`` on one line. Keras wraps a layer's error between
-    "Exception encountered when calling X.call()." and "Arguments received by
-    X.call(): * inputs=..."; neither says what went wrong, so both go."""
+    """``Type: message`` on one line, with what went wrong and not where."""
     kept = []
     for line in _re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).splitlines():  # no terminal colours
         line = line.strip()
         if line.startswith("Arguments received by"):
             break
-        if line and not line.startswith("Exception encountered when calling"):
+        if line and not _OPTPAR_WHERE_LINE.match(line):
             kept.append(line)
     text = type(exc).__name__ + (": " + " ".join(kept) if kept else "")
     if len(text) > _OPTPAR_MAX_ERROR_CHARS:

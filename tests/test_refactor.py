@@ -57,7 +57,7 @@ CASES = [
     pytest.param(
         'h = Dense(64, activation="relu"); out = Dense(10, activation="softmax")(h)\n',
         'h = Dense(params["dense_units"], activation=params["dense_activation"]); '
-        'out = Dense(params["dense_1_units"], activation="softmax")(h)\n',
+        'out = Dense(10, activation="softmax")(h)\n',
         id="two-statements-one-line"),
 ]
 

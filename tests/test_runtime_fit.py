@@ -174,3 +174,24 @@ def test_values_are_run_as_apply_writes_them(rt):
         rt.DEFAULTS = {}
     assert values == {"lr": 0.00123456, "rate": 0.1143, "units": 64, "act": "relu"}
     assert float(render(values["rate"], "0.5")) == values["rate"]
+
+
+def test_a_graph_error_says_what_went_wrong_not_where(rt):
+    text = (
+        "Graph execution error:\n\n"
+        "Detected at node sparse_categorical_crossentropy/SparseSoftmaxCrossEntropyWithLogits defined at "
+        "(most recent call last):\n"
+        '  File "/tmp/model_tune.py", line 10, in <module>\n\n'
+        '  File "/venv/keras/src/losses/losses.py", line 2040, in sparse_categorical_crossentropy\n\n'
+        "Received a label value of 9 which is outside the valid range of [0, 8).  Label values: 9 5\n"
+        "\t [[{{node sparse_categorical_crossentropy/SparseSoftmaxCrossEntropyWithLogits}}]] "
+        "[Op:__inference_multi_step_on_iterator_1234]")
+    error = rt._optpar_error_text(tf.errors.InvalidArgumentError(None, None, text))
+    assert error == ("InvalidArgumentError: Received a label value of 9 which is outside the valid "
+                     "range of [0, 8).  Label values: 9 5")
+    layer = ("Exception encountered when calling Dense.call().\n\n"
+             "Input 0 of layer dense is incompatible with the layer: expected axis -1 of input shape "
+             "to have value 4\n\nArguments received by Dense.call():\n  • inputs=tf.Tensor(shape=(None, 3))")
+    assert rt._optpar_error_text(ValueError(layer)) == (
+        "ValueError: Input 0 of layer dense is incompatible with the layer: expected axis -1 of input "
+        "shape to have value 4")
