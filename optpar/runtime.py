@@ -1124,6 +1124,50 @@ class _OptparReusingSession:
         return getattr(self._session, name)
 
 
+def _optpar_unshippable(objective):
+    """Why Spark cannot send a trial to its workers (None when it can): the
+    objective travels pickled, with ``run_trial`` and every global it reads.
+    Names the global that cannot be pickled (a tf.data.Dataset, a file
+    handle, ...), following the functions ``run_trial`` calls."""
+    from pyspark import cloudpickle
+
+    try:
+        cloudpickle.dumps(objective)
+        return None
+    except Exception as exc:  # noqa: BLE001 - any failure means it cannot be sent
+        whole = _optpar_error_text(exc)
+    namespace = run_trial.__globals__
+    seen = set()
+
+    def codes(code):
+        yield code
+        for const in code.co_consts:
+            if hasattr(const, "co_names"):
+                yield from codes(const)
+
+    def find(function):
+        for code in codes(function.__code__):
+            for name in code.co_names:
+                if name in seen or name not in namespace:
+                    continue
+                seen.add(name)
+                value = namespace[name]
+                if _inspect.isfunction(value) and value.__module__ == function.__module__:
+                    found = find(value)
+                    if found:
+                        return found
+                    continue
+                try:
+                    cloudpickle.dumps(value)
+                except Exception as exc:  # noqa: BLE001
+                    return "%s (a %s: %s)" % (name, type(value).__name__, _optpar_error_text(exc))
+        return None
+
+    culprit = find(run_trial) or whole
+    return ("--backend spark sends run_trial() and what it reads to the workers, and %s cannot be "
+            "sent; create it in the code that runs per trial, or use --backend local" % culprit)
+
+
 def _optpar_spark_trials(args):
     """SparkTrials on a local-mode session that stays on 127.0.0.1."""
     _os.environ["PYSPARK_PYTHON"] = _sys.executable
@@ -1238,6 +1282,13 @@ def _optpar_main(argv):
     _optpar_enable_gpu_memory_growth()
 
     if n_kept < args.max_evals:
+        objective = _OptparObjective(store.metric, store.mode, args.patience, args.out, args.verbose,
+                                     random_state)
+        if args.backend == "spark":
+            unshippable = _optpar_unshippable(objective)
+            if unshippable:
+                print("error: %s" % unshippable, file=_sys.stderr)
+                return 2
         trials = _optpar_spark_trials(args) if args.backend == "spark" else _hyperopt.Trials()
         docs = [_optpar_doc(trials, tid, rec["vals"], rec) for tid, rec in enumerate(kept)]
         baseline_tid = None
@@ -1249,8 +1300,6 @@ def _optpar_main(argv):
         if docs:
             trials.insert_trial_docs(docs)
             trials.refresh()
-        objective = _OptparObjective(store.metric, store.mode, args.patience, args.out, args.verbose,
-                                     random_state)
 
         def after_trial(trials_now, *unused):
             _optpar_save_and_report(store, trials_now, baseline_tid, n_kept, args, started)

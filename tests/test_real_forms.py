@@ -112,3 +112,13 @@ def test_a_script_without_a_seed_is_told_that_results_vary(fixture_copy):
     proc = tune(path, "--max-evals", "1")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "sets no random seed, so its results vary from run to run" in proc.stdout
+
+
+def test_spark_refuses_at_once_what_it_cannot_send_to_its_workers(fixture_copy):
+    pytest.importorskip("pyspark")
+    path = fixture_copy("tfdata_pipeline.py")  # its tf.data pipeline is built once, at the top
+    proc = tune(path, "--max-evals", "2", "--backend", "spark", "--parallelism", "1")
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert len(errors(proc)) == 1 and "train_ds (a _PrefetchDataset" in errors(proc)[0]
+    assert "--backend local" in errors(proc)[0]
+    assert not (path.parent / "runs" / "trials.csv").exists()  # nothing ran
