@@ -68,7 +68,9 @@ class _OptparTrialState:
         self.patience = 3
         self.verbose = False
         self.trial_dir = None  # where this trial's callbacks write their files
-        self.recorder = None
+        self.recorder = None  # the recorder of the fit() call running or last run
+        self.finished = None  # the recorder of the last fit() call that finished
+        self.fitting = False
         self.routed = {}  # this trial's callback files: the user's path (absolute) -> the trial's
         self.holdouts = {}  # id(dataset) -> _OptparHoldout, split once per search
         self.pristine = _weakref.WeakKeyDictionary()  # callback -> copy before any trial
@@ -481,7 +483,13 @@ def optpar_fit(fit, *args, **kwargs):
     arguments["callbacks"] = _optpar_trial_callbacks(arguments.get("callbacks"), state)
     if not state.verbose:
         arguments["verbose"] = 0
-    return fit(**arguments)
+    state.fitting = True
+    try:
+        history = fit(**arguments)
+    finally:
+        state.fitting = False
+    state.finished = state.recorder
+    return history
 
 
 # Lines of Keras's and TensorFlow's error texts that say where, not what: Keras wraps a
@@ -690,7 +698,8 @@ class _OptparObjective:
         state = _OPTPAR_STATE
         state.active, state.requested, state.mode = True, self.requested, self.mode
         state.metric, state.patience, state.verbose = self.metric, self.patience, self.verbose
-        state.trial_dir, state.recorder, state.routed = trial_dir, None, {}
+        state.trial_dir, state.routed = trial_dir, {}
+        state.recorder = state.finished = None
         # A fresh Keras session; it also runs gc.collect() (free_memory=True),
         # which frees the previous trial's model: no second collection needed.
         _keras.backend.clear_session()
@@ -703,9 +712,18 @@ class _OptparObjective:
         known = None if gradients is None else set(gradients)
         result = {"values": values, "pid": _os.getpid()}
         try:
-            with _contextlib.nullcontext() if self.verbose else _contextlib.redirect_stdout(_io.StringIO()):
-                run_trial()
-            recorder, state.recorder = state.recorder, None
+            try:
+                with _contextlib.nullcontext() if self.verbose else _contextlib.redirect_stdout(_io.StringIO()):
+                    run_trial()
+            except Exception as exc:  # noqa: BLE001
+                # The score is known once the measured fit() has finished: what the user's code
+                # does after it (a removed Keras 2 call in a training loop, a plot) cannot change
+                # it, and the user's own run stops there too.
+                if state.finished is None or state.fitting or isinstance(exc, _OptparRefusal):
+                    raise
+                result["error"] = "ignored, after fit() had finished: " + _optpar_error_text(exc)
+                del exc
+            recorder, state.recorder, state.finished = state.finished, None, None
             if recorder is None:
                 raise RuntimeError("the measured fit() call did not run (no epoch logs)")
             epochs = recorder.epochs
@@ -716,7 +734,7 @@ class _OptparObjective:
             result.update(status=_hyperopt.STATUS_OK, loss=metric if mode == "min" else -metric,
                           metric=metric, metric_name=self.metric, mode=mode)
         except Exception as exc:  # noqa: BLE001 - every failure is a failed trial
-            state.recorder = None
+            state.recorder = state.finished = None
             if _OPTPAR_INTERRUPT.requested:
                 raise KeyboardInterrupt from None  # Ctrl-C, seen through an error of TF's
             result.update(status=_hyperopt.STATUS_FAIL, error=_optpar_error_text(exc))

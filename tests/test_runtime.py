@@ -504,3 +504,22 @@ def test_spark_standalone_cluster_trial_1_is_the_local_trial_1(tmp_path, standal
     local = json.loads((tmp_path / "local" / "best.json").read_text())
     spark = json.loads((tmp_path / "spark" / "best.json").read_text())
     assert math.isclose(spark["baseline_metric"], local["baseline_metric"], rel_tol=1e-6), (spark, local)
+
+
+LOOP_RUN_TRIAL = builder.RUN_TRIAL.replace(
+    "    optpar_fit(model.fit,",
+    "    for _round in range(2):\n        optpar_fit(model.fit,",
+).replace("batch_size=64, verbose=0)", "batch_size=64, verbose=0)\n        model.predict_classes(x_data)")
+
+
+def test_an_error_after_the_measured_fit_finished_does_not_fail_the_trial(tmp_path):
+    """keras' addition_rnn.py trains in a loop and calls predict_classes (gone in Keras 3) after
+    each fit: the user's run stops there, and so does the trial, with the score it has."""
+    script = builder.write_script(tmp_path, run_trial=LOOP_RUN_TRIAL)
+    out = tmp_path / "runs"
+    proc = builder.run_script(script, "--max-evals", "2", "--out", str(out))
+    assert_ok(proc)
+    rows = read_csv(out)
+    assert [r["status"] for r in rows] == ["ok", "ok"]
+    assert rows[0]["error"].startswith("ignored, after fit() had finished: AttributeError")
+    assert "predict_classes" in rows[0]["error"] and float(rows[0]["val_loss"]) > 0
