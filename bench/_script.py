@@ -1,5 +1,5 @@
 """Shared by the bench scripts: load a generated-style tuning script (the
-test builder's tiny user part + optpar/runtime.py) as a module namespace."""
+test builder's tiny user part, handed to optpar.runtime) as a module namespace."""
 from __future__ import annotations
 
 import os
@@ -28,3 +28,10 @@ def load_generated(path: Path) -> types.ModuleType:
     sys.modules["model_tune"] = module
     exec(compile(path.read_text(), str(path), "exec"), module.__dict__)
     return module
+
+
+def program(ns: types.ModuleType):
+    """What the script's main() hands to the runtime."""
+    from optpar.runtime.state import Program
+
+    return Program(ns.SOURCE, ns.SPACE, ns.DEFAULTS, ns.BASELINE_POINT, ns.params, ns.run_trial, ns.SEEDS)

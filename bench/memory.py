@@ -42,11 +42,13 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         ns = _script.load_generated(Path(tmp) / "model_tune.py")
-    objective = ns._OptparObjective("val_loss", "min", 3).evaluate
+    from optpar.runtime import trial
+
+    objective = trial.Objective(_script.program(ns), "val_loss", "min", 3).evaluate
     rng = np.random.default_rng(0)
     points = [sample(ns.SPACE, rng=rng) for _ in range(args.trials)]
 
-    registry = ns._optpar_gradient_registry() if args.fixed else None
+    registry = trial.gradient_registry() if args.fixed else None
 
     def plain(p):
         keras.backend.clear_session(free_memory=False)
@@ -58,7 +60,7 @@ def main() -> int:
                       loss="binary_crossentropy")
         history = model.fit(ns.x_data, ns.y_data, epochs=2, batch_size=64,
                             validation_split=0.2, verbose=0)
-        ns._optpar_forget_custom_gradients(registry, known)
+        trial.forget_custom_gradients(registry, known)
         return {"loss": min(history.history["val_loss"]), "status": "ok"}
 
     run = plain if args.plain else objective

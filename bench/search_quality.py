@@ -85,7 +85,12 @@ def run_paper_arm(script: Path, seed: int, evals: int, out: Path) -> None:
     module.__file__ = str(script)
     exec(compile(script.read_text(), str(script), "exec"), module.__dict__)
     space = paper_space(module.SPACE)
-    objective = module._OptparObjective("val_loss", "min", 3)  # hyperopt passes it the trial
+    from optpar.runtime.state import Program
+    from optpar.runtime.trial import Objective
+
+    program = Program(module.SOURCE, space, module.DEFAULTS, module.BASELINE_POINT, module.params,
+                      module.run_trial, module.SEEDS)
+    objective = Objective(program, "val_loss", "min", 3)  # hyperopt passes it the trial
     trials = hyperopt.Trials()
     startup = max(3, min(20, evals // 3))  # what the generated script uses for tpe
     hyperopt.fmin(objective, space, algo=functools.partial(hyperopt.tpe.suggest, n_startup_jobs=startup),

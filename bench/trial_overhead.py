@@ -46,8 +46,10 @@ def hand_written(ns, evals: int, seed: int) -> float:
 
 def generated(ns, evals: int, seed: int, out: str) -> float:
     start = time.perf_counter()
-    code = ns.main(["--max-evals", str(evals), "--algo", "rand", "--seed", str(seed),
-                    "--out", out, "--quiet"])
+    code = ns.optpar_runtime.main(
+        source=ns.SOURCE, space=ns.SPACE, defaults=ns.DEFAULTS, baseline=ns.BASELINE_POINT, params=ns.params,
+        run_trial=ns.run_trial, seeds=ns.SEEDS,
+        argv=["--max-evals", str(evals), "--algo", "rand", "--seed", str(seed), "--out", out, "--quiet"])
     assert code == 0
     return (time.perf_counter() - start) / evals
 

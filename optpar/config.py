@@ -36,28 +36,14 @@ from types import MappingProxyType
 from typing import Any
 
 from optpar.errors import UserError
+from optpar.runtime.options import BY_NAME, CONFIG_KEYS, to_argv
 
 __all__ = ["Config", "ConfigError", "SEARCH_KEYS", "load_config"]
 
 LIST_KEYS = ("metadata", "include", "exclude", "models")
 
-ALGOS = ("tpe", "rand", "anneal", "atpe")
-MODES = ("min", "max")
-BACKENDS = ("local", "spark")
-
-#: Search options in the order :meth:`Config.search_argv` emits them.
-SEARCH_KEYS = (
-    "max_evals",
-    "algo",
-    "seed",
-    "out",
-    "timeout",
-    "metric",
-    "mode",
-    "patience",
-    "backend",
-    "parallelism",
-)
+#: Search options a configuration may set, in the order the command line lists them.
+SEARCH_KEYS = CONFIG_KEYS
 
 
 class ConfigError(UserError):
@@ -88,11 +74,7 @@ class Config:
 
     def search_argv(self) -> list[str]:
         """The search options as command-line flags, e.g. ``["--max-evals", "30"]``."""
-        argv: list[str] = []
-        for key in SEARCH_KEYS:
-            if key in self.search:
-                argv += ["--" + key.replace("_", "-"), str(self.search[key])]
-        return argv
+        return to_argv(dict(self.search))
 
     def model_paths(self) -> list[Path]:
         """Files matched by the ``models`` globs (resolved, sorted, files only)."""
@@ -298,56 +280,7 @@ def _check_list(
 def _check_search(
     key: str, raw_key: str, value: Any, toml: bool, fail: Callable[[str], ConfigError]
 ) -> object:
-    def integer(minimum: int) -> int:
-        if toml:
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise fail(f"{raw_key} must be an integer, got {value!r}")
-            number = value
-        else:
-            try:
-                number = int(str(value).strip())
-            except ValueError:
-                raise fail(f"{raw_key} must be an integer, got {value!r}") from None
-        if number < minimum:
-            bound = "positive" if minimum == 1 else f">= {minimum}"
-            raise fail(f"{raw_key} must be {bound}, got {number}")
-        return number
-
-    def choice(options: tuple[str, ...]) -> str:
-        if not isinstance(value, str) or value.strip() not in options:
-            raise fail(f"{raw_key} must be one of {', '.join(options)}, got {value!r}")
-        return value.strip()
-
-    def text() -> str:
-        if not isinstance(value, str) or not value.strip():
-            raise fail(f"{raw_key} must be a non-empty string, got {value!r}")
-        return value.strip()
-
-    if key in ("max_evals", "parallelism"):
-        return integer(1)
-    if key == "patience":
-        return integer(0)
-    if key == "seed":
-        return integer(0)
-    if key == "timeout":
-        number: float | int
-        if toml:
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise fail(f"{raw_key} must be a number of seconds, got {value!r}")
-            number = value
-        else:
-            try:
-                raw = str(value).strip()
-                number = int(raw) if re.fullmatch(r"[+-]?\d+", raw) else float(raw)
-            except ValueError:
-                raise fail(f"{raw_key} must be a number of seconds, got {value!r}") from None
-        if not number > 0 or number != number or number == float("inf"):
-            raise fail(f"{raw_key} must be a positive number of seconds, got {value!r}")
-        return number
-    if key == "algo":
-        return choice(ALGOS)
-    if key == "mode":
-        return choice(MODES)
-    if key == "backend":
-        return choice(BACKENDS)
-    return text()  # out, metric
+    try:
+        return BY_NAME[key].coerce(value, raw_key, typed=toml)
+    except ValueError as exc:
+        raise fail(str(exc)) from None

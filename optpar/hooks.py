@@ -71,6 +71,7 @@ def sync(paths: Sequence[str], check: bool = False, out: TextIO | None = None) -
     is printed; the other files are still processed).
     """
     from optpar.config import load_config
+    from optpar.emit import STANDALONE_MARK
     from optpar.pipeline import generate, write_atomic
 
     out = out if out is not None else sys.stdout
@@ -90,9 +91,11 @@ def sync(paths: Sequence[str], check: bool = False, out: TextIO | None = None) -
             has_sibling = tune_script_for(path).is_file()
             if not has_sibling and not (config.models and config.is_model(path)):
                 continue
-            generated = generate(path, config=config)
+            current = _read_exact(tune_script_for(path))
+            # A script made with --standalone stays standalone.
+            standalone = current is not None and STANDALONE_MARK in current
+            generated = generate(path, config=config, standalone=standalone)
             target = Path(generated.out_path)
-            current = _read_exact(target)
             if current == generated.text:
                 continue
             status = max(status, 1)

@@ -100,7 +100,7 @@ def analyze_path(path: str | os.PathLike, catalog: Catalog | None = None,
 
 
 def generate(path: str | os.PathLike, out: str | os.PathLike | None = None,
-             config: Config | None = None, metadata: tuple[str, ...] = ()) -> Generated:
+             config: Config | None = None, metadata: tuple[str, ...] = (), standalone: bool = False) -> Generated:
     path = Path(path)
     config = config or load_config(path.parent)
     catalog = catalog_for(config, metadata)
@@ -112,7 +112,7 @@ def generate(path: str | os.PathLike, out: str | os.PathLike | None = None,
     except ValueError:  # another drive on Windows
         source_name = str(path)
     try:
-        script: Script = build_script(analysis, source_name, out_path.name)
+        script: Script = build_script(analysis, source_name, out_path.name, standalone)
     except UserError as exc:
         raise in_cells(source, exc) from None
     return Generated(path, out_path, script.text, script.refactored, analysis)

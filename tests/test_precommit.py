@@ -42,7 +42,7 @@ class FakeGenerated:
 def fake_pipeline(monkeypatch):
     calls = []
 
-    def generate(path, out=None, config=None, metadata=()):
+    def generate(path, out=None, config=None, metadata=(), standalone=False):
         path = Path(path)
         calls.append(path.name)
         text = path.read_text()

@@ -1,13 +1,13 @@
-"""The top of every generated script hides TensorFlow's C++ start-up chatter from stderr, and
-only that: a user's own stderr lines, and everything when the user set TF_CPP_MIN_LOG_LEVEL,
-pass unchanged. Checked with lines in the formats TensorFlow and absl write, in a real process."""
+"""quiet_native_logs(), the first thing a generated script runs, hides TensorFlow's C++ start-up
+chatter from stderr, and only that: a user's own stderr lines, and everything when the user set
+TF_CPP_MIN_LOG_LEVEL, pass unchanged. Checked with lines in the formats TensorFlow and absl
+write, in a real process."""
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
 
-from optpar.emit import prologue_text
 
 CHATTER = [
     "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR",
@@ -17,6 +17,7 @@ CHATTER = [
     "E0000 00:00:1758131045.203198 3722035 cuda_dnn.cc:8579] Unable to register cuDNN factory: ...",
     "2025-09-17 14:44:05.157831: I external/local_xla/xla/tsl/cuda/cudart_stub.cc:32] Could not find cuda",
 ]
+PROLOGUE = "from optpar.runtime import quiet_native_logs\nquiet_native_logs()\n"
 OWN = ["a line of the user's own", "E0000 00:00:1.0 1 model.cc:1] an error TensorFlow reports stays"]
 
 
@@ -26,7 +27,7 @@ def _run(tmp_path, env_extra: dict) -> str:
         body += f"os.write(2, {(line + chr(10)).encode()!r})\n"
     body += "print('stderr from Python', file=sys.stderr)\nraise SystemExit(3)\n"
     script = tmp_path / "model_tune.py"
-    script.write_text(prologue_text() + "\n" + body, encoding="utf-8")
+    script.write_text(PROLOGUE + "\n" + body, encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
     proc = subprocess.run([sys.executable, str(script)], env={**env, **env_extra}, capture_output=True,
                           text=True, timeout=60)
@@ -46,7 +47,7 @@ def test_a_user_who_set_the_log_level_sees_everything(tmp_path):
 
 def test_a_traceback_is_not_lost(tmp_path):
     script = tmp_path / "model_tune.py"
-    script.write_text(prologue_text() + "\nraise ValueError('the last words')\n", encoding="utf-8")
+    script.write_text(PROLOGUE + "\nraise ValueError('the last words')\n", encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
     proc = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1 and proc.stderr.rstrip().endswith("ValueError: the last words")

@@ -1,8 +1,9 @@
-"""Tests of optpar/runtime.py, the search loop appended to generated scripts.
+"""Tests of optpar.runtime, the search a generated script hands itself to.
 
 Most tests build a real tuning script (tests/tune_script_builder.py: a tiny
-Dense model on generated data + the runtime text) and run it in a subprocess,
-so they exercise exactly what a user runs. Each trial trains for 1-2 epochs.
+Dense model on generated data, handed to optpar.runtime.main) and run it in a
+subprocess, so they exercise exactly what a user runs. Each trial trains for
+1-2 epochs.
 """
 from __future__ import annotations
 
@@ -12,12 +13,17 @@ import json
 import math
 import shutil
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
 import tune_script_builder as builder
+from optpar.runtime.fit import trial_callbacks, under
+from optpar.runtime.state import TrialState, default_mode
+from optpar.runtime.trial import error_text
 
 DEFAULTS = {"dense_units": 8, "adam_learning_rate": 0.001, "fit_epochs": 2}
 CHOICES = [4, 8, 16, 32]
@@ -41,108 +47,90 @@ def assert_ok(proc, code=0):
 
 
 # --------------------------------------------------------------------------
-# The runtime text itself
+# The runtime package itself
 # --------------------------------------------------------------------------
 
-def test_runtime_text_is_standalone():
-    text = builder.RUNTIME.read_text()
-    tree = ast.parse(text)
-    imported = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            imported.update(alias.name.split(".")[0] for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            assert node.module != "__future__", "a __future__ import cannot follow other code"
-            imported.add((node.module or "").split(".")[0])
-    assert "optpar" not in imported
-    allowed = {"argparse", "contextlib", "copy", "csv", "functools", "inspect", "json", "math", "os",
-               "random", "re", "shlex", "sys", "time", "weakref", "io", "logging", "warnings", "signal",
-               "threading", "hyperopt", "keras", "numpy", "tensorflow", "torch", "matplotlib", "pyspark",
-               "lightgbm", "sklearn"}
-    assert imported <= allowed, imported - allowed
-    # Module-level names other than the public API must not shadow user names.
-    for node in tree.body:
-        names = []
-        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
-            names = [node.name]
-        elif isinstance(node, ast.Assign):
-            names = [t.id for t in node.targets if isinstance(t, ast.Name)]
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            names = [alias.asname or alias.name for alias in node.names]
-        for name in names:
-            assert name.startswith("_") or name in {"optpar_fit", "main"}, name
+RUNTIME = Path(__file__).resolve().parent.parent / "optpar" / "runtime"
 
 
-@pytest.fixture(scope="module")
-def runtime_module():
-    import importlib.util
+def test_importing_the_runtime_is_light_and_needs_nothing_else_of_optpar():
+    """A generated script imports optpar.runtime first: no TensorFlow, Keras, hyperopt or NumPy
+    until a search starts, and nothing of optpar outside the runtime (--standalone carries it)."""
+    code = ("import sys, optpar.runtime; print(sorted({m.split('.')[0] for m in sys.modules} & "
+            "{'tensorflow', 'keras', 'hyperopt', 'numpy', 'libcst'}), sorted(m for m in sys.modules "
+            "if m.startswith('optpar') and not m.startswith('optpar.runtime') and m != 'optpar'))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.stdout.split() == ["[]", "[]"], proc.stdout + proc.stderr
+    for path in RUNTIME.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in tree.body:  # module-level imports: the standard library and the runtime
+            if isinstance(node, ast.ImportFrom) and node.module:
+                assert node.module == "__future__" or node.module.startswith("optpar.runtime") or \
+                    node.module.split(".")[0] in sys.stdlib_module_names, (path.name, node.module)
+            elif isinstance(node, ast.Import):
+                for alias in node.names:
+                    assert alias.name.split(".")[0] in sys.stdlib_module_names, (path.name, alias.name)
 
-    spec = importlib.util.spec_from_file_location("optpar_runtime_under_test", builder.RUNTIME)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
-
-def test_trial_callbacks_keep_the_users_and_add_the_recorder(runtime_module):
+def test_trial_callbacks_keep_the_users_and_add_the_recorder():
     import keras
 
-    rt = runtime_module
-    state = rt._OptparTrialState()
-    callbacks = rt._optpar_trial_callbacks(None, state)
-    assert [type(c).__name__ for c in callbacks] == ["_OptparRecorder"]
+    state = TrialState()
+    callbacks = trial_callbacks(None, state)
+    assert [type(c).__name__ for c in callbacks] == ["Recorder"]
     assert callbacks[0].patience == 3 and state.recorder is callbacks[0]
 
     mine = keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=7)
     other = keras.callbacks.TerminateOnNaN()
-    callbacks = rt._optpar_trial_callbacks((other, mine), state)
-    assert [type(c).__name__ for c in callbacks] == ["TerminateOnNaN", "EarlyStopping", "_OptparRecorder"]
+    callbacks = trial_callbacks((other, mine), state)
+    assert [type(c).__name__ for c in callbacks] == ["TerminateOnNaN", "EarlyStopping", "Recorder"]
     assert callbacks[1].patience == 7 and callbacks[1].monitor == "val_accuracy"
     assert callbacks[2].patience == 0  # the user's own early stopping, not a second one
 
-    callbacks = rt._optpar_trial_callbacks(other, state)  # a single callback, not a list
-    assert [type(c).__name__ for c in callbacks] == ["TerminateOnNaN", "_OptparRecorder"]
+    callbacks = trial_callbacks(other, state)  # a single callback, not a list
+    assert [type(c).__name__ for c in callbacks] == ["TerminateOnNaN", "Recorder"]
     state.patience = 0
-    assert rt._optpar_trial_callbacks([], state)[-1].patience == 0
+    assert trial_callbacks([], state)[-1].patience == 0
 
 
-def test_callbacks_that_write_files_write_under_each_trial(runtime_module, tmp_path):
+def test_callbacks_that_write_files_write_under_each_trial(tmp_path):
     import keras
 
-    rt = runtime_module
-    state = rt._OptparTrialState()
+    state = TrialState()
     checkpoint = keras.callbacks.ModelCheckpoint("ckpt/best.keras", save_best_only=True)
     logger = keras.callbacks.CSVLogger(str(tmp_path / "elsewhere" / "log.csv"))
     board = keras.callbacks.TensorBoard(log_dir="logs")
     user = [checkpoint, logger, board]
 
     state.trial_dir = str(tmp_path / "trials" / "1")
-    first = rt._optpar_trial_callbacks(user, state)
+    first = trial_callbacks(user, state)
     assert first[0].filepath == str(tmp_path / "trials" / "1" / "ckpt" / "best.keras")
     assert first[1].filename == str(tmp_path / "trials" / "1" / "log.csv")
     assert first[2].log_dir == str(tmp_path / "trials" / "1" / "logs")
     first[0].best = 0.01  # trial 1 saved a very good model
 
     state.trial_dir = str(tmp_path / "trials" / "2")
-    second = rt._optpar_trial_callbacks(user, state)
+    second = trial_callbacks(user, state)
     assert second[0].filepath == str(tmp_path / "trials" / "2" / "ckpt" / "best.keras")
     assert second[0].best != 0.01  # trial 2's checkpoint starts afresh, as in the user's run
     # The user's own objects are untouched.
     assert checkpoint.filepath == "ckpt/best.keras" and board.log_dir == "logs"
-    assert rt._optpar_under("/runs/trials/3", "../up/x.h5") == "/runs/trials/3/up/x.h5"
+    assert under("/runs/trials/3", "../up/x.h5") == "/runs/trials/3/up/x.h5"
 
 
-def test_mode_error_text_and_plain_values(runtime_module):
+def test_mode_error_text_and_plain_values():
     import numpy as np
 
-    rt = runtime_module
-    assert rt._optpar_default_mode("val_loss") == "min"
-    assert rt._optpar_default_mode("val_accuracy") == "max"
-    assert rt._optpar_default_mode("val_AUC") == "max"
-    assert rt._optpar_default_mode("val_mae") == "min"
-    error = rt._optpar_error_text(ValueError("first line\n  details\nlast line"))
+    from optpar.runtime.trial import plain as to_plain
+
+    assert default_mode("val_loss") == "min"
+    assert default_mode("val_accuracy") == "max"
+    assert default_mode("val_AUC") == "max"
+    assert default_mode("val_mae") == "min"
+    error = error_text(ValueError("first line\n  details\nlast line"))
     assert error == "ValueError: first line details last line"
-    assert len(rt._optpar_error_text(RuntimeError("x" * 5000))) <= 300
-    plain = rt._optpar_plain({"a": np.float64(0.5), "b": np.int64(3), "c": (np.int32(1), 2)})
+    assert len(error_text(RuntimeError("x" * 5000))) <= 300
+    plain = to_plain({"a": np.float64(0.5), "b": np.int64(3), "c": (np.int32(1), 2)})
     assert plain == {"a": 0.5, "b": 3, "c": [1, 2]}
     assert type(plain["a"]) is float and type(plain["b"]) is int
     json.dumps(plain)
@@ -152,7 +140,7 @@ def test_mode_error_text_and_plain_values(runtime_module):
 # Real searches
 # --------------------------------------------------------------------------
 
-def test_error_text_drops_keras_boilerplate(runtime_module):
+def test_error_text_drops_keras_boilerplate():
     keras_error = (
         "Exception encountered when calling Functional.call().\n\n"
         "Input 0 of layer \"dense\" is incompatible with the layer: expected axis -1 of input "
@@ -161,14 +149,14 @@ def test_error_text_drops_keras_boilerplate(runtime_module):
         "  \u2022 inputs=tf.Tensor(shape=(None, 4), dtype=float32)\n"
         "  \u2022 training=True\n"
     )
-    assert runtime_module._optpar_error_text(ValueError(keras_error)) == (
+    assert error_text(ValueError(keras_error)) == (
         "ValueError: Input 0 of layer \"dense\" is incompatible with the layer: expected axis -1 "
         "of input shape to have value 8, but received input with shape (None, 4)")
-    assert runtime_module._optpar_error_text(KeyError()) == "KeyError"
+    assert error_text(KeyError()) == "KeyError"
     pooled = ("Exception encountered when calling MaxPooling2D.call().\n\n\x1b[1mComputed output size "
               "would be zero or negative.\x1b[0m\n\nArguments received by MaxPooling2D.call():\n"
               "  \u2022 kwargs=<class 'inspect._empty'>")
-    assert runtime_module._optpar_error_text(ValueError(pooled)) == (
+    assert error_text(ValueError(pooled)) == (
         "ValueError: Computed output size would be zero or negative.")
 
 
@@ -251,7 +239,12 @@ from tensorflow.python.framework.func_graph import FuncGraph
 import model_tune
 
 registry = ops._gradient_registry._registry
-objective = model_tune._OptparObjective("val_loss", "min", 3).evaluate
+from optpar.runtime.state import Program
+from optpar.runtime.trial import Objective
+
+program = Program(model_tune.SOURCE, model_tune.SPACE, model_tune.DEFAULTS, model_tune.BASELINE_POINT,
+                  model_tune.params, model_tune.run_trial)
+objective = Objective(program, "val_loss", "min", 3).evaluate
 graphs = []
 for units in (4, 8, 16):
     result = objective(dict(model_tune.DEFAULTS, dense_units=units))

@@ -1,8 +1,6 @@
 """optpar_fit's decisions, in process: which validation data a trial gets for each kind of
-training data, which metric it tunes, and the random state every trial starts from.
-
-The runtime is loaded as a module (it is pasted into generated scripts); these tests call its
-functions directly with real Keras models and real tf.data pipelines.
+training data, which metric it tunes, and the random state every trial starts from. The runtime's
+functions are called directly with real Keras models and real tf.data pipelines.
 """
 from __future__ import annotations
 
@@ -17,16 +15,9 @@ keras = pytest.importorskip("keras")
 tf = pytest.importorskip("tensorflow")
 np = pytest.importorskip("numpy")
 
-import tune_script_builder as builder  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def rt():
-    spec = importlib.util.spec_from_file_location("optpar_runtime_fit_test", builder.RUNTIME)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    module.DEFAULTS = {}
-    return module
+from optpar.runtime import fit as rt_fit  # noqa: E402
+from optpar.runtime import randomness, trial  # noqa: E402
+from optpar.runtime.state import Refusal, TrialState  # noqa: E402
 
 
 def _model():
@@ -41,16 +32,16 @@ def _ids(dataset) -> list[int]:
 
 # -- validation data by kind of training data ---------------------------------------------------
 
-def test_a_shuffled_dataset_keeps_its_held_out_batches_out_of_training_in_every_epoch(rt):
+def test_a_shuffled_dataset_keeps_its_held_out_batches_out_of_training_in_every_epoch():
     """The trap: shuffle() reshuffles on every pass, so take()/skip() would mix validation
     examples into training. The held-out examples are the same in every trial, and no epoch of
     any trial trains on one of them."""
     ids = np.arange(200, dtype="float32")
     dataset = tf.data.Dataset.from_tensor_slices((ids, ids)).shuffle(200).batch(10)
-    state = rt._OptparTrialState()
+    state = TrialState()
     validation_sets = []
     for _trial in range(2):
-        arguments = rt._optpar_with_validation({"x": dataset, "epochs": 3}, _model(), state)
+        arguments = rt_fit.with_validation({"x": dataset, "epochs": 3}, _model(), state)
         assert "validation_split" not in arguments
         train, validation = arguments["x"], arguments["validation_data"]
         held_out = set(_ids(validation))
@@ -63,25 +54,25 @@ def test_a_shuffled_dataset_keeps_its_held_out_batches_out_of_training_in_every_
     assert validation_sets[0] == validation_sets[1]
 
 
-def test_training_batches_change_order_between_epochs_but_not_between_trials(rt):
+def test_training_batches_change_order_between_epochs_but_not_between_trials():
     ids = np.arange(100, dtype="float32")
     dataset = tf.data.Dataset.from_tensor_slices((ids, ids)).batch(5)
-    state = rt._OptparTrialState()
+    state = TrialState()
     orders = []
     for _trial in range(2):
-        train = rt._optpar_with_validation({"x": dataset}, _model(), state)["x"]
+        train = rt_fit.with_validation({"x": dataset}, _model(), state)["x"]
         orders.append([_ids(train) for _epoch in range(2)])
     assert orders[0][0] != orders[0][1]  # a new order each epoch
     assert orders[0] == orders[1]  # every trial sees the same sequence of epochs
 
 
-def test_arrays_get_keras_validation_split(rt):
-    state = rt._OptparTrialState()
+def test_arrays_get_keras_validation_split():
+    state = TrialState()
     x = np.zeros((10, 1))
-    assert rt._optpar_with_validation({"x": x, "y": x}, _model(), state)["validation_split"] == 0.2
+    assert rt_fit.with_validation({"x": x, "y": x}, _model(), state)["validation_split"] == 0.2
     given = {"x": x, "y": x, "validation_data": (x, x)}
-    assert rt._optpar_with_validation(dict(given), _model(), state) == given
-    kept = rt._optpar_with_validation({"x": x, "y": x, "validation_split": 0.1}, _model(), state)
+    assert rt_fit.with_validation(dict(given), _model(), state) == given
+    kept = rt_fit.with_validation({"x": x, "y": x, "validation_split": 0.1}, _model(), state)
     assert kept["validation_split"] == 0.1
 
 
@@ -92,14 +83,14 @@ def test_arrays_get_keras_validation_split(rt):
     (lambda: ((np.zeros((2, 1)), np.zeros((2, 1))) for _ in range(3)), "generator"),
     (lambda: tf.data.Dataset.from_tensor_slices(([1.0], [1.0])).batch(2), "of 1 batch"),
 ])
-def test_data_optpar_cannot_split_is_refused_before_training(rt, make, words):
-    with pytest.raises(rt._OptparRefusal) as caught:
-        rt._optpar_with_validation({"x": make()}, _model(), rt._OptparTrialState())
+def test_data_optpar_cannot_split_is_refused_before_training(make, words):
+    with pytest.raises(Refusal) as caught:
+        rt_fit.with_validation({"x": make()}, _model(), TrialState())
     message = str(caught.value)
     assert words in message and "validation_data=" in message and "\n" not in message
 
 
-def test_a_py_dataset_is_refused_and_one_with_validation_data_is_not(rt):
+def test_a_py_dataset_is_refused_and_one_with_validation_data_is_not():
     class Batches(keras.utils.PyDataset):
         def __len__(self):
             return 3
@@ -107,23 +98,23 @@ def test_a_py_dataset_is_refused_and_one_with_validation_data_is_not(rt):
         def __getitem__(self, index):
             return np.zeros((2, 1)), np.zeros((2, 1))
 
-    with pytest.raises(rt._OptparRefusal, match="Batches"):
-        rt._optpar_with_validation({"x": Batches()}, _model(), rt._OptparTrialState())
+    with pytest.raises(Refusal, match="Batches"):
+        rt_fit.with_validation({"x": Batches()}, _model(), TrialState())
     arguments = {"x": Batches(), "validation_data": Batches()}
-    assert rt._optpar_with_validation(dict(arguments), _model(), rt._OptparTrialState()) == arguments
+    assert rt_fit.with_validation(dict(arguments), _model(), TrialState()) == arguments
 
 
-def test_a_model_that_can_only_train_gets_no_validation(rt):
+def test_a_model_that_can_only_train_gets_no_validation():
     class OnlyTrains(keras.Model):  # a GAN's shape: train_step, no call, no test_step
         def train_step(self, data):
             return {"g_loss": 0.0}
 
     x = np.zeros((10, 1))
-    arguments = rt._optpar_with_validation({"x": x}, OnlyTrains(), rt._OptparTrialState())
+    arguments = rt_fit.with_validation({"x": x}, OnlyTrains(), TrialState())
     assert "validation_split" not in arguments
-    state = rt._OptparTrialState()
+    state = TrialState()
     state.requested = "loss"  # tuning a training metric needs no held-out data
-    assert "validation_split" not in rt._optpar_with_validation({"x": x}, _model(), state)
+    assert "validation_split" not in rt_fit.with_validation({"x": x}, _model(), state)
 
 
 # -- the metric -------------------------------------------------------------------------------
@@ -135,25 +126,25 @@ def test_a_model_that_can_only_train_gets_no_validation(rt):
     ("g_loss", ["d_loss", "g_loss"], "g_loss"),
     ("val_auc", ["loss", "val_loss"], None),
 ])
-def test_the_metric_is_the_one_asked_for_else_val_loss_else_a_validation_metric(rt, requested, keys, picked):
-    assert rt._optpar_pick_metric(requested, keys) == picked
+def test_the_metric_is_the_one_asked_for_else_val_loss_else_a_validation_metric(requested, keys, picked):
+    assert rt_fit.pick_metric(requested, keys) == picked
 
 
-def test_a_model_without_validation_metrics_is_told_how_to_pick_one(rt):
-    message = rt._optpar_metric_refusal(None, ["d_loss", "g_loss"])
+def test_a_model_without_validation_metrics_is_told_how_to_pick_one():
+    message = rt_fit.metric_refusal(None, ["d_loss", "g_loss"])
     assert "d_loss, g_loss" in message and "--metric d_loss --mode min" in message
 
 
 # -- random state -----------------------------------------------------------------------------
 
-def test_every_trial_starts_from_the_random_state_taken_before_the_first(rt):
+def test_every_trial_starts_from_the_random_state_taken_before_the_first():
     keras.utils.set_random_seed(7)
     np.random.permutation(10)  # the data loading of the user's program draws too
-    snapshot = rt._optpar_random_state()
+    snapshot = randomness.take()
 
     def draws():
         keras.backend.clear_session()  # as each trial does; it forgets Keras's seed
-        rt._optpar_restore_random_state(snapshot)
+        randomness.restore(snapshot)
         layer = keras.layers.Dense(3)
         layer.build((None, 2))
         return (random.random(), float(np.random.rand()), float(tf.random.uniform(())),
@@ -164,19 +155,16 @@ def test_every_trial_starts_from_the_random_state_taken_before_the_first(rt):
     assert draws() == first
 
 
-def test_values_are_run_as_apply_writes_them(rt):
+def test_values_are_run_as_apply_writes_them():
     from optpar.apply import render
 
-    rt.DEFAULTS = {"lr": 0.00123456}
-    try:
-        values = rt._optpar_as_written({"lr": 0.00123456, "rate": 0.1142977101, "units": 64, "act": "relu"})
-    finally:
-        rt.DEFAULTS = {}
+    values = trial.as_written({"lr": 0.00123456, "rate": 0.1142977101, "units": 64, "act": "relu"},
+                              {"lr": 0.00123456})
     assert values == {"lr": 0.00123456, "rate": 0.1143, "units": 64, "act": "relu"}
     assert float(render(values["rate"], "0.5")) == values["rate"]
 
 
-def test_a_graph_error_says_what_went_wrong_not_where(rt):
+def test_a_graph_error_says_what_went_wrong_not_where():
     text = (
         "Graph execution error:\n\n"
         "Detected at node sparse_categorical_crossentropy/SparseSoftmaxCrossEntropyWithLogits defined at "
@@ -186,12 +174,12 @@ def test_a_graph_error_says_what_went_wrong_not_where(rt):
         "Received a label value of 9 which is outside the valid range of [0, 8).  Label values: 9 5\n"
         "\t [[{{node sparse_categorical_crossentropy/SparseSoftmaxCrossEntropyWithLogits}}]] "
         "[Op:__inference_multi_step_on_iterator_1234]")
-    error = rt._optpar_error_text(tf.errors.InvalidArgumentError(None, None, text))
+    error = trial.error_text(tf.errors.InvalidArgumentError(None, None, text))
     assert error == ("InvalidArgumentError: Received a label value of 9 which is outside the valid "
                      "range of [0, 8).  Label values: 9 5")
     layer = ("Exception encountered when calling Dense.call().\n\n"
              "Input 0 of layer dense is incompatible with the layer: expected axis -1 of input shape "
              "to have value 4\n\nArguments received by Dense.call():\n  • inputs=tf.Tensor(shape=(None, 3))")
-    assert rt._optpar_error_text(ValueError(layer)) == (
+    assert trial.error_text(ValueError(layer)) == (
         "ValueError: Input 0 of layer dense is incompatible with the layer: expected axis -1 of input "
         "shape to have value 4")

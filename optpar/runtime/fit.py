@@ -1,0 +1,366 @@
+"""optpar_fit: the user's `model.fit(...)` as a trial runs it.
+
+Decided at run time, when the data's type is known: the validation data (the user's, or a share
+held out of what Keras or optpar can split), the callbacks (the user's, copied as they were before
+the first trial and writing under the trial's folder, plus optpar's recorder), and the output
+(quiet unless --verbose). Keras is imported when a trial runs, not before.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import inspect
+import math
+import os
+
+from optpar.runtime.state import INTERRUPT, STATE, Refusal, TrialState, default_mode, note
+
+# Share of the training data held out for validation when fit() has none.
+VALIDATION_SHARE = 0.2
+# A tf.data.Dataset without validation data is held in memory once to split it; past this size
+# optpar asks for validation_data instead.
+HOLDOUT_MAX_BYTES = 2 * 1024 ** 3
+# Callbacks that write files, and the attribute naming where: each trial's copy writes under
+# the trial's own folder.
+FILE_CALLBACKS = {
+    "ModelCheckpoint": "filepath",
+    "CSVLogger": "filename",
+    "TensorBoard": "log_dir",
+    "BackupAndRestore": "backup_dir",
+}
+
+
+def optpar_fit(fit, *args, **kwargs):
+    """Run the user's `model.fit(...)` as a trial: with validation data (the user's, or held out),
+    the user's callbacks routed to the trial's folder, optpar's recorder, and no progress bar
+    unless --verbose. Outside a search it is the plain call."""
+    state = STATE
+    if getattr(fit, "__name__", "") == "fit_generator" and not hasattr(type(fit.__self__), "fit_generator"):
+        fit = fit.__self__.fit  # Keras 1/2 spelling; Keras 3 has fit only
+    if not state.active:
+        return fit(*args, **kwargs)
+    try:
+        arguments = dict(inspect.signature(fit).bind(*args, **kwargs).arguments)
+    except TypeError:
+        return fit(*args, **kwargs)  # Keras says what is wrong with the call
+    arguments = with_validation(arguments, fit.__self__, state)
+    arguments["callbacks"] = trial_callbacks(arguments.get("callbacks"), state)
+    if not state.verbose:
+        arguments["verbose"] = 0
+    state.fitting = True
+    try:
+        history = fit(**arguments)
+    finally:
+        state.fitting = False
+    state.finished = state.recorder
+    return history
+
+
+# -- the metric: --metric, or val_loss, or the validation metric the model logs --------------------
+
+def pick_metric(requested: str | None, keys) -> str | None:
+    """The metric to tune among the epoch log `keys`: `requested` when given, else val_loss,
+    else the first validation metric logged. None while the logs hold no validation metric yet
+    (validation may run every n-th epoch only)."""
+    if requested is not None:
+        return requested if requested in keys else None
+    if "val_loss" in keys:
+        return "val_loss"
+    return next((key for key in keys if key.startswith("val_")), None)
+
+
+def metric_refusal(requested: str | None, keys) -> str:
+    reported = ", ".join(keys) or "nothing"
+    example = next((k for k in keys if k.startswith("val_")), None) or next(iter(keys), "loss")
+    how = "--metric %s --mode %s" % (example, default_mode(example))
+    if requested is not None:
+        return "metric %r is not in the epoch logs; the model reports %s (choose one with %s)" % (
+            requested, reported, how)
+    return ("the model logs no validation metric (no val_loss, no val_*); it reports %s: "
+            "choose what to tune with --metric NAME --mode min|max, e.g. %s" % (reported, how))
+
+
+def log_value(value):
+    """A Keras log value as a plain float (None when it is not a scalar)."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        try:
+            import numpy as np
+
+            return float(np.asarray(value).reshape(()))
+        except Exception:
+            return None
+
+
+_RECORDER = []  # the class, once made (not functools.lru_cache: Spark pickles that by reference)
+
+
+def recorder_class():
+    """The recorder callback (a Keras class: made when the first trial runs)."""
+    if _RECORDER:
+        return _RECORDER[0]
+    import keras
+
+    class Recorder(keras.callbacks.Callback):
+        """Keeps each epoch's logs as plain floats (no tensors, no model refs), settles the tuned
+        metric from the first validation logs, and stops a trial that diverged or (unless the
+        user has an EarlyStopping of their own) stopped improving for `patience` epochs."""
+
+        def __init__(self, state: TrialState, patience: int) -> None:
+            super().__init__()
+            self.state = state
+            self.patience = patience
+            self.epochs: list[dict] = []
+            self.best = None
+            self.wait = 0
+
+        def on_epoch_end(self, epoch, logs=None):
+            row = {str(k): v for k, v in ((k, log_value(v)) for k, v in (logs or {}).items()) if v is not None}
+            self.epochs.append(row)
+            state = self.state
+            if state.metric is None:
+                state.metric = pick_metric(state.requested, list(row))
+            value = row.get(state.metric) if state.metric is not None else None
+            # A diverged run cannot recover: stop it instead of training on NaNs.
+            if ("loss" in row and not math.isfinite(row["loss"])) or (value is not None and not math.isfinite(value)):
+                self.model.stop_training = True
+            elif value is not None:
+                mode = state.mode or default_mode(state.metric)
+                if self.best is None or (value < self.best if mode == "min" else value > self.best):
+                    self.best, self.wait = value, 0
+                else:
+                    self.wait += 1
+                    if self.patience and self.wait >= self.patience:
+                        self.model.stop_training = True
+            INTERRUPT.check()
+
+    _RECORDER.append(Recorder)
+    return Recorder
+
+
+# -- callbacks ----------------------------------------------------------------------------------
+
+def _is_early_stopping(callback) -> bool:
+    return any(cls.__name__ == "EarlyStopping" for cls in type(callback).__mro__)
+
+
+def _file_attribute(callback) -> str | None:
+    for cls in type(callback).__mro__:
+        attribute = FILE_CALLBACKS.get(cls.__name__)
+        if attribute is not None and cls.__module__.split(".")[0] in ("keras", "tf_keras", "tensorflow"):
+            return attribute
+    return None
+
+
+def under(folder: str, path) -> str:
+    """`path` (a file or folder a callback writes) moved under `folder`: a relative path keeps
+    its shape, an absolute one keeps its name."""
+    path = os.fspath(path)
+    if os.path.isabs(path):
+        return os.path.join(folder, os.path.basename(path.rstrip("/\\")) or "files")
+    parts = [p for p in os.path.normpath(path).split(os.sep) if p not in ("", ".", "..")]
+    return os.path.join(folder, *parts) if parts else folder
+
+
+def trial_callbacks(user_callbacks, state: TrialState) -> list:
+    """The callbacks of one trial: each of the user's as it was before the first trial (a shared
+    ModelCheckpoint must not remember the previous trial's best), the ones that write files
+    writing under the trial's folder, then the recorder."""
+    if user_callbacks is None:
+        callbacks = []
+    elif isinstance(user_callbacks, (list, tuple)):
+        callbacks = list(user_callbacks)
+    else:
+        callbacks = [user_callbacks]
+    fresh = []
+    for callback in callbacks:
+        try:
+            first = state.pristine.get(callback)
+            if first is None:
+                first = state.pristine[callback] = copy.copy(callback)
+            callback = copy.copy(first)
+        except (TypeError, copy.Error):
+            pass  # cannot be copied (or weakly referenced): used as it is
+        attribute = _file_attribute(callback)
+        old = getattr(callback, attribute, None) if attribute else None
+        if old and state.trial_dir is not None:
+            new = under(state.trial_dir, old)
+            os.makedirs(new if attribute in ("log_dir", "backup_dir") else os.path.dirname(new), exist_ok=True)
+            setattr(callback, attribute, new)
+            if attribute == "backup_dir":  # BackupAndRestore derives its paths at once
+                options = ("save_freq", "double_checkpoint", "delete_checkpoint")
+                callback.__init__(new, **{k: getattr(callback, k) for k in options if hasattr(callback, k)})
+            state.routed[os.path.abspath(os.fspath(old))] = new
+        fresh.append(callback)
+    patience = 0 if any(_is_early_stopping(c) for c in fresh) else state.patience
+    state.recorder = recorder_class()(state, patience)
+    return fresh + [state.recorder]
+
+
+def routed(path):
+    """Where a file the user's code reads back lives during a trial: a path a callback was told
+    to write is under the trial's folder now."""
+    state = STATE
+    if not (state.active and state.routed and isinstance(path, (str, os.PathLike))):
+        return path
+    wanted = os.path.abspath(os.fspath(path))
+    for old, new in state.routed.items():
+        if wanted == old:
+            return new
+        if wanted.startswith(old + os.sep):
+            return new + wanted[len(old):]
+    return path
+
+
+def read_routed_files() -> None:
+    """Point Keras's readers (`Model.load_weights`, `load_model`) at the routed files, so that
+    `model.load_weights(checkpoint_path)` after fit reads the checkpoint this trial wrote.
+    Installed once per process; outside a trial they pass the path through unchanged."""
+    import keras
+
+    def reading(read):
+        if getattr(read, "_optpar_routed", False):
+            return read
+
+        @functools.wraps(read)
+        def wrapper(*args, **kwargs):
+            args = list(args)
+            index = 1 if args and isinstance(args[0], keras.Model) else 0
+            if len(args) > index:
+                args[index] = routed(args[index])
+            for key in ("filepath", "path"):
+                if key in kwargs:
+                    kwargs[key] = routed(kwargs[key])
+            return read(*args, **kwargs)
+
+        wrapper._optpar_routed = True
+        return wrapper
+
+    keras.Model.load_weights = reading(keras.Model.load_weights)
+    for module in (keras.models, keras.saving):
+        module.load_model = reading(module.load_model)
+
+
+# -- validation data ------------------------------------------------------------------------------
+
+def data_kind(x) -> str:
+    """'dataset' (tf.data), 'generator' (a Python iterator, PyDataset, Sequence, DataLoader:
+    nothing optpar can split), or 'arrays' (what Keras's own validation_split takes)."""
+    if x is None:
+        return "arrays"
+    kind = type(x)
+    names = {cls.__name__ for cls in kind.__mro__}
+    if kind.__module__.split(".")[0] == "tensorflow" and hasattr(x, "element_spec") and hasattr(x, "cardinality"):
+        return "dataset"
+    if names & {"PyDataset", "Sequence", "DataLoader", "Dataset", "IterableDataset"}:
+        return "generator"
+    if inspect.isgenerator(x) or (hasattr(x, "__next__") and hasattr(x, "__iter__")):
+        return "generator"
+    return "arrays"
+
+
+class Holdout:
+    """A finite tf.data.Dataset split once, for the whole search: one pass over it is held in
+    memory, every fifth batch or so is the validation data of every trial, the others train. A
+    dataset built with shuffle() would reshuffle on every pass, so a split by position
+    (take/skip) would mix validation examples into training; batches held in memory cannot."""
+
+    def __init__(self, dataset, share: float) -> None:
+        import numpy as np
+        import tensorflow as tf
+
+        count = int(dataset.cardinality())
+        if count == int(tf.data.INFINITE_CARDINALITY):
+            raise Refusal("fit() trains on a tf.data.Dataset that repeats forever and has no validation data; "
+                          "pass validation_data=... to fit() so that trials can be compared")
+        if count == int(tf.data.UNKNOWN_CARDINALITY):
+            raise Refusal("fit() trains on a tf.data.Dataset of unknown length (filter(), from_generator(), "
+                          "...) and has no validation data; pass validation_data=... to fit() so that trials "
+                          "can be compared")
+        if count < 2:
+            raise Refusal("fit() trains on a tf.data.Dataset of %d batch and has no validation data; pass "
+                          "validation_data=... to fit() (optpar holds out whole batches)" % count)
+        batches, size = [], 0
+        for batch in dataset.as_numpy_iterator():
+            size += sum(np.asarray(part).nbytes for part in tf.nest.flatten(batch))
+            if size > HOLDOUT_MAX_BYTES:
+                raise Refusal("fit() trains on a tf.data.Dataset without validation data that is too large to "
+                              "hold out in memory (over %d MB); pass validation_data=... to fit()"
+                              % (HOLDOUT_MAX_BYTES // 2 ** 20))
+            batches.append(batch)
+        count = len(batches)
+        held = max(1, int(round(count * share)))
+        picked = {int((j + 0.5) * count / held) for j in range(held)}
+        self.validation_batches = [b for i, b in enumerate(batches) if i in picked]
+        self.train_batches = [b for i, b in enumerate(batches) if i not in picked]
+        self.spec = dataset.element_spec
+        self.epoch = 0
+        self.text = ("fit() has a tf.data.Dataset of %d batches and no validation data: %d of its batches, "
+                     "taken once, are the validation data of every trial; the other %d train, in a new "
+                     "order each epoch" % (count, len(self.validation_batches), len(self.train_batches)))
+
+    def datasets(self):
+        import numpy as np
+        import tensorflow as tf
+
+        self.epoch = 0
+
+        def train():
+            order = np.random.default_rng(self.epoch).permutation(len(self.train_batches))
+            self.epoch += 1
+            for index in order:
+                yield self.train_batches[index]
+
+        def validation():
+            yield from self.validation_batches
+
+        return (tf.data.Dataset.from_generator(train, output_signature=self.spec),
+                tf.data.Dataset.from_generator(validation, output_signature=self.spec))
+
+
+def can_validate(model) -> bool:
+    """Whether Keras can evaluate `model` on validation data: it has a `test_step` or a `call`
+    of its own. A GAN-style model with only a custom `train_step` has neither, and logs training
+    metrics only."""
+    import keras
+
+    kind = type(model)
+    return any(getattr(kind, name, None) is not getattr(keras.Model, name, None) for name in ("test_step", "call"))
+
+
+def with_validation(arguments: dict, model, state: TrialState) -> dict:
+    """`fit` arguments with validation data: the user's, or a split of the training data decided
+    from what it is. None is added when the search tunes a training metric, or when the model
+    cannot be validated."""
+    if arguments.get("validation_data") is not None:
+        return arguments
+    if state.requested is not None and not state.requested.startswith("val_"):
+        return arguments
+    if not can_validate(model):
+        return arguments
+    x = arguments.get("x")
+    share = arguments.get("validation_split") or 0.0
+    kind = data_kind(x)
+    if kind == "arrays":
+        if not share:
+            arguments["validation_split"] = VALIDATION_SHARE
+            note("fit() has no validation data: the last %d%% of the training arrays are the validation "
+                 "data of every trial (validation_split=%g)" % (VALIDATION_SHARE * 100, VALIDATION_SHARE))
+        return arguments
+    if kind == "generator":
+        raise Refusal("fit() trains on %s and has no validation data, which optpar cannot hold out from a "
+                      "generator; pass validation_data=... to fit() so that trials can be compared"
+                      % type(x).__name__)
+    holdout = state.holdouts.get(id(x))
+    if holdout is None or holdout[0] is not x:
+        holdout = state.holdouts[id(x)] = (x, Holdout(x, share or VALIDATION_SHARE))
+    split = holdout[1]
+    note(split.text)
+    arguments["x"], arguments["validation_data"] = split.datasets()
+    arguments.pop("validation_split", None)
+    steps = arguments.get("steps_per_epoch")
+    if steps is not None and steps > len(split.train_batches):
+        arguments["steps_per_epoch"] = len(split.train_batches)
+    return arguments

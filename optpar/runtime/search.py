@@ -1,0 +1,236 @@
+"""The search a generated script runs: its command line, hyperopt's fmin with the user's own
+configuration as trial 1, a save after every trial (so a rerun resumes), Ctrl-C that keeps what
+finished, and the summary."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import signal
+import sys
+import threading
+import time
+
+from optpar.runtime import options, randomness
+from optpar.runtime.state import API_VERSION, INTERRUPT, Program, default_mode
+from optpar.runtime.store import Store, trial_doc
+from optpar.runtime.trial import Objective, enable_gpu_memory_growth, error_text, plain
+
+
+def main(*, source: str, space: dict, defaults: dict, baseline: dict, params: dict, run_trial,
+         seeds=(), api: int = API_VERSION, argv=None) -> int:
+    """Run (or resume) the search of a generated script; 0 ok, 1 every trial failed, 2 bad input,
+    130 interrupted."""
+    if api > API_VERSION:
+        print("error: %s was generated for optpar's runtime API %d; this optpar has API %d: upgrade "
+              "optpar, or regenerate the script" % (sys.argv[0] or "the script", api, API_VERSION),
+              file=sys.stderr)
+        return 2
+    program = Program(source, space, defaults, baseline, params, run_trial, tuple(seeds))
+    INTERRUPT.requested = False
+    previous = _on_sigint(INTERRUPT.handler)
+    try:
+        return _search(program, argv)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+
+
+def parse_args(program: Program, argv=None) -> argparse.Namespace:
+    stem = os.path.splitext(os.path.basename(program.source))[0]
+    parser = argparse.ArgumentParser(
+        prog=os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "tune",
+        description="Tune the hyperparameters of %s with hyperopt. Running the same command again "
+                    "resumes an interrupted search." % program.source)
+    options.add_options(parser)
+    args = parser.parse_args(argv)
+    if args.out is None:
+        args.out = os.path.join("optpar-runs", stem)
+    if args.mode is None and args.metric is not None:
+        args.mode = default_mode(args.metric)
+    return args
+
+
+def _algo(args):
+    import functools
+
+    import hyperopt
+
+    if args.algo == "tpe":
+        startup = max(3, min(20, args.max_evals // 3))
+        return functools.partial(hyperopt.tpe.suggest, n_startup_jobs=startup)
+    if args.algo == "rand":
+        return hyperopt.rand.suggest
+    if args.algo == "anneal":
+        return hyperopt.anneal.suggest
+    try:
+        import lightgbm  # noqa: F401 - atpe.suggest needs it
+        import sklearn  # noqa: F401
+    except ImportError as exc:
+        raise ValueError("--algo atpe needs lightgbm and scikit-learn (%s)" % exc)
+    return hyperopt.atpe.suggest
+
+
+def _search(program: Program, argv) -> int:
+    args = parse_args(program, argv)
+    import hyperopt
+    import numpy as np
+
+    # Before anything else runs: the random state the user's program has where its training
+    # starts. Every trial starts from it.
+    random_state = randomness.take()
+    started = time.monotonic()
+    os.makedirs(args.out, exist_ok=True)
+    store = Store(program, args.out, args.metric, args.mode)
+    try:
+        kept = store.load()
+        algo = _algo(args)
+    except ValueError as exc:
+        print("error: %s" % exc, file=sys.stderr)
+        return 2
+    n_kept = len(kept)
+    if n_kept:
+        print("resuming: %d of %d trials already done in %s" % (n_kept, args.max_evals, args.out), file=sys.stderr)
+    enable_gpu_memory_growth()
+
+    if n_kept < args.max_evals:
+        objective = Objective(program, store.metric, store.mode, args.patience, args.out, args.verbose, random_state)
+        if args.backend == "spark":
+            from optpar.runtime.spark import spark_trials, unshippable
+
+            refusal = unshippable(objective)
+            if refusal:
+                print("error: %s" % refusal, file=sys.stderr)
+                return 2
+            trials = spark_trials(args, program.source)
+        else:
+            trials = hyperopt.Trials()
+        docs = [trial_doc(trials, tid, rec["vals"], rec) for tid, rec in enumerate(kept)]
+        baseline_tid = None
+        if not any(rec.get("baseline") for rec in kept):
+            # Trial 1 is always the user's own configuration.
+            baseline_tid = n_kept
+            docs.append(trial_doc(trials, baseline_tid, {k: [plain(v)] for k, v in program.baseline.items()}))
+        if docs:
+            trials.insert_trial_docs(docs)
+            trials.refresh()
+
+        def after_trial(trials_now, *unused):
+            _save_and_report(store, trials_now, baseline_tid, n_kept, args, started)
+            INTERRUPT.check()  # after the save: a trial that finished is kept
+            if store.refused:
+                return True, []
+            stop = args.timeout is not None and time.monotonic() - started >= args.timeout
+            if stop and not args.quiet and args.backend == "local" and len(store.records) < args.max_evals:
+                print("timeout: %gs reached, starting no new trial" % args.timeout, file=sys.stderr)
+            return stop or len(store.records) >= args.max_evals, []
+
+        # fmin evaluates a queued (baseline) trial only inside its loop, which it skips when
+        # len(trials) already equals max_evals: in local mode ask for one more and let
+        # after_trial stop at --max-evals.
+        fmin_evals = args.max_evals
+        if baseline_tid is not None and args.backend == "local":
+            fmin_evals += 1
+        try:
+            hyperopt.fmin(objective, program.space, algo=algo, max_evals=fmin_evals, trials=trials,
+                          rstate=np.random.default_rng(args.seed + n_kept), early_stop_fn=after_trial,
+                          show_progressbar=False, return_argmin=False)
+        except hyperopt.exceptions.AllTrialsFailed:
+            pass
+        except KeyboardInterrupt:
+            _on_sigint(signal.SIG_IGN)  # a second Ctrl-C must not cut the saving short
+            _save_and_report(store, trials, baseline_tid, n_kept, args, started)
+            _finish_files(store)
+            print("\ninterrupted: %d finished trials are kept in %s; run the same command to resume:\n  %s"
+                  % (len(store.records), args.out, _resume_command(argv)), file=sys.stderr)
+            return 130
+        _save_and_report(store, trials, baseline_tid, n_kept, args, started)
+        if store.refused:
+            print("error: %s" % next(iter(store.refused.values())), file=sys.stderr)
+            return 2
+    else:
+        print("nothing to do: the search already has %d trials (--max-evals %d)" % (n_kept, args.max_evals),
+              file=sys.stderr)
+
+    _finish_files(store)
+    if not store.ok_records():
+        first = next((r.get("error") for r in store.records if r.get("error")), "no trial ran")
+        print("error: all %d trials failed; first error: %s" % (len(store.records), first), file=sys.stderr)
+        return 1
+    _summary(store, program)
+    return 0
+
+
+def _on_sigint(handler):
+    """Install `handler` for SIGINT and return the previous one (None, and nothing changed,
+    outside the main thread, where Python cannot do it)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGINT, handler)
+
+
+def _resume_command(argv) -> str:
+    words = [os.path.basename(sys.executable), sys.argv[0] if sys.argv else "model_tune.py"]
+    words += list(sys.argv[1:] if argv is None else argv)
+    return " ".join(shlex.quote(w) for w in words)
+
+
+def _finish_files(store: Store) -> None:
+    if not store.records:
+        return
+    store.save()
+    try:
+        store.write_plot()
+    except Exception as exc:  # matplotlib missing or broken: the rest is saved
+        print("warning: no convergence.png (%s)" % error_text(exc), file=sys.stderr)
+
+
+def _save_and_report(store: Store, trials, baseline_tid, n_kept, args, started) -> None:
+    for record in store.update_from(trials, baseline_tid, n_kept):
+        if not args.quiet:
+            _progress(store, record, args, started)
+
+
+def _progress(store: Store, record: dict, args, started) -> None:
+    pick = min if store.mode == "min" else max
+    so_far = [r["metric"] for r in store.records[: record["number"]] if r["status"] == "ok"]
+    best = pick(so_far) if so_far else None
+    what = ("%s=%.4f" % (store.metric, record["metric"]) if record["status"] == "ok"
+            else "FAILED (%s)" % record.get("error", ""))
+    print("trial %d/%d  %s  best=%s  elapsed %ds" % (
+        record["number"], args.max_evals, what, "-" if best is None else "%.4f" % best,
+        time.monotonic() - started), file=sys.stderr)
+    sys.stderr.flush()
+
+
+def _fmt(value) -> str:
+    return "%.4g" % value if isinstance(value, float) else str(value)
+
+
+def _summary(store: Store, program: Program) -> None:
+    best = store.best_record()
+    baseline = store.baseline_record()
+    rows = [("hyperparameter", "baseline", "best")]
+    for name in program.space:
+        rows.append((name, _fmt(program.defaults.get(name, "")),
+                     "" if best is None else _fmt(best["values"].get(name, ""))))
+    base_metric = None if baseline is None else baseline.get("metric")
+    rows.append((store.metric, "failed" if baseline is not None and base_metric is None
+                 else _fmt(base_metric) if base_metric is not None else "-",
+                 "" if best is None else _fmt(best["metric"])))
+    widths = [max(len(str(row[i])) for row in rows) for i in range(3)]
+    lines = []
+    for i, row in enumerate(rows):
+        lines.append("  ".join(str(cell).ljust(widths[j]) for j, cell in enumerate(row)).rstrip())
+        if i == 0 or i == len(rows) - 2:
+            lines.append("  ".join("-" * w for w in widths))
+    n_failed = len(store.records) - len(store.ok_records())
+    lines.append("")
+    lines.append("%d trials (%d failed); best is trial %s" % (
+        len(store.records), n_failed, "-" if best is None else best["number"]))
+    lines.append("results: %s (best.json, trials.csv, convergence.png)" % store.out)
+    if not program.seeds:
+        lines.append("note: %s sets no random seed, so its results vary from run to run; with one "
+                     "(e.g. keras.utils.set_random_seed(0)) the best above is what you get again" % program.source)
+    print("\n".join(lines))

@@ -1,0 +1,101 @@
+"""What a generated script hands to the runtime, and the state of the trial running in this
+process (the user's fit() call reaches optpar_fit with no handle to the search, so the trial's
+settings live in one object per process)."""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass, field
+from typing import Callable
+
+# Changes only when the contract between a generated script and the runtime changes (what
+# main() takes, what optpar_fit does with its arguments), not with optpar's version: a script
+# generated for API 1 runs on every optpar that supports API 1.
+API_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Program:
+    """The part of a generated script specific to one model."""
+
+    source: str  # the model file, as the script names it
+    space: dict  # hyperopt space, by hyperparameter id
+    defaults: dict  # the user's own values
+    baseline: dict  # the defaults in hyperopt's encoding (hp.choice entries as indices)
+    params: dict  # the dict run_trial() reads; the runtime fills it before each trial
+    run_trial: Callable[[], object]
+    seeds: tuple[str, ...] = ()  # where the program seeds its random numbers
+
+
+@dataclass
+class TrialState:
+    """The trial running in this process, as optpar_fit needs it; `active` is False outside one,
+    and optpar_fit is then the user's plain fit()."""
+
+    active: bool = False
+    metric: str | None = None  # the tuned metric; None: picked from the first validation logs
+    requested: str | None = None  # --metric as given (None: automatic)
+    mode: str | None = None  # --mode as given (None: from the metric's name)
+    patience: int = 3
+    verbose: bool = False
+    trial_dir: str | None = None  # where this trial's callbacks write their files
+    recorder: object = None  # the recorder of the fit() running or last run
+    finished: object = None  # the recorder of the last fit() that finished
+    fitting: bool = False
+    routed: dict = field(default_factory=dict)  # the user's file path (absolute) -> the trial's
+    holdouts: dict = field(default_factory=dict)  # id(dataset) -> (dataset, split), once per search
+    pristine: weakref.WeakKeyDictionary = field(default_factory=weakref.WeakKeyDictionary)
+    noted: set = field(default_factory=set)  # notes already printed by this process
+
+    def __reduce__(self):  # per process: a Spark worker gets a fresh one
+        return (TrialState, ())
+
+
+STATE = TrialState()
+
+
+class Refusal(Exception):
+    """The search cannot run on this script as it is: one line that says what to change. Raised
+    before any training where possible; it stops the search (exit 2) instead of failing every
+    trial."""
+
+
+class Interrupt:
+    """Ctrl-C during a search. The first one is remembered as well as raised: a KeyboardInterrupt
+    that Python delivers inside a destructor or a callback of TensorFlow's is printed and dropped
+    there, so the search also checks the flag after every epoch and every trial."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def handler(self, signum, frame) -> None:
+        self.requested = True
+        code = getattr(frame, "f_code", None)
+        if code is not None and (code.co_name == "__del__" or code.co_filename.endswith("weakref.py")):
+            return  # raised here, it would be printed as "Exception ignored" and lost
+        raise KeyboardInterrupt
+
+    def check(self) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+
+    def __reduce__(self):
+        return (Interrupt, ())
+
+
+INTERRUPT = Interrupt()
+
+
+def note(text: str) -> None:
+    """Print a note once per process (a search says each of its decisions once)."""
+    import sys
+
+    if text not in STATE.noted:
+        STATE.noted.add(text)
+        print("note: %s" % text, file=sys.stderr)
+        sys.stderr.flush()
+
+
+def default_mode(metric: str) -> str:
+    name = metric.lower()
+    return "max" if any(word in name for word in ("acc", "auc", "precision", "recall")) else "min"
