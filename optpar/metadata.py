@@ -2,8 +2,9 @@
 
 The knowledge lives in CSV files (``metadata/keras.csv`` and ``metadata/keras1.csv``, shipped
 as package data of ``optpar.metadata``); this module reads them once, validates every cell and
-returns an immutable :class:`Catalog`.  Every problem is reported as a :class:`MetadataError`
-whose text is ``path:line:col: error: message`` (line = CSV line, col = 1-based column).
+returns an immutable :class:`Catalog`.  Every problem is reported as a :class:`MetadataError`, a
+:class:`~optpar.errors.UserError` whose text is ``path:line:col: error: message`` (line = CSV
+line, col = 1-based column).
 
 The CSV is data, never code: the ``Set`` column is parsed with :func:`ast.literal_eval`.
 This module imports neither tensorflow, keras nor hyperopt.
@@ -17,11 +18,13 @@ import functools
 import math
 import os
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
+
+from optpar.errors import UserError
 
 __all__ = [
     "HPTYPES",
@@ -63,15 +66,8 @@ _CODE = re.compile(r"OPT\d{3}\Z")
 # --------------------------------------------------------------------------- records
 
 
-class MetadataError(Exception):
+class MetadataError(UserError):
     """A problem in a metadata CSV; ``str(e)`` is ``path:line:col: error: message``."""
-
-    def __init__(self, path: str, line: int, col: int, message: str) -> None:
-        self.path = str(path)
-        self.line = line
-        self.col = col
-        self.message = message
-        super().__init__(f"{self.path}:{line}:{col}: error: {message}")
 
 
 @dataclass(frozen=True)
@@ -154,10 +150,6 @@ class Catalog:
             out[r.order] = r  # type: ignore[index]
         return tuple(out)
 
-    def at_position(self, key: Key | str, index: int) -> Row | None:
-        pos = self.positional(key)
-        return pos[index] if 0 <= index < len(pos) else None
-
     def keras1_rules(self, key: Key | str) -> tuple[Keras1Rule, ...]:
         """Rules that apply to a callable; a rule naming the layer itself beats a pattern."""
         k = _as_key(key)
@@ -169,13 +161,6 @@ class Catalog:
             if prev is None or (prev.is_pattern and not rule.is_pattern):
                 chosen[rule.old] = rule
         return tuple(chosen.values())
-
-    def keys(self) -> tuple[Key, ...]:
-        return tuple(self.table)
-
-    def rows(self) -> Iterator[Row]:
-        for params in self.table.values():
-            yield from params.values()
 
     def __len__(self) -> int:
         return sum(len(p) for p in self.table.values())
