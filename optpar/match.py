@@ -19,22 +19,6 @@ from optpar.imports import ImportTable, canonical, dotted
 from optpar.metadata import Catalog, Row
 from optpar.space import Space, anchor, kind_of
 
-# A layer carrying one of these parameters sets the width of what it outputs: walking back
-# from a model's output, layers are never tuned up to and including the first such layer.
-WIDTH_PARAMS = frozenset({"units", "filters", "output_dim"})
-# Activations that only make sense on an output layer; a site holding one is never tuned.
-OUTPUT_ACTIVATIONS = frozenset({"softmax", "sigmoid", "linear", "log_softmax"})
-MODEL_METHODS = frozenset({"fit", "fit_generator", "compile"})
-# Keywords that tell a Keras `fit`/`compile` from sklearn's or re's.
-_FIT_KEYWORDS = frozenset(
-    {"epochs", "batch_size", "validation_data", "validation_split", "callbacks", "verbose",
-     "steps_per_epoch", "nb_epoch", "initial_epoch", "shuffle", "class_weight",
-     "validation_steps", "validation_freq", "sample_weight"}
-)
-_COMPILE_KEYWORDS = frozenset({"optimizer", "loss", "metrics", "jit_compile", "run_eagerly",
-                               "weighted_metrics", "loss_weights", "steps_per_execution"})
-
-
 @dataclass(frozen=True)
 class Span:
     """A source range: 1-based lines, 0-based character columns, end exclusive."""
@@ -230,6 +214,7 @@ def literal_value(node: ast.expr) -> tuple[bool, object]:
 class _Matcher:
     def __init__(self, text: str, path: str, tree: ast.Module, catalog: Catalog) -> None:
         self.text, self.path, self.tree, self.catalog = text, path, tree, catalog
+        self.roles = catalog.roles
         self.lines = source_lines(text)
         self.assignments: dict[int, list[tuple[int, str, ast.expr]]] | None = None
         self.rules_cache: dict[tuple[str, str], tuple] = {}
@@ -387,7 +372,7 @@ class _Matcher:
         if key is not None:
             return key
         func = call.func
-        if isinstance(func, ast.Attribute) and func.attr in MODEL_METHODS:
+        if isinstance(func, ast.Attribute) and func.attr in self.roles.methods:
             if func.attr in self.user_methods:
                 return None
             receiver = dotted(func.value)
@@ -396,14 +381,14 @@ class _Matcher:
                 if head in self.table.names and self.table.qualify(receiver) is not None:
                     return None  # re.compile, np.fit: a module's function, not a model
             keywords = {k.arg for k in call.keywords if k.arg}
-            wanted = _COMPILE_KEYWORDS if func.attr == "compile" else _FIT_KEYWORDS
-            if keywords & wanted:
-                return ("Model", "fit" if func.attr == "fit_generator" else func.attr)
+            method = self.roles.methods[func.attr]
+            if keywords & self.roles.method_keywords.get(method, frozenset()):
+                return ("Model", method)
         return None
 
     def _is_width_layer(self, call: ast.Call) -> bool:
         key = self.table.key(call.func)
-        return key is not None and bool(WIDTH_PARAMS & set(self.catalog.params(key)))
+        return key is not None and bool(self.roles.width & set(self.catalog.params(key)))
 
     # -- output layers: never tuned ----------------------------------------------------------
     def _mark_trailing(self, layers: list[ast.expr]) -> None:
@@ -586,7 +571,7 @@ class _Matcher:
             key = self.table.key(call.func)
             if key is None or call in self.output_calls or not self.catalog.knows(key):
                 continue
-            if any(row.param == "activation" and self._is_output_activation(arg)
+            if any(row.param in self.roles.activation and self._is_output_activation(arg)
                    for row, arg in self._arguments(call, key)):
                 self._freeze_width(call, key)
         for chain in self.chains:
@@ -599,7 +584,7 @@ class _Matcher:
     def _freeze_width(self, call: ast.Call, key: tuple[str, str]) -> None:
         self.width_frozen.add(call)
         for row, arg in self._arguments(call, key):
-            if row.param in WIDTH_PARAMS and isinstance(arg, ast.Name):
+            if row.param in self.roles.width and isinstance(arg, ast.Name):
                 self.blocked_constants.add(arg.id)
 
     def _is_output_activation_layer(self, node: ast.expr) -> bool:
@@ -607,12 +592,13 @@ class _Matcher:
         if not isinstance(node, ast.Call):
             return False
         key = self.table.key(node.func)
-        if key == ("layers", "Softmax"):
+        if key in self.roles.output_layers:
             return True
-        if key != ("layers", "Activation"):
+        role = self.roles.activation_layers.get(key)
+        if role is None:
             return False
-        given = node.args[0] if node.args else next(
-            (k.value for k in node.keywords if k.arg == "activation"), None)
+        given = node.args[role.position] if len(node.args) > role.position else next(
+            (k.value for k in node.keywords if k.arg == role.name), None)
         return given is not None and self._is_output_activation(given)
 
     def _is_output_activation(self, node: ast.expr) -> bool:
@@ -623,9 +609,9 @@ class _Matcher:
             elif node.id in self.literal_defs and self.bindings[node.id] == 1:
                 node = self.literal_defs[node.id]
         if isinstance(node, ast.Constant):
-            return isinstance(node.value, str) and node.value in OUTPUT_ACTIVATIONS
+            return isinstance(node.value, str) and node.value in self.roles.output_activations
         text = dotted(node)  # keras.activations.softmax, tf.nn.sigmoid
-        if text is None or "." not in text or text.rsplit(".", 1)[1] not in OUTPUT_ACTIVATIONS:
+        if text is None or "." not in text or text.rsplit(".", 1)[1] not in self.roles.output_activations:
             return False
         qualified = self.table.qualify(text)
         return qualified is not None and (canonical(qualified) is not None
@@ -655,14 +641,16 @@ class _Matcher:
                     self.diagnostics.append(Diagnostic(
                         self.path, keyword.lineno, self._char_col(keyword.lineno, keyword.col_offset) + 1,
                         rule.code, rule.message))
-        if (key[0] == "layers" and key[1] in ("Conv2D", "Convolution2D") and len(call.args) >= 3
-                and all(literal_value(a)[0] and isinstance(literal_value(a)[1], int)
-                        for a in call.args[1:3])):
-            rows, cols = (self._source(a) for a in call.args[1:3])
-            self.diagnostics.append(Diagnostic(
-                self.path, call.lineno, self._char_col(call.lineno, call.col_offset) + 1, "OPT201",
-                f"Keras 1 form {key[1]}(filters, {rows}, {cols}): Keras 3 reads the third "
-                f"argument as strides; write kernel_size=({rows}, {cols})"))
+        positional = self.roles.keras1_positional.get(key)
+        if positional is not None:
+            start, end = positional.position, positional.position + positional.size
+            if len(call.args) >= end and all(literal_value(a)[0] and isinstance(literal_value(a)[1], int)
+                                             for a in call.args[start:end]):
+                given = ", ".join(self._source(a) for a in call.args[start:end])
+                self.diagnostics.append(Diagnostic(
+                    self.path, call.lineno, self._char_col(call.lineno, call.col_offset) + 1, "OPT201",
+                    f"Keras 1 form {key[1]}(filters, {given}): Keras 3 reads the third "
+                    f"argument as strides; write {positional.name}=({given})"))
 
     def _value_of(self, row: Row, node: ast.expr) -> _Bound | None:
         """The literal an argument holds, or None when it holds none we can tune."""
@@ -687,7 +675,7 @@ class _Matcher:
             if row.tuple_size < 2 or len(value) != row.tuple_size or len(set(value)) != 1:
                 return None
             value = value[0]
-        if isinstance(value, str) and row.param == "activation" and value in OUTPUT_ACTIVATIONS:
+        if isinstance(value, str) and row.param in self.roles.activation and value in self.roles.output_activations:
             return None
         return dataclasses.replace(bound, value=value)
 
@@ -816,7 +804,7 @@ class _Matcher:
             if call in self.output_calls:
                 continue
             for row, arg in self._arguments(call, key):
-                if call in self.width_frozen and row.param in WIDTH_PARAMS:
+                if call in self.width_frozen and row.param in self.roles.width:
                     continue
                 bound = self._value_of(row, arg)
                 if bound is not None:
@@ -882,7 +870,9 @@ class _Matcher:
 
     def _fit_call(self, call: ast.Call) -> FitCall:
         keywords = {k.arg: k.value for k in call.keywords if k.arg}
-        has_validation = bool({"validation_data", "validation_split"} & set(keywords)) or len(call.args) > 6
+        given = self.roles.validation.get("fit", ())
+        has_validation = any(r.name in keywords or (r.position is not None and len(call.args) > r.position)
+                             for r in given)
         callbacks = keywords.get("callbacks")
         return FitCall(self._span(call), has_validation,
                        self._span(callbacks) if callbacks is not None else None)
