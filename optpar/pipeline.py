@@ -12,10 +12,10 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from optpar.analysis import Analysis, analyze
 from optpar.config import Config, load_config
 from optpar.controls import apply_controls
 from optpar.errors import UserError
-from optpar.match import Analysis, analyze
 from optpar.metadata import Catalog, load_catalog
 from optpar.source import Source, in_cells, read_source, tune_script_for
 

@@ -48,7 +48,7 @@ def test_extra_roles_add_to_the_bundled_ones(tmp_path):
 
 
 def test_an_extra_output_activation_changes_what_is_tuned(tmp_path):
-    from optpar.match import analyze
+    from optpar.analysis import analyze
 
     text = 'import keras\nh = keras.layers.Dense(64, activation="softplus")\n'
     plain = [s.id for s in analyze(text, "m.py", load_catalog()).sites]
