@@ -13,8 +13,8 @@ from typing import Mapping
 
 import libcst as cst
 
+from optpar.analysis import Analysis, Site
 from optpar.errors import UserError
-from optpar.match import Analysis, Site
 from optpar.rewrite import apply_edits, site_edits
 
 

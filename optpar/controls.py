@@ -20,10 +20,12 @@ from __future__ import annotations
 import ast
 import dataclasses
 
+from optpar.analysis import Analysis, Site
+from optpar.analysis.naming import IdUniquer, identifier, make_site
+from optpar.analysis.syntax import SourceLines, literal_value
 from optpar.config import Config
 from optpar.directives import Directive, parse_directives
 from optpar.errors import UserError
-from optpar.match import Analysis, Site, literal_value, node_span, source_lines
 from optpar.space import Space
 
 
@@ -124,7 +126,7 @@ def _kind(value: object) -> str:
     return "int" if isinstance(value, int) else "float"
 
 
-def _constant_site(analysis: Analysis, directive: Directive, taken: set[str]) -> Site | None:
+def _constant_site(analysis: Analysis, directive: Directive, ids: IdUniquer) -> Site | None:
     for stmt in ast.walk(analysis.tree):
         if (isinstance(stmt, ast.Assign) and stmt.lineno == directive.line and len(stmt.targets) == 1
                 and isinstance(stmt.targets[0], ast.Name)):
@@ -136,19 +138,12 @@ def _constant_site(analysis: Analysis, directive: Directive, taken: set[str]) ->
                 raise UserError(analysis.path, directive.line, directive.col,
                                 f"no hyperparameter named {directive.name!r} on this line "
                                 f"(the constant here is {name})")
-            node = stmt.value
-            text = ast.get_source_segment(analysis.text, node) or repr(value)
-            hp_id = name.lower()
-            while hp_id in taken:
-                hp_id += "_"
-            return Site(
-                id=hp_id, file=analysis.path,
-                span=node_span(source_lines(analysis.text), node),
-                call="", param=name, value=text, default=value, tuple_size=0, kind=_kind(value),
-                space=directive_space(directive, value, analysis.path),
-                origin=f"{analysis.path}:{node.lineno} {name} = {text} (# optpar comment)",
-                constant=name, code="OPT103",
-            )
+            lines, node = SourceLines.of(analysis.text), stmt.value
+            origin = f"{analysis.path}:{node.lineno} {name} = {lines.segment(node)} (# optpar comment)"
+            return make_site(
+                ids.claim(identifier(name)), analysis.path, lines, node, call="", param=name,
+                default=value, kind=_kind(value), space=directive_space(directive, value, analysis.path),
+                origin=origin, constant=name, code="OPT103")
     return None
 
 
@@ -169,16 +164,15 @@ def apply_controls(analysis: Analysis, config: Config) -> Analysis:
         elif directive.kind != "skip":
             sites.append(dataclasses.replace(
                 site, space=directive_space(_for_site(directive, site), site.default, analysis.path)))
-    taken = {s.id for s in sites}
+    ids = IdUniquer(s.id for s in sites)
     for line, directive in sorted(directives.items()):
         if directive.kind == "skip" or line in by_line:
             continue
-        site = _constant_site(analysis, directive, taken)
+        site = _constant_site(analysis, directive, ids)
         if site is None:
             raise UserError(analysis.path, directive.line, directive.col,
                             "no tunable value on this line (put the comment on the line of the "
                             "value, or of a constant such as `DROPOUT = 0.3`)")
-        taken.add(site.id)
         sites.append(site)
     sites = [s for s in sites if config.wants(s.id)]
     sites.sort(key=lambda s: (s.span.line, s.span.col))

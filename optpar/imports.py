@@ -8,7 +8,11 @@ a table built from the imports answers it for every import style real Keras code
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass, field
+
+# The top-level modules whose import makes a program a Keras program.
+KERAS_ROOTS = ("keras", "tensorflow", "tf_keras")
 
 # Prefixes that all name the Keras 3 API, spelled differently.
 _KERAS_PREFIXES = (
@@ -48,6 +52,23 @@ def keras_key(qualified: str) -> tuple[str, str] | None:
         category = _TOP_LEVEL.get(parts[0])
         return (category, parts[0]) if category else None
     return parts[0], parts[-1]
+
+
+# An import statement naming a Keras root: `import a, b as c, keras`, `from tensorflow import x`;
+# `\\` lets the statement go on over a line break.
+_KERAS_IMPORT = re.compile(
+    r"\b(?:from|import)[\s\\]+"
+    r"(?:[\w.]+(?:[\s\\]+as[\s\\]+\w+)?[\s\\]*,[\s\\]*)*"
+    rf"(?:{'|'.join(KERAS_ROOTS)})\b"
+)
+
+
+def imports_keras(text: str) -> bool:
+    """Whether a program imports Keras, read from its raw text (a notebook's JSON too) without
+    parsing it: the quick test that lets `scan` and the pre-commit hook pass over other files.
+    It never says no where :attr:`ImportTable.uses_keras` of the parsed program would say yes
+    (it may say yes for an import inside a string, which the analysis then finds empty)."""
+    return _KERAS_IMPORT.search(text) is not None
 
 
 def dotted(node: ast.expr) -> str | None:
@@ -112,4 +133,4 @@ class ImportTable:
     @property
     def uses_keras(self) -> bool:
         modules = [*self.names.values(), *self.star_modules]
-        return any(canonical(m) or m.split(".")[0] == "tensorflow" for m in modules)
+        return any(m.split(".")[0] in KERAS_ROOTS for m in modules)

@@ -1,9 +1,10 @@
 """The metadata table: which Keras arguments are hyperparameters, and how to search them.
 
-The knowledge lives in CSV files (``metadata/keras.csv`` and ``metadata/keras1.csv``, shipped
-as package data of ``optpar.metadata``); this module reads them once, validates every cell and
-returns an immutable :class:`Catalog`.  Every problem is reported as a :class:`MetadataError`
-whose text is ``path:line:col: error: message`` (line = CSV line, col = 1-based column).
+The knowledge lives in CSV files (``metadata/keras.csv``, ``metadata/keras1.csv`` and
+``metadata/roles.csv``, read by :mod:`optpar.roles`; shipped as package data); this module reads
+them once, validates every cell and returns an immutable :class:`Catalog`.  Every problem is
+reported as a :class:`MetadataError`, a :class:`~optpar.errors.UserError` whose text is
+``path:line:col: error: message`` (line = CSV line, col = 1-based column).
 
 The CSV is data, never code: the ``Set`` column is parsed with :func:`ast.literal_eval`.
 This module imports neither tensorflow, keras nor hyperopt.
@@ -12,16 +13,18 @@ This module imports neither tensorflow, keras nor hyperopt.
 from __future__ import annotations
 
 import ast
-import csv
 import functools
 import math
 import os
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
+
+from optpar.csvrows import IDENT, Cells, Key, MetadataError, check_header, key_of, read_table
+from optpar.roles import Roles, read_roles
 
 __all__ = [
     "HPTYPES",
@@ -40,8 +43,6 @@ __all__ = [
     "bundled_paths",
 ]
 
-Key = tuple[str, str]
-
 HPTYPES = ("choice", "uniform", "loguniform", "quniform", "pow2")
 #: Only meaningful in an extra (override) CSV: removes the bundled row with the same key.
 OFF = "off"
@@ -55,23 +56,10 @@ METADATA_COLUMNS = (
 METADATA_REQUIRED = ("Layer", "ParamName", "Hptype", "Type")
 KERAS1_COLUMNS = ("Code", "Layer", "Old", "New", "Message")
 
-_PREFIXES = ("tensorflow.keras.", "tf.keras.", "keras.")
-_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _CODE = re.compile(r"OPT\d{3}\Z")
 
 
 # --------------------------------------------------------------------------- records
-
-
-class MetadataError(Exception):
-    """A problem in a metadata CSV; ``str(e)`` is ``path:line:col: error: message``."""
-
-    def __init__(self, path: str, line: int, col: int, message: str) -> None:
-        self.path = str(path)
-        self.line = line
-        self.col = col
-        self.message = message
-        super().__init__(f"{self.path}:{line}:{col}: error: {message}")
 
 
 @dataclass(frozen=True)
@@ -129,6 +117,7 @@ class Catalog:
 
     table: Mapping[Key, Mapping[str, Row]] = field(default_factory=dict)
     keras1: tuple[Keras1Rule, ...] = ()
+    roles: Roles = field(default_factory=Roles)  # Keras policy: roles.csv
 
     def params(self, key: Key | str) -> Mapping[str, Row]:
         """Tunable parameters of a callable (empty mapping when it is unknown)."""
@@ -154,10 +143,6 @@ class Catalog:
             out[r.order] = r  # type: ignore[index]
         return tuple(out)
 
-    def at_position(self, key: Key | str, index: int) -> Row | None:
-        pos = self.positional(key)
-        return pos[index] if 0 <= index < len(pos) else None
-
     def keras1_rules(self, key: Key | str) -> tuple[Keras1Rule, ...]:
         """Rules that apply to a callable; a rule naming the layer itself beats a pattern."""
         k = _as_key(key)
@@ -170,32 +155,8 @@ class Catalog:
                 chosen[rule.old] = rule
         return tuple(chosen.values())
 
-    def keys(self) -> tuple[Key, ...]:
-        return tuple(self.table)
-
-    def rows(self) -> Iterator[Row]:
-        for params in self.table.values():
-            yield from params.values()
-
     def __len__(self) -> int:
         return sum(len(p) for p in self.table.values())
-
-
-def key_of(path: str) -> Key:
-    """``"layers.Dense"`` -> ``("layers", "Dense")``; a leading ``keras.`` is dropped.
-
-    ``"optimizers.schedules.ExponentialDecay"`` -> ``("optimizers", "ExponentialDecay")``,
-    ``"Model.fit"`` -> ``("Model", "fit")``.
-    """
-    p = path.strip()
-    for prefix in _PREFIXES:
-        if p.startswith(prefix):
-            p = p[len(prefix):]
-            break
-    parts = p.split(".")
-    if len(parts) < 2 or not all(_IDENT.match(x) for x in parts):
-        raise ValueError(f"not a dotted Keras path: {path!r}")
-    return parts[0], parts[-1]
 
 
 def _as_key(key: Key | str) -> Key:
@@ -203,101 +164,6 @@ def _as_key(key: Key | str) -> Key:
 
 
 # --------------------------------------------------------------------------- reading
-
-
-def _read(path: str | os.PathLike) -> tuple[str, int, list[str], list[tuple[int, list[str]]]]:
-    """Header and (line number, cells) of a CSV; blank lines and '#' comment lines skipped."""
-    shown = os.fspath(path)
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            reader = csv.reader(fh, strict=True)
-            header: list[str] | None = None
-            header_line = 1
-            rows: list[tuple[int, list[str]]] = []
-            last = 0
-            for cells in reader:
-                start, last = last + 1, reader.line_num
-                if not cells or all(not c.strip() for c in cells):
-                    continue
-                if cells[0].lstrip().startswith("#"):
-                    continue
-                if header is None:
-                    header = [c.strip() for c in cells]
-                    header_line = start
-                    continue
-                rows.append((start, cells))
-    except csv.Error as exc:
-        raise MetadataError(shown, max(last + 1, 1), 1, f"malformed CSV: {exc}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise MetadataError(shown, 1, 1, f"cannot read metadata file: {reason}") from None
-    if header is None:
-        raise MetadataError(shown, 1, 1, "empty metadata file (no header line)")
-    return shown, header_line, header, rows
-
-
-def _check_header(shown: str, line: int, header: list[str], known: Sequence[str],
-                  required: Sequence[str]) -> dict[str, int]:
-    index: dict[str, int] = {}
-    for i, name in enumerate(header):
-        if name not in known:
-            raise MetadataError(shown, line, i + 1, f"unknown column {name!r} (expected one of {', '.join(known)})")
-        if name in index:
-            raise MetadataError(shown, line, i + 1, f"duplicate column {name!r}")
-        index[name] = i
-    for name in required:
-        if name not in index:
-            raise MetadataError(shown, line, 1, f"missing required column {name!r}")
-    return index
-
-
-class _Cells:
-    """Access to one CSV row by column name, raising MetadataError at the right column."""
-
-    def __init__(self, shown: str, line: int, cells: list[str], index: dict[str, int]) -> None:
-        self.shown, self.line, self.cells, self.index = shown, line, cells, index
-        if len(cells) > len(index):
-            raise MetadataError(shown, line, len(index) + 1, f"expected {len(index)} fields, found {len(cells)}")
-
-    def col(self, name: str) -> int:
-        return self.index.get(name, 0) + 1
-
-    def get(self, name: str) -> str:
-        i = self.index.get(name)
-        if i is None or i >= len(self.cells):
-            return ""
-        return self.cells[i].strip()
-
-    def error(self, name: str, message: str) -> MetadataError:
-        return MetadataError(self.shown, self.line, self.col(name), message)
-
-    def number(self, name: str) -> float | None:
-        text = self.get(name)
-        if not text:
-            return None
-        try:
-            value = float(text)
-        except ValueError:
-            raise self.error(name, f"{name} must be a number, not {text!r}") from None
-        if not math.isfinite(value):
-            raise self.error(name, f"{name} must be a finite number, not {text!r}")
-        return value
-
-    def natural(self, name: str, default: int | None) -> int | None:
-        text = self.get(name)
-        if not text:
-            return default
-        if not re.fullmatch(r"\d+", text):
-            raise self.error(name, f"{name} must be a non-negative integer, not {text!r}")
-        return int(text)
-
-    def one_of(self, name: str, allowed: Sequence[str], default: str | None = None) -> str:
-        text = self.get(name)
-        if not text and default is not None:
-            return default
-        if text not in allowed:
-            raise self.error(name, f"unknown {name} {text!r} (expected one of {', '.join(allowed)})")
-        return text
 
 
 def _type_ok(value: object, type_: str) -> bool:
@@ -312,7 +178,7 @@ def _type_ok(value: object, type_: str) -> bool:
     return isinstance(value, str)
 
 
-def _parse_set(c: _Cells, type_: str) -> tuple:
+def _parse_set(c: Cells, type_: str) -> tuple:
     text = c.get("Set")
     try:
         value = ast.literal_eval(text)
@@ -330,14 +196,14 @@ def _parse_set(c: _Cells, type_: str) -> tuple:
     return tuple(value)
 
 
-def _parse_row(c: _Cells) -> Row | None:
+def _parse_row(c: Cells) -> Row | None:
     layer = c.get("Layer")
     try:
         key_of(layer)
     except ValueError:
         raise c.error("Layer", f"Layer must be a dotted Keras path like 'layers.Dense', not {layer!r}") from None
     param = c.get("ParamName")
-    if not _IDENT.match(param):
+    if not IDENT.match(param):
         raise c.error("ParamName", f"ParamName must be a Python identifier, not {param!r}")
     hptype = c.one_of("Hptype", HPTYPES + (OFF,))
     type_ = c.one_of("Type", TYPES)
@@ -418,13 +284,13 @@ def _parse_row(c: _Cells) -> Row | None:
 
 def read_metadata(path: str | os.PathLike) -> list[Row]:
     """Read and validate one metadata CSV (rows in file order; ``off`` rows included)."""
-    shown, header_line, header, raw = _read(path)
-    index = _check_header(shown, header_line, header, METADATA_COLUMNS, METADATA_REQUIRED)
+    shown, header_line, header, raw = read_table(path)
+    index = check_header(shown, header_line, header, METADATA_COLUMNS, METADATA_REQUIRED)
     rows: list[Row] = []
     seen: dict[tuple[Key, str], int] = {}
     orders: dict[tuple[Key, int], str] = {}
     for line, cells in raw:
-        c = _Cells(shown, line, cells, index)
+        c = Cells(shown, line, cells, index)
         row = _parse_row(c)
         if row is None:
             continue
@@ -443,23 +309,23 @@ def read_metadata(path: str | os.PathLike) -> list[Row]:
 
 def read_keras1(path: str | os.PathLike) -> list[Keras1Rule]:
     """Read and validate one Keras-1 rename CSV."""
-    shown, header_line, header, raw = _read(path)
-    index = _check_header(shown, header_line, header, KERAS1_COLUMNS, KERAS1_COLUMNS)
+    shown, header_line, header, raw = read_table(path)
+    index = check_header(shown, header_line, header, KERAS1_COLUMNS, KERAS1_COLUMNS)
     rules: list[Keras1Rule] = []
     seen: dict[tuple[str, str], int] = {}
     for line, cells in raw:
-        c = _Cells(shown, line, cells, index)
+        c = Cells(shown, line, cells, index)
         code, layer, old, new, message = (c.get(n) for n in KERAS1_COLUMNS)
         if not _CODE.match(code):
             raise c.error("Code", f"Code must look like OPT202, not {code!r}")
-        pattern_ok = layer == "*" or (layer.endswith(".*") and _IDENT.match(layer[:-2].split(".")[-1] or ""))
+        pattern_ok = layer == "*" or (layer.endswith(".*") and IDENT.match(layer[:-2].split(".")[-1] or ""))
         if not pattern_ok:
             try:
                 key_of(layer)
             except ValueError:
                 raise c.error("Layer", f"Layer must be a dotted path or a pattern like 'layers.*', not {layer!r}") from None
         for name, value in (("Old", old), ("New", new)):
-            if not _IDENT.match(value):
+            if not IDENT.match(value):
                 raise c.error(name, f"{name} must be a Python identifier, not {value!r}")
         if not message:
             raise c.error("Message", "Message is empty")
@@ -471,9 +337,12 @@ def read_keras1(path: str | os.PathLike) -> list[Keras1Rule]:
     return rules
 
 
-def _is_keras1_file(path: str | os.PathLike) -> bool:
-    _, _, header, _ = _read(path)
-    return "Code" in header or "Old" in header
+def _kind_of_file(path: str | os.PathLike) -> str:
+    """"keras1", "roles" or "metadata", by the header of the file."""
+    _, _, header, _ = read_table(path)
+    if "Code" in header or "Old" in header:
+        return "keras1"
+    return "roles" if "Role" in header else "metadata"
 
 
 # --------------------------------------------------------------------------- catalog
@@ -502,10 +371,11 @@ def bundled_folder() -> Path:
 
 
 @functools.lru_cache(maxsize=1)
-def _bundled() -> tuple[tuple[Row, ...], tuple[Keras1Rule, ...]]:
+def _bundled() -> tuple[tuple[Row, ...], tuple[Keras1Rule, ...], Roles]:
     table_path, keras1_path = bundled_paths()
     rows = tuple(r for r in read_metadata(table_path) if r.hptype != OFF)
-    return rows, tuple(read_keras1(keras1_path))
+    roles = Roles.of(read_roles(bundled_folder() / "roles.csv"))
+    return rows, tuple(read_keras1(keras1_path)), roles
 
 
 def _merge(rows: dict[tuple[Key, str], Row], new: Sequence[Row], shown: str) -> None:
@@ -533,24 +403,29 @@ def load_catalog(extra: Sequence[str | os.PathLike] = ()) -> Catalog:
     """The bundled table, then each extra CSV in order.
 
     An extra CSV is a metadata table (header with Layer, ParamName, Hptype, Type; the other
-    columns are optional) or a Keras-1 rule table (header ``Code,Layer,Old,New,Message``).
+    columns are optional), a Keras-1 rule table (header ``Code,Layer,Old,New,Message``) or a
+    roles table (header with Role, Layer, Name).
     A metadata row with the same (Layer, ParamName) as an earlier one replaces it, Hptype
     ``off`` removes it; new rows add.  A rule with the same (Layer, Old) replaces the earlier one.
+    Role rows add to the bundled ones.
     """
     if isinstance(extra, (str, os.PathLike)):
         extra = (extra,)
-    base_rows, base_rules = _bundled()
+    base_rows, base_rules, roles = _bundled()
     merged: dict[tuple[Key, str], Row] = {(r.key, r.param): r for r in base_rows}
     rules: dict[tuple[str, str], Keras1Rule] = {(r.layer, r.old): r for r in base_rules}
     for path in extra:
-        if _is_keras1_file(path):
+        kind = _kind_of_file(path)
+        if kind == "keras1":
             for rule in read_keras1(path):
                 rules.pop((rule.layer, rule.old), None)
                 rules[(rule.layer, rule.old)] = rule
+        elif kind == "roles":
+            roles = roles + Roles.of(read_roles(path))
         else:
             _merge(merged, read_metadata(path), os.fspath(path))
     table: dict[Key, dict[str, Row]] = {}
     for (key, param), r in merged.items():
         table.setdefault(key, {})[param] = r
     frozen = MappingProxyType({k: MappingProxyType(v) for k, v in table.items()})
-    return Catalog(frozen, tuple(rules.values()))
+    return Catalog(frozen, tuple(rules.values()), roles)

@@ -132,12 +132,6 @@ class NotebookSource:
         path, cell_line, col = self.position(line, col)
         return f"{path}:{cell_line}:{col}"
 
-    def is_magic_line(self, line: int) -> bool:
-        """True when program line ``line`` (1-based) stands in for IPython syntax."""
-        cell = self._cell_at(line)
-        offset = line - cell.first_line
-        return any(i == offset and not prefix for i, _, prefix in cell.magics)
-
     def _cell_at(self, line: int) -> _Cell:
         starts = [c.first_line for c in self.cells]
         i = bisect.bisect_right(starts, line) - 1

@@ -12,7 +12,7 @@ from typing import Callable, Mapping, Sequence
 import libcst as cst
 from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
-from optpar.match import FitCall, Site, Span
+from optpar.analysis import FitCall, Site, Span
 
 
 @dataclass(frozen=True)

@@ -46,10 +46,9 @@ def catalog():
 
 def analyze_text(text: str, path: str = "model.py", controls: bool = True):
     """Analyse `text` with the bundled catalog (and the `# optpar:` comments, as the CLI does)."""
+    from optpar.analysis import analyze
     from optpar.config import Config
     from optpar.controls import apply_controls
-    from optpar.match import analyze
-    from optpar.metadata import load_catalog
 
     analysis = analyze(text, path, _catalog())
     if controls:
@@ -66,6 +65,18 @@ def _catalog():
 
         _CATALOG.append(load_catalog())
     return _CATALOG[0]
+
+
+def facts_of(text: str):
+    """optpar.analysis.facts of `text` (dedented), for the tests of one analysis step."""
+    import ast
+    import textwrap
+
+    from optpar.analysis.facts import collect
+    from optpar.analysis.syntax import SourceLines
+
+    text = textwrap.dedent(text)
+    return collect(ast.parse(text), SourceLines.of(text))
 
 
 def site_map(text: str, path: str = "model.py") -> dict:

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from conftest import FIXTURES, TUNABLE_FIXTURES, model_path
+from conftest import TUNABLE_FIXTURES
 from optpar.apply import applied_text
 from optpar.pipeline import analyze_path
 

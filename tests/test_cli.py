@@ -94,6 +94,16 @@ def test_scan_no_keras_file(run_cli):
     assert code == 0 and json.loads(out) == []
 
 
+def test_scan_reports_what_the_analysis_finds_when_keras_is_reached_through_tensorflow(run_cli, tmp_path):
+    # The quick "uses Keras" test is the import test the analysis and the hook use: a program
+    # that imports tensorflow but never spells "keras" is scanned like it is refactored.
+    path = tmp_path / "estimator.py"
+    path.write_text("import tensorflow as tf\nmodel = build()\nmodel.fit(x, y, epochs=10)\n")
+    code, out, err = run_cli("scan", path, "--format", "json")
+    assert code == 0, err
+    assert [item["id"] for item in json.loads(out)] == ["fit_epochs"]
+
+
 def test_scan_bad_file_among_good_ones(run_cli, tmp_path):
     bad = tmp_path / "bad.py"
     bad.write_text("import keras\nx = (\n")
@@ -294,6 +304,19 @@ def test_scan_and_refactor_import_no_tensorflow_keras_hyperopt(argv):
             modules.add(name.split(".")[0])
     assert "optpar" in modules  # the parse worked
     assert not modules & {"tensorflow", "keras", "hyperopt"}
+
+
+@pytest.mark.parametrize("argv", [["scan"], ["sync", "--check"]])
+def test_scan_and_a_hook_with_nothing_to_rewrite_do_not_import_the_rewriter(argv, tmp_path):
+    model = tmp_path / "digits_cnn.py"  # no sibling tuning script: the hook passes it over
+    model.write_text((ROOT / "examples" / "digits_cnn.py").read_text(encoding="utf-8"), encoding="utf-8")
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "optpar", *argv, str(model)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    modules = {line.rsplit("|", 1)[1].strip().split(".")[0] for line in proc.stderr.splitlines()
+               if line.startswith("import time:") and "|" in line}
+    assert "optpar" in modules
+    assert "libcst" not in modules
 
 
 def test_refactor_writes_script_importing_only_the_runtime(run_cli, fixture_copy):

@@ -1,7 +1,6 @@
 """What `optpar scan` finds: the matcher's rules, one source string at a time (no Keras import)."""
 from __future__ import annotations
 
-import sys
 
 import pytest
 

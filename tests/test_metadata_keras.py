@@ -15,7 +15,7 @@ TABLE, KERAS1 = bundled_paths()
 
 def _rows(path):
     with open(path, newline="", encoding="utf-8") as fh:
-        return list(csv.DictReader(fh))
+        return list(csv.DictReader(line for line in fh if not line.startswith("#")))
 
 
 def _resolve(path: str):
@@ -111,3 +111,28 @@ def test_keras1_rule_targets_exist(rule):
     names = [p.name for p in _signature_params(_resolve(rule["Layer"]))]
     assert rule["New"] in names
     assert rule["Old"] not in names, "the old name must really be gone in Keras 3"
+
+
+ROLE_ROWS = _rows(TABLE.with_name("roles.csv"))
+KERAS1_OLD = {r["Old"] for r in KERAS1_ROWS}
+
+
+@pytest.mark.parametrize("row", [r for r in ROLE_ROWS if r["Position"]],
+                         ids=lambda r: f"{r['Role']}-{r['Layer']}.{r['Name']}")
+def test_role_position_is_the_parameters_real_position(row):
+    names = [p.name for p in _signature_params(_resolve(row["Layer"]))]
+    assert names.index(row["Name"]) == int(row["Position"])
+
+
+@pytest.mark.parametrize("row", [r for r in ROLE_ROWS if r["Role"] in ("model_method", "output_layer")],
+                         ids=lambda r: f"{r['Role']}-{r['Layer']}.{r['Name']}")
+def test_role_names_what_keras_has(row):
+    obj = _resolve(row["Layer"])
+    if row["Name"]:  # a method's keyword, or a Keras 1 one keras1.csv warns about
+        assert row["Name"] in [p.name for p in _signature_params(obj)] or row["Name"] in KERAS1_OLD
+
+
+def test_width_and_activation_roles_are_catalog_parameters():
+    catalog = load_catalog()
+    params = {param for rows in catalog.table.values() for param in rows}
+    assert catalog.roles.width | catalog.roles.activation <= params

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from conftest import FIXTURES, TUNABLE_FIXTURES, model_path
+from conftest import TUNABLE_FIXTURES, model_path
 from optpar.errors import UserError
 from optpar.pipeline import analyze_path, generate
 

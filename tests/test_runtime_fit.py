@@ -4,7 +4,6 @@ functions are called directly with real Keras models and real tf.data pipelines.
 """
 from __future__ import annotations
 
-import importlib.util
 import os
 import random
 

@@ -1,0 +1,51 @@
+"""Find the tunable hyperparameters of a Keras program.
+
+This stage only *collects*: it reads the program with the stdlib `ast` (exact spans, C speed;
+nothing is executed), resolves callees through the import table, binds arguments against the
+metadata catalog and returns `Site` records. Changing code is `rewrite`'s job, done with libcst.
+
+The data flows one way, each step a module that can be read and tested alone:
+
+    syntax   parse, character columns, literal values
+    facts    one walk: parents, calls, imports, bindings, literal definitions, classes; scopes
+             and parameter defaults on demand
+    calls    which catalog key a call is, which argument feeds which row
+    chains   the layer lists of Sequential models
+    outputs  which calls make a model's outputs (never tuned), the output-activation net
+    rules    metadata rows + facts -> Candidate records
+    naming   stable ids, the one id-uniquer, Site construction
+    keras1   the OPT2xx lint on the same facts
+    fit      the measured fit() call
+
+The Keras policy they apply (widths, output activations, fit/compile keywords, ...) is data:
+metadata/roles.csv, on the catalog.
+"""
+
+from __future__ import annotations
+
+from optpar.analysis.calls import callee
+from optpar.analysis.facts import collect
+from optpar.analysis.fit import measured_fit
+from optpar.analysis.keras1 import lint
+from optpar.analysis.naming import sites
+from optpar.analysis.outputs import find_outputs
+from optpar.analysis.records import Analysis, Diagnostic, FitCall, Site, Span
+from optpar.analysis.rules import candidates
+from optpar.analysis.syntax import SourceLines, parse_python
+from optpar.metadata import Catalog
+
+__all__ = ["Analysis", "Diagnostic", "FitCall", "Site", "Span", "analyze"]
+
+
+def analyze(text: str, path: str, catalog: Catalog) -> Analysis:
+    tree = parse_python(text, path)
+    lines = SourceLines.of(text)
+    facts = collect(tree, lines)
+    if not facts.imports.uses_keras:
+        return Analysis(path, text, tree, (), (), None, False)
+    outputs = find_outputs(facts, catalog)
+    keyed = [(call, key) for call in facts.calls
+             if (key := callee(facts, catalog.roles, call)) is not None]
+    found = sites(candidates(facts, catalog, outputs, keyed), path, lines)
+    return Analysis(path, text, tree, tuple(found), tuple(lint(path, lines, catalog, keyed)),
+                    measured_fit(lines, catalog.roles, keyed), True)

@@ -1,0 +1,59 @@
+"""Which Keras callable a call is, and which of its arguments feeds which metadata row."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+
+from optpar.analysis.facts import Facts
+from optpar.csvrows import Key
+from optpar.imports import dotted
+from optpar.metadata import Catalog, Row
+from optpar.roles import Roles
+
+
+def callee(facts: Facts, roles: Roles, call: ast.Call) -> Key | None:
+    """The catalog key of what `call` calls: resolved through the imports (`layers.Dense`), or a
+    model method (`model.fit(...)` on an object we cannot resolve, with a keyword that only
+    Keras's method takes: roles.csv's `model_method` rows)."""
+    key = facts.imports.key(call.func)
+    if key is not None:
+        return key
+    func = call.func
+    if not isinstance(func, ast.Attribute) or func.attr not in roles.methods:
+        return None
+    if func.attr in facts.user_methods:
+        return None
+    receiver = dotted(func.value)
+    if receiver is not None:
+        head = receiver.split(".")[0]
+        if head in facts.imports.names and facts.imports.qualify(receiver) is not None:
+            return None  # re.compile, np.fit: a module's function, not a model
+    keywords = {k.arg for k in call.keywords if k.arg}
+    method = roles.methods[func.attr]
+    if keywords & roles.method_keywords.get(method, frozenset()):
+        return ("Model", method)
+    return None
+
+
+def bound_arguments(catalog: Catalog, key: Key, call: ast.Call) -> Iterator[tuple[Row, ast.expr]]:
+    """(row, argument) for each argument of `call` that a metadata row describes: by position
+    (up to the first `*args`), then by keyword."""
+    params = catalog.params(key)
+    positional = catalog.positional(key)
+    for index, arg in enumerate(call.args):
+        if isinstance(arg, ast.Starred):
+            break
+        row = positional[index] if index < len(positional) else None
+        if row is not None:
+            yield row, arg
+    for keyword in call.keywords:
+        if keyword.arg and keyword.arg in params:
+            yield params[keyword.arg], keyword.value
+
+
+def qualified_name(key: Key) -> str:
+    """`keras.layers.Dense`, `keras.Model.fit`: how a site names its call."""
+    if key[0] == "Model":
+        return f"keras.Model.{key[1]}"
+    return f"keras.{key[0]}.{key[1]}"

@@ -1,0 +1,297 @@
+"""One walk over a module gathers what every rule asks about: parents, calls in source order, the
+import table, how often each name is bound, literal definitions (`EPOCHS = 15`), classes and the
+user's `keras.Model` subclasses. Queries answer from those facts: which scope binds a name, what a
+name last held, a parameter's default, the calls of a function.
+
+Nothing here knows the metadata; the rules (`outputs`, `rules`, `keras1`, `fit`) do.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+
+from optpar.analysis.syntax import FUNCTIONS, SourceLines, literal_value, parameter_default
+from optpar.imports import ImportTable
+
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.Module)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The names one function binds in its own scope (its nested functions and classes excluded)."""
+
+    params: frozenset[str]
+    stores: frozenset[str]  # assigned, deleted, imported, defined, caught
+    declared_global: frozenset[str]
+    declared_nonlocal: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Literal:
+    """A literal a name holds: at a constant's definition or as a parameter's default."""
+
+    node: ast.expr  # the literal
+    name: str  # the constant's (or the parameter's) name
+    definition: str  # `EPOCHS = 15`, `build_model(units=64)`: where the name gets it
+
+
+class Facts:
+    """The facts of one module (built by :func:`collect`) and the questions asked about them.
+
+    The answers that need a second look at the tree (assignments by scope, the uses of each name,
+    function scopes, parameter defaults) are worked out on first use and kept for this module.
+    """
+
+    def __init__(self, tree: ast.Module, lines: SourceLines, parents: dict[ast.AST, ast.AST],
+                 calls: list[ast.Call], imports: ImportTable, bindings: Counter[str],
+                 literal_defs: dict[str, ast.expr], classes: list[ast.ClassDef]) -> None:
+        self.tree, self.lines, self.parents = tree, lines, parents
+        self.calls: tuple[ast.Call, ...] = tuple(calls)
+        self.imports, self.bindings, self.literal_defs = imports, bindings, literal_defs
+        self.classes: tuple[ast.ClassDef, ...] = tuple(classes)
+        self.model_classes = _model_classes(self.classes, imports)  # name -> the user's keras.Model subclass
+        self._model_class_ids = {id(cls) for cls in self.model_classes.values()}
+        self.user_methods = frozenset(  # methods of the user's other classes: `x.fit` may be one
+            item.name
+            for cls in self.classes if not self.is_model_class(cls)
+            for item in cls.body if isinstance(item, FUNCTIONS))
+        self._assignments: dict[int, list[tuple[int, str, ast.expr]]] | None = None
+        self._uses: dict[str, tuple[list[ast.Call], bool]] | None = None
+        self._scopes: dict[int, Scope] = {}
+        self._defaults: dict[tuple[int, str], Literal | None] = {}
+
+    # -- where a node is -----------------------------------------------------------------------
+    def scope(self, node: ast.AST) -> ast.AST:
+        """The function, lambda or module whose scope holds `node`."""
+        node = self.parents.get(node)
+        while node is not None and not isinstance(node, _SCOPES):
+            node = self.parents.get(node)
+        return node if node is not None else self.tree
+
+    def enclosing_class(self, node: ast.AST) -> ast.ClassDef | None:
+        node = self.parents.get(node)
+        while node is not None and not isinstance(node, ast.ClassDef):
+            node = self.parents.get(node)
+        return node
+
+    def is_model_class(self, cls: ast.ClassDef) -> bool:
+        return id(cls) in self._model_class_ids
+
+    def assigned_name(self, call: ast.Call) -> str | None:
+        """`name` of `name = call` (or `name: T = call`)."""
+        parent = self.parents.get(call)
+        if isinstance(parent, ast.Assign) and parent.value is call and len(parent.targets) == 1:
+            target = parent.targets[0]
+        elif isinstance(parent, ast.AnnAssign) and parent.value is call:
+            target = parent.target
+        else:
+            return None
+        return target.id if isinstance(target, ast.Name) else None
+
+    # -- what a name held --------------------------------------------------------------------
+    def last_assignment(self, name: str, scope: ast.AST, before: int) -> ast.expr | None:
+        """The value of the last `name = value` in `scope` on a line before `before`."""
+        if self._assignments is None:  # every `name = value`, by scope, built once
+            self._assignments = defaultdict(list)
+            for node in ast.walk(self.tree):
+                if isinstance(node, ast.Assign):
+                    for target in node.targets:
+                        if isinstance(target, ast.Name):
+                            self._assignments[id(self.scope(node))].append((node.lineno, target.id, node.value))
+        best: tuple[int, ast.expr] | None = None
+        for lineno, target, value in self._assignments.get(id(scope), ()):
+            if target == name and lineno < before and (best is None or lineno >= best[0]):
+                best = (lineno, value)
+        return best[1] if best else None
+
+    def self_attribute(self, node: ast.AST, attr: str) -> ast.Call | None:
+        """The call assigned to `self.<attr>` in the class around `node`."""
+        cls = self.enclosing_class(node)
+        if cls is None:
+            return None
+        for sub in ast.walk(cls):
+            if isinstance(sub, ast.Assign) and isinstance(sub.value, ast.Call):
+                for target in sub.targets:
+                    if (isinstance(target, ast.Attribute) and target.attr == attr
+                            and isinstance(target.value, ast.Name) and target.value.id == "self"):
+                        return sub.value
+        return None
+
+    def constant(self, name: str) -> Literal | None:
+        """The literal of a name bound once in the whole file, to a literal (`EPOCHS = 15`)."""
+        if self.bindings[name] != 1 or name not in self.literal_defs:
+            return None
+        literal = self.literal_defs[name]
+        return Literal(literal, name, f"{name} = {self.lines.segment(literal)}")
+
+    # -- names: which scope binds them; a function's parameter defaults ------------------------
+    def scope_of(self, function: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> Scope:
+        cached = self._scopes.get(id(function))
+        if cached is None:
+            cached = self._scopes[id(function)] = _scope_of(function)
+        return cached
+
+    def resolve(self, name: ast.Name) -> tuple[str, ast.AST | None]:
+        """Where a name read binds: ("param", function), ("local", function) or ("module", None).
+        Class bodies are skipped (their names are not visible to their methods)."""
+        child, node = name, self.parents.get(name)
+        while node is not None:
+            inside = (child in node.body) if isinstance(node, FUNCTIONS) else (
+                isinstance(node, ast.Lambda) and child is node.body)
+            if inside:
+                scope = self.scope_of(node)
+                if name.id in scope.declared_global:
+                    return "module", None
+                if name.id not in scope.declared_nonlocal:
+                    if name.id in scope.params:
+                        return "param", node
+                    if name.id in scope.stores:
+                        return "local", node
+            child, node = node, self.parents.get(node)
+        return "module", None
+
+    def default(self, function: ast.AST, name: str) -> Literal | None:
+        """A parameter's literal default, when it is the value every run of the function sees:
+        a plain (non-method, undecorated) function, called in this file by name only, no call
+        passing that parameter, and the parameter never rebound in the function."""
+        cache_key = (id(function), name)
+        if cache_key not in self._defaults:
+            self._defaults[cache_key] = self._find_default(function, name)
+        return self._defaults[cache_key]
+
+    def _find_default(self, function: ast.AST, name: str) -> Literal | None:
+        if not isinstance(function, FUNCTIONS) or function.decorator_list:
+            return None  # a lambda, or called through a decorator we cannot see into
+        if self.bindings[function.name] != 1 or self.enclosing_class(function) is not None:
+            return None  # defined twice, or a method (or in one)
+        literal = parameter_default(function, name)
+        if literal is None or not literal_value(literal)[0]:
+            return None
+        scope = self.scope_of(function)
+        if name in scope.stores or name in scope.declared_global or any(
+                isinstance(node, ast.Nonlocal) and name in node.names for node in ast.walk(function)):
+            return None
+        calls, referenced = self.uses_of(function.name)
+        if referenced or not calls:
+            return None  # passed around as a value: callers we cannot see
+        positional = [a.arg for a in [*function.args.posonlyargs, *function.args.args]]
+        index = positional.index(name) if name in positional else None
+        for call in calls:
+            if any(isinstance(a, ast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords):
+                return None
+            if any(k.arg == name for k in call.keywords) or (index is not None and len(call.args) > index):
+                return None
+        return Literal(literal, name, f"{function.name}({name}={self.lines.segment(literal)})")
+
+    def uses_of(self, function: str) -> tuple[list[ast.Call], bool]:
+        """(the calls `function(...)` in the file, whether its name is also read otherwise)."""
+        if self._uses is None:
+            uses: dict[str, tuple[list[ast.Call], bool]] = {}
+            for node in ast.walk(self.tree):
+                if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+                    calls, referenced = uses.get(node.id, ([], False))
+                    parent = self.parents.get(node)
+                    if isinstance(parent, ast.Call) and parent.func is node:
+                        calls.append(parent)
+                    else:
+                        referenced = True
+                    uses[node.id] = (calls, referenced)
+            self._uses = uses
+        return self._uses.get(function, ([], False))
+
+
+def collect(tree: ast.Module, lines: SourceLines) -> Facts:
+    """The one walk over the tree."""
+    parents: dict[ast.AST, ast.AST] = {}
+    calls: list[ast.Call] = []
+    imports = ImportTable()
+    bindings: Counter[str] = Counter()
+    literal_defs: dict[str, ast.expr] = {}
+    classes: list[ast.ClassDef] = []
+    for node in ast.walk(tree):
+        for child in ast.iter_child_nodes(node):
+            parents[child] = node
+        if isinstance(node, ast.Call):
+            calls.append(node)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            imports.add(node)
+            for alias in node.names:
+                bindings[(alias.asname or alias.name).split(".")[0]] += 1
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            bindings[node.id] += 1
+        elif isinstance(node, (*FUNCTIONS, ast.ClassDef)):
+            bindings[node.name] += 1
+            if isinstance(node, ast.ClassDef):
+                classes.append(node)
+        elif isinstance(node, (ast.Global, ast.Nonlocal)):
+            for name in node.names:
+                bindings[name] += 1
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            bindings[node.name] += 1
+        elif isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target = node.targets[0]
+            if isinstance(target, ast.Name) and literal_value(node.value)[0]:
+                literal_defs[target.id] = node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            if isinstance(node.target, ast.Name) and literal_value(node.value)[0]:
+                literal_defs[node.target.id] = node.value
+    calls.sort(key=lambda c: (c.lineno, c.col_offset))
+    # A user's own class or function named like a Keras one is not Keras.
+    for stmt in tree.body:
+        if isinstance(stmt, (*FUNCTIONS, ast.ClassDef)):
+            imports.shadowed.add(stmt.name)
+    return Facts(tree, lines, parents, calls, imports, bindings, literal_defs, classes)
+
+
+def _model_classes(classes: tuple[ast.ClassDef, ...], imports: ImportTable) -> dict[str, ast.ClassDef]:
+    """The user's subclasses of keras.Model, directly or through another such class."""
+    found: dict[str, ast.ClassDef] = {}
+    ids: set[int] = set()
+    changed = True
+    while changed:
+        changed = False
+        for cls in classes:
+            if id(cls) not in ids and any(
+                    imports.key(base) == ("models", "Model")
+                    or (isinstance(base, ast.Name) and base.id in found)
+                    for base in cls.bases):
+                ids.add(id(cls))
+                found[cls.name] = cls
+                changed = True
+    return found
+
+
+def _scope_of(function: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> Scope:
+    args = function.args
+    params = {a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]}
+    params |= {a.arg for a in (args.vararg, args.kwarg) if a is not None}
+    stores: set[str] = set()
+    declared_global: set[str] = set()
+    declared_nonlocal: set[str] = set()
+    stack: list[ast.AST] = list(function.body) if isinstance(function, FUNCTIONS) else [function.body]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (*FUNCTIONS, ast.ClassDef, ast.Lambda)):
+            if not isinstance(node, ast.Lambda):
+                stores.add(node.name)
+                stack.extend(node.decorator_list)
+            if isinstance(node, ast.ClassDef):
+                stack.extend([*node.bases, *node.keywords])
+            else:  # defaults are evaluated here; the body is another scope
+                stack.extend(d for d in [*node.args.defaults, *node.args.kw_defaults] if d is not None)
+            continue
+        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            stores.add(node.id)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            stores.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            stores.add(node.name)
+        elif isinstance(node, ast.Global):
+            declared_global.update(node.names)
+        elif isinstance(node, ast.Nonlocal):
+            declared_nonlocal.update(node.names)
+        stack.extend(ast.iter_child_nodes(node))
+    return Scope(frozenset(params), frozenset(stores), frozenset(declared_global),
+                 frozenset(declared_nonlocal))

@@ -1,0 +1,25 @@
+"""The measured fit(): the last Keras `fit` call of the file, and whether it has validation data
+(roles.csv's `validation` rows: by keyword, or given positionally)."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Sequence
+
+from optpar.analysis.records import FitCall
+from optpar.analysis.syntax import SourceLines
+from optpar.csvrows import Key
+from optpar.roles import Roles
+
+
+def measured_fit(lines: SourceLines, roles: Roles, keyed: Sequence[tuple[ast.Call, Key]]) -> FitCall | None:
+    fits = [call for call, key in keyed if key == ("Model", "fit")]
+    if not fits:
+        return None
+    call = fits[-1]
+    keywords = {k.arg: k.value for k in call.keywords if k.arg}
+    has_validation = any(r.name in keywords or (r.position is not None and len(call.args) > r.position)
+                         for r in roles.validation.get("fit", ()))
+    callbacks = keywords.get("callbacks")
+    return FitCall(lines.span(call), has_validation,
+                   lines.span(callbacks) if callbacks is not None else None)

@@ -1,0 +1,111 @@
+"""Stable, readable ids and the one place a `Site` is made.
+
+Ids: `dense_units`, `dense_1_units` (the second Dense), `encoder_units` (`Dense(..., name=
+"encoder")`), `fit_epochs`, or a constant's own name (`epochs`). An id already taken gets `_2`,
+`_3`, ... from the one :class:`IdUniquer`, whether the site comes from the matcher or from a
+`# optpar:` comment on a constant (optpar.controls).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections import Counter
+from collections.abc import Iterable
+
+from optpar.analysis.calls import qualified_name
+from optpar.analysis.records import Site
+from optpar.analysis.rules import Candidate
+from optpar.analysis.syntax import SourceLines
+from optpar.space import Space, anchor, kind_of
+
+
+def snake(name: str) -> str:
+    """Keras's layer-name style: Conv2D -> conv2d, BatchNormalization -> batch_normalization."""
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+def identifier(text: str) -> str:
+    """An id made of `text`: lower case, `_` for anything else, never starting with a digit."""
+    ident = re.sub(r"\W+", "_", text).strip("_").lower()
+    return ident if ident and not ident[0].isdigit() else f"p_{ident}"
+
+
+class IdUniquer:
+    """Hands out ids: the one wanted, or with `_2`, `_3`, ... when it is taken."""
+
+    def __init__(self, taken: Iterable[str] = ()) -> None:
+        self._taken = set(taken)
+
+    def claim(self, wanted: str) -> str:
+        unique, n = wanted, 2
+        while unique in self._taken:
+            unique, n = f"{wanted}_{n}", n + 1
+        self._taken.add(unique)
+        return unique
+
+
+def make_site(hp_id: str, path: str, lines: SourceLines, node: ast.expr, *, call: str, param: str,
+              default: object, kind: str, space: Space, origin: str, constant: str | None,
+              code: str) -> Site:
+    """A site for the literal `node`: its span, source text and tuple size come from the node."""
+    return Site(
+        id=hp_id, file=path, span=lines.span(node), call=call, param=param,
+        value=lines.segment(node), default=default,
+        tuple_size=len(node.elts) if isinstance(node, ast.Tuple) else 0,
+        kind=kind, space=space, origin=origin, constant=constant, code=code,
+    )
+
+
+class _CallNames:
+    """The base of a call's ids: its `name=` argument, else the snake-cased callee numbered in
+    source order (`dense`, `dense_1`, ...). A call is numbered when its first site is made."""
+
+    def __init__(self) -> None:
+        self._counters: Counter[str] = Counter()
+        self._bases: dict[ast.Call, str] = {}
+
+    def base(self, call: ast.Call, callee: str, method: bool) -> str:
+        if call not in self._bases:
+            base = callee if method else snake(callee)
+            name = next((k.value for k in call.keywords if k.arg == "name"), None)
+            if isinstance(name, ast.Constant) and isinstance(name.value, str) and name.value:
+                base = identifier(name.value)
+            else:
+                n = self._counters[base]
+                self._counters[base] += 1
+                base = f"{base}_{n}" if n else base
+            self._bases[call] = base
+        return self._bases[call]
+
+
+def sites(candidates: Iterable[Candidate], path: str, lines: SourceLines) -> list[Site]:
+    """Name the candidates that have a search space; one site per constant (at its definition,
+    for its first use), sorted by position."""
+    calls = _CallNames()
+    ids = IdUniquer()
+    constants: set[int] = set()  # the literals at definitions already made sites
+    made: list[Site] = []
+    for found in candidates:
+        row, node, key = found.row, found.node, found.key
+        space = anchor(row, found.value)
+        if space is None:
+            continue
+        if found.constant is not None:
+            if id(node) in constants:
+                continue
+            constants.add(id(node))
+            hp_id = identifier(found.constant.name)
+            origin = (f"{path}:{node.lineno} {found.constant.definition}, "
+                      f"used as {key[1]}({row.param}) at line {found.call.lineno}")
+        else:
+            hp_id = f"{calls.base(found.call, key[1], key[0] == 'Model')}_{row.param}"
+            origin = f"{path}:{node.lineno} {key[1]}({row.param}={lines.segment(node)})"
+        name = found.constant.name if found.constant is not None else None
+        made.append(make_site(
+            ids.claim(hp_id), path, lines, node, call=qualified_name(key), param=row.param,
+            default=found.value, kind=kind_of(row), space=space, origin=origin, constant=name,
+            code="OPT102" if name else "OPT101"))
+    made.sort(key=lambda s: (s.span.line, s.span.col))
+    return made

@@ -1,0 +1,235 @@
+"""Which calls make a model's outputs: never tuned (DESIGN.md, "Search-space rules").
+
+- the end of each Sequential chain, back to and including the last layer that sets a width;
+- the layers behind a functional `Model(inputs, outputs)`, also through the user's own Model
+  subclasses (`MyModel(inputs, outputs)`, `super().__init__(inputs, outputs)`), and what a
+  subclass's `call` returns;
+- the safety net: a layer with an output activation (softmax, ...), or followed in a Sequential
+  by an `Activation("softmax")`, keeps its width wherever it is.
+
+What counts as a width, an output activation or an activation layer is roles.csv's.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+
+from optpar.analysis.calls import bound_arguments
+from optpar.analysis.chains import Chains, sequential_chains
+from optpar.analysis.facts import Facts
+from optpar.analysis.syntax import FUNCTIONS, parameter_default
+from optpar.csvrows import Key
+from optpar.imports import canonical, dotted
+from optpar.metadata import Catalog
+from optpar.roles import Roles
+
+
+@dataclass(frozen=True)
+class Outputs:
+    calls: frozenset[ast.Call]  # layers that make a model's outputs: nothing of theirs is tuned
+    width_frozen: frozenset[ast.Call]  # layers with an output activation: their width is kept
+    blocked: frozenset[str]  # names those calls read there: the constants (or defaults) are kept
+
+
+def find_outputs(facts: Facts, catalog: Catalog) -> Outputs:
+    chains = sequential_chains(facts)
+    calls = _OutputLayers(facts, catalog).find(chains)
+    width_frozen, blocked = _output_activation_widths(facts, catalog, chains, calls)
+    for call in calls:
+        for arg in [*call.args, *(k.value for k in call.keywords)]:
+            if isinstance(arg, ast.Name):
+                blocked.add(arg.id)
+    return Outputs(frozenset(calls), frozenset(width_frozen), frozenset(blocked))
+
+
+def is_width_layer(facts: Facts, catalog: Catalog, call: ast.Call) -> bool:
+    """A Keras layer with a parameter that sets the width of what it outputs (units, filters)."""
+    key = facts.imports.key(call.func)
+    return key is not None and bool(catalog.roles.width & set(catalog.params(key)))
+
+
+class _OutputLayers:
+    """Marks the calls that make the outputs of the module's models."""
+
+    def __init__(self, facts: Facts, catalog: Catalog) -> None:
+        self.facts, self.catalog = facts, catalog
+        self.marked: set[ast.Call] = set()
+
+    def find(self, chains: Chains) -> set[ast.Call]:
+        facts = self.facts
+        for call in facts.calls:
+            key = facts.imports.key(call.func)
+            if key == ("models", "Sequential"):
+                continue  # chains.py's
+            if key == ("models", "Model"):
+                self._mark_model_outputs(call, _outputs_argument(call, 1))
+            elif isinstance(call.func, ast.Name) and call.func.id in facts.model_classes:
+                # A user's Model subclass called like keras.Model: MyModel(inputs, outputs).
+                index = self._init_outputs_index(facts.model_classes[call.func.id], frozenset())
+                self._mark_model_outputs(call, _outputs_argument(call, index))
+            elif isinstance(call.func, ast.Attribute) and call.func.attr == "__init__":
+                self._mark_model_outputs(call, self._init_outputs(call))
+        for layers in [*chains.unnamed, *chains.named]:
+            self._mark_trailing(layers)
+        for cls in facts.classes:
+            if not facts.is_model_class(cls):
+                continue
+            for item in cls.body:
+                if isinstance(item, ast.FunctionDef) and item.name == "call":
+                    for node in ast.walk(item):
+                        if isinstance(node, ast.Return) and node.value is not None:
+                            self._mark(node.value, item, node.lineno + 1)
+        return self.marked
+
+    def _mark_trailing(self, layers: tuple[ast.expr, ...]) -> None:
+        for layer in reversed(layers):
+            if not isinstance(layer, ast.Call):
+                break
+            self.marked.add(layer)
+            if is_width_layer(self.facts, self.catalog, layer) or self.facts.imports.key(layer.func) is None:
+                break
+
+    def _mark(self, expr: ast.expr, scope: ast.AST, before: int, depth: int = 0) -> None:
+        """Mark the layers that produce `expr`, walking back through names and layer calls up
+        to and including the first layer that sets a width."""
+        if depth > 25 or expr is None:
+            return
+        facts = self.facts
+        if isinstance(expr, (ast.List, ast.Tuple)):
+            for element in expr.elts:
+                self._mark(element, scope, before, depth + 1)
+        elif isinstance(expr, ast.Dict):
+            for value in expr.values:
+                self._mark(value, scope, before, depth + 1)
+        elif isinstance(expr, ast.Name):
+            value = facts.last_assignment(expr.id, scope, before)
+            if value is not None:
+                self._mark(value, scope, value.lineno, depth + 1)
+        elif isinstance(expr, ast.Call):
+            layer = expr.func
+            if isinstance(layer, ast.Name):  # a layer held in a variable: out = Dense(10); out(x)
+                layer = facts.last_assignment(layer.id, scope, expr.lineno) or layer
+            elif isinstance(layer, ast.Attribute) and dotted(layer) and dotted(layer).startswith("self."):
+                layer = facts.self_attribute(expr, layer.attr) or layer
+            if isinstance(layer, ast.Call):
+                self.marked.add(layer)
+                if not is_width_layer(facts, self.catalog, layer) and expr.args:
+                    self._mark(expr.args[0], scope, before, depth + 1)
+            elif facts.imports.key(expr.func) is not None:
+                # keras.ops / layers.add(...) merging branches: each branch is an output.
+                for arg in expr.args:
+                    self._mark(arg, scope, before, depth + 1)
+
+    def _mark_model_outputs(self, call: ast.Call, outputs: ast.expr | None) -> None:
+        if outputs is not None:
+            self._mark(outputs, self.facts.scope(call), call.lineno)
+
+    def _init_outputs_index(self, cls: ast.ClassDef, seen: frozenset[str]) -> int | None:
+        """Where `outputs` is among the positional arguments (self excluded) of the __init__ that
+        calling `cls` runs: the user's own, when the class or a user base defines one, else
+        keras.Model(inputs, outputs)'s; None when that __init__ takes no `outputs`."""
+        init = next((item for item in cls.body
+                     if isinstance(item, FUNCTIONS) and item.name == "__init__"), None)
+        if init is None:
+            return self._base_init_outputs_index(cls, seen)
+        names = [a.arg for a in [*init.args.posonlyargs, *init.args.args]][1:]
+        return names.index("outputs") if "outputs" in names else None
+
+    def _base_init_outputs_index(self, cls: ast.ClassDef, seen: frozenset[str]) -> int | None:
+        model_classes = self.facts.model_classes
+        for base in cls.bases:
+            if (isinstance(base, ast.Name) and base.id in model_classes
+                    and base.id not in seen and base.id != cls.name):
+                return self._init_outputs_index(model_classes[base.id], seen | {cls.name})
+        return 1
+
+    def _init_outputs(self, call: ast.Call) -> ast.expr | None:
+        """The outputs of `super().__init__(inputs, outputs)` in a Model subclass, or of
+        `keras.Model.__init__(self, inputs, outputs)` / `MyBase.__init__(self, ...)`."""
+        facts = self.facts
+        owner = call.func.value
+        if (isinstance(owner, ast.Call) and isinstance(owner.func, ast.Name)
+                and owner.func.id == "super"):
+            cls = facts.enclosing_class(call)
+            if cls is None or not facts.is_model_class(cls):
+                return None
+            return _outputs_argument(call, self._base_init_outputs_index(cls, frozenset()))
+        if facts.imports.key(owner) == ("models", "Model"):
+            return _outputs_argument(call, 1, offset=1)
+        if isinstance(owner, ast.Name) and owner.id in facts.model_classes:
+            index = self._init_outputs_index(facts.model_classes[owner.id], frozenset())
+            return _outputs_argument(call, index, offset=1)
+        return None
+
+
+def _outputs_argument(call: ast.Call, index: int | None, offset: int = 0) -> ast.expr | None:
+    """The `outputs` argument of a Model-like call: by keyword, or at a positional index."""
+    keyword = next((k.value for k in call.keywords if k.arg == "outputs"), None)
+    if keyword is not None or index is None:
+        return keyword
+    position = index + offset
+    if len(call.args) <= position or any(isinstance(a, ast.Starred) for a in call.args[:position + 1]):
+        return None
+    return call.args[position]
+
+
+# -- the safety net: output activations --------------------------------------------------------
+
+def _output_activation_widths(facts: Facts, catalog: Catalog, chains: Chains,
+                              outputs: set[ast.Call]) -> tuple[set[ast.Call], set[str]]:
+    """A layer with an output activation (softmax, ...), or followed in a Sequential by an
+    Activation layer with one, is an output layer wherever it is: its width is never tuned,
+    nor a constant or default that gives it. Returns (those layers, the names giving widths)."""
+    roles = catalog.roles
+    frozen: list[tuple[ast.Call, Key]] = []
+    for call in facts.calls:
+        key = facts.imports.key(call.func)
+        if key is None or call in outputs or not catalog.knows(key):
+            continue
+        if any(row.param in roles.activation and is_output_activation(facts, roles, arg)
+               for row, arg in bound_arguments(catalog, key, call)):
+            frozen.append((call, key))
+    for chain in chains.named:
+        for layer, after in zip(chain, chain[1:]):
+            if isinstance(layer, ast.Call) and _is_output_activation_layer(facts, roles, after):
+                key = facts.imports.key(layer.func)
+                if key is not None and catalog.knows(key):
+                    frozen.append((layer, key))
+    blocked = {arg.id for call, key in frozen for row, arg in bound_arguments(catalog, key, call)
+               if row.param in roles.width and isinstance(arg, ast.Name)}
+    return {call for call, _ in frozen}, blocked
+
+
+def _is_output_activation_layer(facts: Facts, roles: Roles, node: ast.expr) -> bool:
+    """Activation("softmax"), Softmax()."""
+    if not isinstance(node, ast.Call):
+        return False
+    key = facts.imports.key(node.func)
+    if key in roles.output_layers:
+        return True
+    role = roles.activation_layers.get(key)
+    if role is None:
+        return False
+    given = node.args[role.position] if len(node.args) > role.position else next(
+        (k.value for k in node.keywords if k.arg == role.name), None)
+    return given is not None and is_output_activation(facts, roles, given)
+
+
+def is_output_activation(facts: Facts, roles: Roles, node: ast.expr) -> bool:
+    """`"softmax"`, `keras.activations.softmax`, `tf.nn.sigmoid`, or a name bound to one (a
+    constant, a parameter's default)."""
+    if isinstance(node, ast.Name):
+        where, function = facts.resolve(node)
+        if where == "param":  # def head(x, activation="softmax")
+            node = parameter_default(function, node.id) or node
+        elif node.id in facts.literal_defs and facts.bindings[node.id] == 1:
+            node = facts.literal_defs[node.id]
+    if isinstance(node, ast.Constant):
+        return isinstance(node.value, str) and node.value in roles.output_activations
+    text = dotted(node)  # keras.activations.softmax, tf.nn.sigmoid
+    if text is None or "." not in text or text.rsplit(".", 1)[1] not in roles.output_activations:
+        return False
+    qualified = facts.imports.qualify(text)
+    return qualified is not None and (canonical(qualified) is not None
+                                      or qualified.split(".")[0] == "tensorflow")

@@ -1,0 +1,85 @@
+"""What the analysis hands to the rest of optpar: frozen records, no behaviour beyond formatting."""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+
+from optpar.space import Space
+
+
+@dataclass(frozen=True)
+class Span:
+    """A source range: 1-based lines, 0-based character columns, end exclusive."""
+
+    line: int
+    col: int
+    end_line: int
+    end_col: int
+
+
+@dataclass(frozen=True)
+class Site:
+    """One tunable value: where it is, what it feeds, and the space to search."""
+
+    id: str
+    file: str
+    span: Span
+    call: str  # qualified callee, e.g. keras.layers.Dense or keras.Model.fit
+    param: str
+    value: str  # the original source text
+    default: object  # the user's value (the scalar of an all-equal tuple)
+    tuple_size: int  # 0: scalar; n: written as an n-tuple of equal values
+    kind: str  # int | float | categorical
+    space: Space
+    origin: str  # where it came from, for comments and messages
+    constant: str | None = None  # the constant's name when the value sits at its definition
+    code: str = "OPT101"
+
+    @property
+    def line(self) -> int:
+        return self.span.line
+
+    @property
+    def col(self) -> int:
+        return self.span.col + 1
+
+    def as_json(self) -> dict:
+        return {
+            "id": self.id, "file": self.file, "line": self.line, "col": self.col,
+            "call": self.call, "param": self.param, "value": self.value,
+            "default": list(self.default) if isinstance(self.default, tuple) else self.default,
+            "kind": self.kind, "space": self.space.as_json(), "describe": self.space.describe(),
+            "constant": self.constant, "code": self.code,
+        }
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """A warning about the user's code (OPT2xx)."""
+
+    file: str
+    line: int
+    col: int
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class FitCall:
+    """The fit() call whose validation metric a trial reports (the last one in the file)."""
+
+    span: Span
+    has_validation: bool
+    callbacks: Span | None  # the value of callbacks=..., when given
+
+
+@dataclass(frozen=True)
+class Analysis:
+    path: str
+    text: str
+    tree: ast.Module
+    sites: tuple[Site, ...]
+    diagnostics: tuple[Diagnostic, ...]
+    fit: FitCall | None
+    uses_keras: bool

@@ -1,0 +1,79 @@
+"""Metadata rows + facts -> typed candidates: the literal values a Keras call's arguments hold.
+
+A call counts when `calls.callee` resolves it to a catalog key; each argument a row describes is
+a candidate when it holds a literal: written there (`Dense(128)`), a constant bound once to one
+(`EPOCHS = 15`), or a parameter's default that every call sees (`def build(units=64)`). Output
+layers, output widths and output activations (roles.csv) are never candidates.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from optpar.analysis.calls import bound_arguments
+from optpar.analysis.facts import Facts, Literal
+from optpar.analysis.outputs import Outputs
+from optpar.analysis.syntax import literal_value
+from optpar.csvrows import Key
+from optpar.metadata import Catalog, Row
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One value that may become a site, before naming and the search space."""
+
+    call: ast.Call  # the Keras call whose argument holds it
+    key: Key  # the call's catalog key
+    row: Row  # the metadata row of the argument
+    node: ast.expr  # the literal: at the call, or at the constant's or the default's definition
+    value: object  # its value (the scalar of an all-equal tuple)
+    constant: Literal | None = None  # where a name gets it, when the argument is a name
+
+
+def candidates(facts: Facts, catalog: Catalog, outputs: Outputs,
+               keyed: Sequence[tuple[ast.Call, Key]]) -> Iterator[Candidate]:
+    """In call order, then argument order (positional first): the order ids are numbered in."""
+    roles = catalog.roles
+    for call, key in keyed:
+        if call in outputs.calls:
+            continue
+        for row, arg in bound_arguments(catalog, key, call):
+            if call in outputs.width_frozen and row.param in roles.width:
+                continue
+            found = held_literal(facts, outputs, arg)
+            if found is None:
+                continue
+            node, constant = found
+            value = tunable_value(catalog, row, node)
+            if value is not None:
+                yield Candidate(call, key, row, node, value, constant)
+
+
+def held_literal(facts: Facts, outputs: Outputs, arg: ast.expr) -> tuple[ast.expr, Literal | None] | None:
+    """(the literal an argument holds, where a name got it); None when it holds none we can tune."""
+    if not isinstance(arg, ast.Name):
+        return arg, None
+    if arg.id in outputs.blocked:
+        return None
+    where, function = facts.resolve(arg)
+    constant = facts.default(function, arg.id) if where == "param" else facts.constant(arg.id)
+    return None if constant is None else (constant.node, constant)
+
+
+def tunable_value(catalog: Catalog, row: Row, node: ast.expr) -> object | None:
+    """The value of a literal for `row` (the scalar of an all-equal tuple), or None: not a
+    literal (None itself is not one), a tuple the row cannot take as one value, an output
+    activation."""
+    ok, value = literal_value(node)
+    if not ok:
+        return None
+    if isinstance(value, tuple):
+        if row.tuple_size < 2 or len(value) != row.tuple_size or len(set(value)) != 1:
+            return None
+        value = value[0]
+    roles = catalog.roles
+    if isinstance(value, str) and row.param in roles.activation and value in roles.output_activations:
+        return None
+    return value

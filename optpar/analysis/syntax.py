@@ -1,0 +1,115 @@
+"""The stdlib `ast` as optpar reads it: parsing with one-line errors, character columns and exact
+source text (ast counts UTF-8 bytes, editors and libcst count characters), literal values."""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+
+from optpar.analysis.records import Span
+from optpar.errors import UserError
+
+FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def parse_python(text: str, path: str) -> ast.Module:
+    """ast.parse with a one-line UserError for bad input."""
+    if "\x00" in text:
+        raise UserError(path, 1, 1, "file contains NUL bytes (binary?)")
+    try:
+        return ast.parse(text, filename=path)
+    except SyntaxError as exc:
+        raise UserError(path, exc.lineno or 1, exc.offset or 1, f"syntax error: {exc.msg}") from None
+    except (ValueError, RecursionError, MemoryError) as exc:
+        raise UserError(path, 1, 1, f"cannot parse: {exc}") from None
+
+
+def source_lines(text: str) -> list[str]:
+    """Lines as Python's tokenizer sees them (str.splitlines also splits on \\f, \\v, ...)."""
+    lines, start = [], 0
+    for match in _LINE_BREAK.finditer(text):
+        lines.append(text[start:match.end()])
+        start = match.end()
+    if start < len(text):
+        lines.append(text[start:])
+    return lines
+
+
+def char_col(lines: list[str], line: int, byte_col: int) -> int:
+    """ast columns count UTF-8 bytes; editors and libcst count characters."""
+    text = lines[line - 1] if 0 < line <= len(lines) else ""
+    if text.isascii():
+        return byte_col
+    return len(text.encode("utf-8")[:byte_col].decode("utf-8", errors="replace"))
+
+
+def node_span(lines: list[str], node: ast.AST) -> Span:
+    return Span(node.lineno, char_col(lines, node.lineno, node.col_offset),
+                node.end_lineno, char_col(lines, node.end_lineno, node.end_col_offset))
+
+
+@dataclass(frozen=True)
+class SourceLines:
+    """A program's lines, to turn ast positions into character spans and exact source text."""
+
+    lines: tuple[str, ...]
+
+    @classmethod
+    def of(cls, text: str) -> SourceLines:
+        return cls(tuple(source_lines(text)))
+
+    def char_col(self, line: int, byte_col: int) -> int:
+        return char_col(self.lines, line, byte_col)
+
+    def span(self, node: ast.AST) -> Span:
+        return node_span(self.lines, node)
+
+    def segment(self, node: ast.AST) -> str:
+        """The exact source text of a node (ast.get_source_segment re-splits the file each call)."""
+        first, last = node.lineno - 1, node.end_lineno - 1
+        if first == last:
+            line = self.lines[first].encode("utf-8")
+            return line[node.col_offset:node.end_col_offset].decode("utf-8", errors="replace")
+        parts = [self.lines[first].encode("utf-8")[node.col_offset:].decode("utf-8", errors="replace")]
+        parts += self.lines[first + 1:last]
+        parts.append(self.lines[last].encode("utf-8")[:node.end_col_offset].decode("utf-8", errors="replace"))
+        return "".join(parts)
+
+
+def literal_value(node: ast.expr) -> tuple[bool, object]:
+    """The Python value of a literal node (numbers, strings, bools, tuples of numbers)."""
+    if isinstance(node, ast.Constant):
+        if isinstance(node.value, (int, float, str)) and not isinstance(node.value, complex):
+            return True, node.value
+        return False, None
+    if (isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd))
+            and isinstance(node.operand, ast.Constant)
+            and type(node.operand.value) in (int, float)):
+        value = node.operand.value
+        return True, -value if isinstance(node.op, ast.USub) else value
+    if isinstance(node, ast.Tuple) and node.elts:
+        values = []
+        for element in node.elts:
+            ok, value = literal_value(element)
+            if not ok or isinstance(value, (str, tuple)):
+                return False, None
+            values.append(value)
+        return True, tuple(values)
+    return False, None
+
+
+def parameter_default(function: ast.AST, name: str) -> ast.expr | None:
+    """The default value expression of a function's parameter, if it has one."""
+    if not isinstance(function, (*FUNCTIONS, ast.Lambda)):
+        return None
+    args = function.args
+    positional = [a.arg for a in [*args.posonlyargs, *args.args]]
+    if name in positional:
+        index = positional.index(name) - (len(positional) - len(args.defaults))
+        return args.defaults[index] if index >= 0 else None
+    for arg, default in zip(args.kwonlyargs, args.kw_defaults):
+        if arg.arg == name:
+            return default
+    return None

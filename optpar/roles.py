@@ -1,0 +1,175 @@
+"""Keras policy as rows: ``metadata/roles.csv``.
+
+What the matcher has to know about Keras beyond which arguments are tuned: which parameters set
+a layer's width, which activations only an output layer has, which keywords tell a model's
+``fit``/``compile`` from another library's, where ``fit`` takes its validation data, and the
+Keras 1 positional forms to warn about. Adding such knowledge for a new Keras API is a row here,
+not code. The file is read and checked like the other tables (``path:line:col: error: ...``).
+
+``Role,Layer,Name,Position,Size``; which cells each role takes:
+
+==================  =======================  ==========================  ========  ====
+Role                Layer                    Name                        Position  Size
+==================  =======================  ==========================  ========  ====
+width               --                       parameter (``units``)       --        --
+activation          --                       parameter (``activation``)  --        --
+output_activation   --                       activation (``softmax``)    --        --
+output_layer        layer (``Softmax``)      --                          --        --
+activation_layer    layer (``Activation``)   its activation parameter    required  --
+model_method        ``Model.<method>``       a keyword of the method     --        --
+method_alias        ``Model.<method>``       an older name of it         --        --
+validation          ``Model.<method>``       a validation argument       optional  --
+keras1_positional   layer (``Conv2D``)       the Keras 3 parameter       required  >= 2
+==================  =======================  ==========================  ========  ====
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from optpar.csvrows import IDENT, Cells, Key, check_header, key_of, read_table
+
+__all__ = ["ROLE_COLUMNS", "ROLES", "Role", "Roles", "read_roles"]
+
+ROLE_COLUMNS = ("Role", "Layer", "Name", "Position", "Size")
+
+# role -> (Layer: "" none / "layer" / "method", Name required, Position: "" none / "optional" /
+# "required", Size required)
+_SHAPES: Mapping[str, tuple[str, bool, str, bool]] = MappingProxyType({
+    "width": ("", True, "", False),
+    "activation": ("", True, "", False),
+    "output_activation": ("", True, "", False),
+    "output_layer": ("layer", False, "", False),
+    "activation_layer": ("layer", True, "required", False),
+    "model_method": ("method", True, "", False),
+    "method_alias": ("method", True, "", False),
+    "validation": ("method", True, "optional", False),
+    "keras1_positional": ("layer", True, "required", True),
+})
+ROLES = tuple(_SHAPES)
+
+
+@dataclass(frozen=True)
+class Role:
+    """One row of roles.csv."""
+
+    role: str
+    layer: str  # "" where the role names no layer
+    name: str  # "" where the role names no parameter
+    position: int | None = None
+    size: int | None = None
+    source: str = ""  # "path:line"
+
+    @property
+    def key(self) -> Key | None:
+        return key_of(self.layer) if self.layer else None
+
+
+def _empty() -> Mapping:
+    return MappingProxyType({})
+
+
+def _frozen(mapping: dict) -> Mapping:
+    return MappingProxyType({k: (frozenset(v) if isinstance(v, set) else v) for k, v in mapping.items()})
+
+
+@dataclass(frozen=True)
+class Roles:
+    """The rows of roles.csv, indexed the way the matcher asks."""
+
+    rows: tuple[Role, ...] = ()
+    width: frozenset[str] = frozenset()  # parameters that set the width of a layer's output
+    activation: frozenset[str] = frozenset()  # parameters that name a layer's activation
+    output_activations: frozenset[str] = frozenset()  # softmax, sigmoid, ...
+    output_layers: frozenset[Key] = frozenset()  # layers that are an output activation (Softmax)
+    activation_layers: Mapping[Key, Role] = field(default_factory=_empty)  # Activation("softmax")
+    method_keywords: Mapping[str, frozenset[str]] = field(default_factory=_empty)  # fit -> epochs, ...
+    methods: Mapping[str, str] = field(default_factory=_empty)  # name written -> method (fit_generator -> fit)
+    validation: Mapping[str, tuple[Role, ...]] = field(default_factory=_empty)  # fit -> its validation arguments
+    keras1_positional: Mapping[Key, Role] = field(default_factory=_empty)
+
+    @classmethod
+    def of(cls, rows: Iterable[Role]) -> Roles:
+        rows = tuple(dict.fromkeys(rows))
+        names: dict[str, set[str]] = {}
+        keywords: dict[str, set[str]] = {}
+        methods: dict[str, str] = {}
+        validation: dict[str, list[Role]] = {}
+        for row in rows:
+            names.setdefault(row.role, set()).add(row.name)
+            if row.role == "model_method":
+                keywords.setdefault(row.key[1], set()).add(row.name)
+                methods.setdefault(row.key[1], row.key[1])
+            elif row.role == "method_alias":
+                methods[row.name] = row.key[1]
+            elif row.role == "validation":
+                validation.setdefault(row.key[1], []).append(row)
+        return cls(
+            rows=rows,
+            width=frozenset(names.get("width", ())),
+            activation=frozenset(names.get("activation", ())),
+            output_activations=frozenset(names.get("output_activation", ())),
+            output_layers=frozenset(r.key for r in rows if r.role == "output_layer"),
+            activation_layers=_frozen({r.key: r for r in rows if r.role == "activation_layer"}),
+            method_keywords=_frozen(keywords),
+            methods=_frozen(methods),
+            validation=_frozen({method: tuple(found) for method, found in validation.items()}),
+            keras1_positional=_frozen({r.key: r for r in rows if r.role == "keras1_positional"}),
+        )
+
+    def __add__(self, other: Roles) -> Roles:
+        return Roles.of([*self.rows, *other.rows])
+
+
+def _parse_role(c: Cells) -> Role:
+    role = c.one_of("Role", ROLES)
+    layer_kind, wants_name, position_kind, wants_size = _SHAPES[role]
+    layer, name = c.get("Layer"), c.get("Name")
+    if not layer_kind and layer:
+        raise c.error("Layer", f"{role} rows name no Layer (they hold for every layer), not {layer!r}")
+    if layer_kind:
+        if not layer:
+            raise c.error("Layer", f"{role} rows need a Layer")
+        try:
+            key = key_of(layer)
+        except ValueError:
+            raise c.error("Layer", f"Layer must be a dotted Keras path like 'layers.Dense', not {layer!r}") from None
+        if layer_kind == "method" and key[0] != "Model":
+            raise c.error("Layer", f"{role} rows name a model method like 'Model.fit', not {layer!r}")
+    if wants_name and not IDENT.match(name):
+        raise c.error("Name", f"Name must be a Python identifier, not {name!r}")
+    if not wants_name and name:
+        raise c.error("Name", f"{role} rows take no Name, not {name!r}")
+    position = c.natural("Position", None)
+    if position is None and position_kind == "required":
+        raise c.error("Position", f"{role} rows need a Position")
+    if position is not None and not position_kind:
+        raise c.error("Position", f"{role} rows take no Position")
+    size = c.natural("Size", None)
+    if wants_size and (size is None or size < 2):
+        raise c.error("Size", f"{role} rows need a Size of 2 or more")
+    if size is not None and not wants_size:
+        raise c.error("Size", f"{role} rows take no Size")
+    return Role(role, layer, name, position, size, f"{c.shown}:{c.line}")
+
+
+def read_roles(path: str | os.PathLike) -> list[Role]:
+    """Read and validate one roles CSV (rows in file order)."""
+    shown, header_line, header, raw = read_table(path)
+    index = check_header(shown, header_line, header, ROLE_COLUMNS, ("Role", "Layer", "Name"))
+    rows: list[Role] = []
+    seen: dict[tuple[str, Key | None, str], int] = {}
+    for line, cells in raw:
+        c = Cells(shown, line, cells, index)
+        row = _parse_role(c)
+        ident = (row.role, row.key, row.name)
+        if ident in seen:
+            what = " ".join(part for part in (row.layer, row.name) if part)
+            raise c.error("Name" if row.name else "Layer",
+                          f"duplicate {row.role} row for {what} (first at line {seen[ident]})")
+        seen[ident] = line
+        rows.append(row)
+    return rows

@@ -1,0 +1,109 @@
+"""optpar.analysis.calls, .rules, .keras1 and .fit on their own: facts + metadata -> records."""
+from __future__ import annotations
+
+import ast
+
+import pytest
+
+from conftest import facts_of as parsed
+from optpar.analysis.calls import bound_arguments, callee
+from optpar.analysis.fit import measured_fit
+from optpar.analysis.keras1 import lint
+from optpar.analysis.outputs import Outputs, find_outputs
+from optpar.analysis.rules import Candidate, candidates
+
+NO_OUTPUTS = Outputs(frozenset(), frozenset(), frozenset())
+
+
+def keyed(facts, catalog):
+    return [(c, k) for c in facts.calls if (k := callee(facts, catalog.roles, c)) is not None]
+
+
+def found(text: str, catalog, outputs: Outputs | None = None) -> list[Candidate]:
+    facts = parsed(text)
+    outputs = find_outputs(facts, catalog) if outputs is None else outputs
+    return list(candidates(facts, catalog, outputs, keyed(facts, catalog)))
+
+
+def test_callee_resolves_imports_and_model_methods(catalog):
+    facts = parsed("""
+        import re
+        from keras import layers
+        layers.Dense(4)
+        model.fit(x, epochs=3)
+        model.compile(loss="mse")
+        model.fit_generator(gen, epochs=2)
+        re.compile("x", flags=0)
+        clf.fit(x, y)
+    """)
+    assert [callee(facts, catalog.roles, c) for c in facts.calls] == [
+        ("layers", "Dense"), ("Model", "fit"), ("Model", "compile"), ("Model", "fit"), None, None]
+
+
+def test_arguments_bind_by_position_then_keyword(catalog):
+    call = ast.parse('Dense(8, "relu", use_bias=False, units2=3)').body[0].value
+    assert [(r.param, ast.unparse(a)) for r, a in bound_arguments(catalog, ("layers", "Dense"), call)] == [
+        ("units", "8"), ("activation", "'relu'")]
+    starred = ast.parse("Dense(*args, activation='relu')").body[0].value
+    assert [r.param for r, _ in bound_arguments(catalog, ("layers", "Dense"), starred)] == ["activation"]
+
+
+def test_candidates_written_constant_and_default(catalog):
+    result = found("""
+        from keras import layers
+        UNITS = 32
+        def block(rate=0.25):
+            return layers.Dropout(rate)
+        h = layers.Dense(UNITS, activation="tanh")
+        block()
+    """, catalog, NO_OUTPUTS)
+    assert [(c.row.param, c.value, c.constant and c.constant.definition) for c in result] == [
+        ("rate", 0.25, "block(rate=0.25)"), ("units", 32, "UNITS = 32"), ("activation", "tanh", None)]
+
+
+def test_nothing_tunable_yields_nothing(catalog):  # no-op
+    assert found("""
+        from keras import layers
+        n = compute()
+        h = layers.Dense(n, activation=pick())
+        out = layers.Dense(10, activation="softmax")
+    """, catalog) == []
+
+
+def test_square_tuples_are_one_value_and_others_are_left(catalog):
+    result = found("from keras import layers\na = layers.Conv2D(8, (3, 3))\nb = layers.Conv2D(8, (3, 5))\n",
+                   catalog, NO_OUTPUTS)
+    assert [(c.row.param, c.value) for c in result] == [("filters", 8), ("kernel_size", 3), ("filters", 8)]
+
+
+def test_keras1_lint_names_and_positional_forms(catalog):
+    facts = parsed("""
+        from keras import layers
+        c = layers.Conv2D(32, 3, 3, border_mode="same")
+        d = layers.Conv2D(32, (3, 3), padding="same")
+    """)
+    diagnostics = lint("m.py", facts.lines, catalog, keyed(facts, catalog))
+    assert [(d.line, d.code) for d in diagnostics] == [(3, "OPT201"), (3, "OPT204")]
+    assert diagnostics[0].message.endswith("write kernel_size=(3, 3)")
+
+
+def test_keras3_code_has_no_diagnostics(catalog):  # no-op
+    facts = parsed("from keras import layers\nc = layers.Conv2D(32, 3, strides=2)\n")
+    assert lint("m.py", facts.lines, catalog, keyed(facts, catalog)) == []
+
+
+@pytest.mark.parametrize("fit, validation", [
+    ("model.fit(x, y, epochs=3, validation_split=0.2)", True),
+    ("model.fit(x, y, 32, 3, 1, None, 0.2, shuffle=True)", True),
+    ("model.fit(x, y, epochs=3, callbacks=cbs)", False),
+])
+def test_the_measured_fit_is_the_last_one(catalog, fit, validation):
+    facts = parsed(f"import keras\nmodel.fit(a, b, epochs=1, validation_data=v)\n{fit}\n")
+    found_fit = measured_fit(facts.lines, catalog.roles, keyed(facts, catalog))
+    assert found_fit.span.line == 3 and found_fit.has_validation is validation
+    assert (found_fit.callbacks is not None) is ("callbacks" in fit)
+
+
+def test_no_fit_call(catalog):  # no-op
+    facts = parsed("import keras\nmodel.compile(loss='mse')\n")
+    assert measured_fit(facts.lines, catalog.roles, keyed(facts, catalog)) is None
