@@ -481,7 +481,8 @@ def _commented(code: str) -> list[str]:
     return shown
 
 
-def build_script(analysis: Analysis, source_name: str, out_name: str, standalone: bool = False) -> Script:
+def build_script(analysis: Analysis, source_name: str, out_name: str, standalone: bool = False,
+                 fit_at: str = "") -> Script:
     path = analysis.path
     if not analysis.sites:
         raise UserError(path, 1, 1, "no tunable hyperparameters found (nothing to tune)")
@@ -527,6 +528,7 @@ def build_script(analysis: Analysis, source_name: str, out_name: str, standalone
         out += [standalone_block(), ""]
     out += [*RUNTIME_IMPORTS, "", "import math", "", "from hyperopt import hp", "from hyperopt.pyll import scope", ""]
     out.append(f"SOURCE = {source_name!r}")
+    out.append(f"FIT_AT = {fit_at!r}  # the measured fit(), where a refusal points")
     out.append("# Where your program seeds its random numbers; every trial starts from the random state")
     out.append("# your program has where its training starts, so trial 1 is your own run.")
     out.append(f"SEEDS = {list(seeding_calls(analysis.tree, path))!r}")
@@ -559,7 +561,7 @@ def build_script(analysis: Analysis, source_name: str, out_name: str, standalone
     out.append('if __name__ == "__main__":')
     out.append("    raise SystemExit(optpar_runtime.main(")
     out.append("        source=SOURCE, space=SPACE, defaults=DEFAULTS, baseline=BASELINE_POINT, params=params,")
-    out.append(f"        run_trial=run_trial, seeds=SEEDS, api={API_VERSION}))")
+    out.append(f"        run_trial=run_trial, seeds=SEEDS, fit_at=FIT_AT, api={API_VERSION}))")
     text = "\n".join(out) + "\n"
     return Script(text=text, refactored=refactored.code, notes=tuple(notes))
 

@@ -17,7 +17,7 @@ from optpar.config import Config, load_config
 from optpar.controls import apply_controls
 from optpar.errors import UserError
 from optpar.metadata import Catalog, load_catalog
-from optpar.source import Source, in_cells, read_source, tune_script_for
+from optpar.source import Source, in_cells, position_label, read_source, tune_script_for
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,9 @@ def generate(path: str | os.PathLike, out: str | os.PathLike | None = None,
     except ValueError:  # another drive on Windows
         source_name = str(path)
     try:
-        script = build_script(analysis, source_name, out_path.name, standalone)
+        fit = analysis.fit.span if analysis.fit is not None else None
+        fit_at = position_label(source, source_name, fit.line, fit.col + 1) if fit is not None else ""
+        script = build_script(analysis, source_name, out_path.name, standalone, fit_at)
     except UserError as exc:
         raise in_cells(source, exc) from None
     return Generated(path, out_path, script.text, script.refactored, analysis)

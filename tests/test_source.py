@@ -9,7 +9,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 from optpar.errors import UserError
 from optpar.imports import imports_keras
-from optpar.source import is_generated, is_program, read_source, tune_script_for
+from optpar.source import is_generated, is_program, position_label, read_source, tune_script_for
 
 
 def test_generated_mark_is_the_first_line(tmp_path):
@@ -84,3 +84,19 @@ def test_imports_keras_agrees_with_the_import_table(text):
 ])
 def test_imports_keras_no(text):  # no-op cases
     assert not imports_keras(text)
+
+
+def test_a_position_is_labelled_by_the_name_the_script_uses(tmp_path):
+    model = tmp_path / "model.py"
+    model.write_text("import keras\nx = 1\nmodel.fit(x)\n")
+    assert position_label(read_source(model), "model.py", 3, 1) == "model.py:3:1"
+
+
+def test_a_position_in_a_notebook_is_labelled_by_its_cell(tmp_path):
+    path = tmp_path / "sub" / "nb.ipynb"
+    path.parent.mkdir()
+    nbformat.write(new_notebook(cells=[new_code_cell("import keras\nx = 1"),
+                                       new_code_cell("y = 2\nmodel.fit(x)")]), str(path))
+    source = read_source(path)
+    line = source.text.splitlines().index("model.fit(x)") + 1
+    assert position_label(source, "sub/nb.ipynb", line, 1) == "sub/nb.ipynb:cell_2:2:1"

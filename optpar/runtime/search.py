@@ -19,7 +19,7 @@ from optpar.runtime.trial import Objective, enable_gpu_memory_growth, error_text
 
 
 def main(*, source: str, space: dict, defaults: dict, baseline: dict, params: dict, run_trial,
-         seeds=(), api: int = API_VERSION, argv=None) -> int:
+         seeds=(), fit_at: str = "", api: int = API_VERSION, argv=None) -> int:
     """Run (or resume) the search of a generated script; 0 ok, 1 every trial failed, 2 bad input,
     130 interrupted."""
     if api > API_VERSION:
@@ -27,7 +27,7 @@ def main(*, source: str, space: dict, defaults: dict, baseline: dict, params: di
               "optpar, or regenerate the script" % (sys.argv[0] or "the script", api, API_VERSION),
               file=sys.stderr)
         return 2
-    program = Program(source, space, defaults, baseline, params, run_trial, tuple(seeds))
+    program = Program(source, space, defaults, baseline, params, run_trial, tuple(seeds), fit_at)
     INTERRUPT.requested = False
     previous = _on_sigint(INTERRUPT.handler)
     try:
@@ -101,7 +101,7 @@ def _search(program: Program, argv) -> int:
 
             refusal = unshippable(objective)
             if refusal:
-                print("error: %s" % refusal, file=sys.stderr)
+                print(program.refusal_line(refusal), file=sys.stderr)
                 return 2
             trials = spark_trials(args, program.source)
         else:
@@ -147,7 +147,7 @@ def _search(program: Program, argv) -> int:
             return 130
         _save_and_report(store, trials, baseline_tid, n_kept, args, started)
         if store.refused:
-            print("error: %s" % next(iter(store.refused.values())), file=sys.stderr)
+            print(program.refusal_line(next(iter(store.refused.values()))), file=sys.stderr)
             return 2
     else:
         print("nothing to do: the search already has %d trials (--max-evals %d)" % (n_kept, args.max_evals),

@@ -25,6 +25,11 @@ class Program:
     params: dict  # the dict run_trial() reads; the runtime fills it before each trial
     run_trial: Callable[[], object]
     seeds: tuple[str, ...] = ()  # where the program seeds its random numbers
+    fit_at: str = ""  # the measured fit() in the model file, "model.py:LINE:COL"
+
+    def refusal_line(self, message: object) -> str:
+        """A refusal as the one line a user reads: where (the measured fit), then what."""
+        return "%s: error: %s" % (self.fit_at or self.source, message)
 
 
 @dataclass
