@@ -4,7 +4,9 @@ and the runtime that drives hyperopt.
 
 The split is a dataflow pass over the statements that lead to the measured fit() call: a statement
 belongs to the trial when it holds a tuned value or reads a name that such a statement (or a
-function that holds a tuned value) produces; every other statement runs once.
+function that holds a tuned value) produces; every other statement runs once. A `def` or `class`
+runs in the trial when what it reads as it runs (defaults, decorators, bases, class attributes)
+holds a tuned value or a name the trial binds. Nothing after the measured fit() runs.
 """
 
 from __future__ import annotations
@@ -270,17 +272,52 @@ class _Planner:
             lambda line, col: _contains(unit_or_stmt, line, col))
         return any(holds(line, col) for line, col in self.site_points)
 
-    def _defines_with_site(self, unit: _Unit) -> bool:
-        """A `def` or `class` whose tuned value is read when the statement runs (a parameter's
-        default, a decorator argument, a class attribute): it must run again in each trial."""
+    def _runs_at_definition(self, unit: _Unit, bound: set[str]) -> bool:
+        """A `def` or `class` whose parts that run with the statement itself (a parameter's default,
+        a decorator, a base, a class attribute) hold a tuned value or read a name in `bound`, the
+        names the trial binds: it must run again in each trial, after what it reads."""
         stmt = unit.first
         if len(unit.ast) != 1 or not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             return False
         bodies = _body_ranges(stmt)
-        return any(
-            _contains(stmt, line, col) and not any(start <= (line, col) < end for start, end in bodies)
-            for line, col in self.site_points
-        )
+
+        def at_definition(line: int, col: int) -> bool:
+            return not any(start <= (line, col) < end for start, end in bodies)
+
+        reads = (n for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load))
+        return (any(_contains(stmt, line, col) and at_definition(line, col) for line, col in self.site_points)
+                or any(n.id in bound and at_definition(n.lineno, n.col_offset) for n in reads))
+
+    def _pull_definitions(self, definitions: list[_Unit], into: list[_Unit]) -> bool:
+        """Move from `definitions` to `into` each one that runs at definition what `into` binds
+        (a class deriving from a moved class follows it); True when one moved."""
+        moved = False
+        while True:
+            bound = _writes_of(into)
+            again = False
+            for unit in list(definitions):
+                if self._runs_at_definition(unit, bound):
+                    definitions.remove(unit)
+                    into.append(unit)
+                    moved = again = True
+            if not again:
+                return moved
+
+    def _prologue(self, tainted: set[str], driver: _Unit | None = None) -> list[_Unit]:
+        """The top-level statements that run in each trial before a driver function's body: those
+        that hold a tuned value or read one, and the definitions that read those when they run."""
+        prologue: list[_Unit] = []
+        definitions: list[_Unit] = []
+        for unit in self.top:
+            if unit is driver or _is_docstring(unit.first) or any(_is_main_guard(s) for s in unit.ast):
+                continue
+            if _is_definition(unit.first):
+                definitions.append(unit)
+            elif self._holds_site(unit) or unit.reads & tainted:
+                prologue.append(unit)
+        self._pull_definitions(definitions, prologue)
+        prologue.sort(key=self.top.index)
+        return prologue
 
     def _only_calls(self, name: str) -> bool:
         """The top level's only part in training is one bare `name()` call (a `main()`)."""
@@ -347,7 +384,8 @@ class _Planner:
         units = self.module_units()
         fitters = self._fitter_names()  # the functions that reach fit(), however deep
         called = any(_called_names_of(u) & fitters for u in units if not _is_definition(u.first))
-        if (required == 0 and isinstance(stmt, ast.FunctionDef) and not self._defines_with_site(self.top[index])
+        if (required == 0 and isinstance(stmt, ast.FunctionDef)
+                and self.top[index] not in self._prologue(self._tainted_names([]))
                 and (self._only_calls(stmt.name) or not called)):
             body = self.top[index].cst.body.body
             return index, _units(body, stmt.body, self.imports)
@@ -371,13 +409,11 @@ class _Planner:
         )
         trial: list[_Unit] = []
         setup: list[_Unit] = []
-        omitted: list[_Unit] = [u for u in driver_units[cut + 1:]
-                                if not (in_module and _is_definition(u.first))]
+        definitions: list[_Unit] = []  # in module mode, the defs and classes that stay at the top
+        omitted = driver_units[cut + 1:]
         for i, unit in enumerate(driver_units[:cut + 1]):
-            if in_module and self._defines_with_site(unit):
-                trial.append(unit)
-                continue
             if in_module and (_is_definition(unit.first) or _is_docstring(unit.first)):
+                definitions.append(unit)
                 continue
             if any(_is_main_guard(s) for s in unit.ast):
                 continue
@@ -386,11 +422,12 @@ class _Planner:
             else:
                 setup.append(unit)
         # A statement run once must not write what the trial writes, nor rebind what an earlier
-        # trial statement read: those stay in the trial, in order.
+        # trial statement read, and a definition must not read what the trial binds: those stay
+        # in the trial, in order.
         changed = True
         while changed:
-            changed = False
-            trial_writes = set().union(*(u.writes for u in trial)) if trial else set()
+            changed = self._pull_definitions(definitions, trial)
+            trial_writes = _writes_of(trial)
             for unit in list(setup):
                 pos = driver_units.index(unit)
                 read_before = set().union(*(u.reads for u in trial if driver_units.index(u) < pos)) if trial else set()
@@ -399,16 +436,7 @@ class _Planner:
                     trial.append(unit)
                     changed = True
             trial.sort(key=driver_units.index)
-        prologue: list[_Unit] = []
-        if not in_module:
-            for unit in self.top:
-                if self._defines_with_site(unit):
-                    prologue.append(unit)
-                    continue
-                if _is_definition(unit.first) or _is_docstring(unit.first) or any(_is_main_guard(s) for s in unit.ast):
-                    continue
-                if self._holds_site(unit) or unit.reads & tainted:
-                    prologue.append(unit)
+        prologue = [] if in_module else self._prologue(tainted, self.top[driver_index])
         return driver_index, driver_units, setup, prologue, trial, omitted
 
     def _fitter_names(self) -> set[str]:
@@ -429,6 +457,10 @@ class _Planner:
 
 def _called_names(node: ast.AST) -> set[str]:
     return {n.func.id for n in ast.walk(node) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+
+
+def _writes_of(units: list[_Unit]) -> set[str]:
+    return set().union(*(u.writes for u in units)) if units else set()
 
 
 def _called_names_of(unit: _Unit) -> set[str]:
