@@ -7,6 +7,7 @@ import ast
 
 import pytest
 
+from conftest import analyze_text
 from optpar.pipeline import generate
 
 HEAD = "import keras\nfrom keras import layers\n"
@@ -263,3 +264,40 @@ def test_imports_and_definitions_before_the_fit_stay_at_the_top(tmp_path):
     text = generated(tmp_path, after + before + "model.fit(x, y, epochs=3, validation_split=0.2)\n")
     assert {"IPython", "show", "Later"} <= top_level_names(text)
     assert "Not run during the search" not in text
+
+
+def layout_of(body: str):
+    """(plan, {field: [first line of each statement]}) of HEAD + body, as the planner sees it."""
+    import libcst as cst
+
+    from optpar.plan import plan
+
+    analysis = analyze_text(HEAD + body)
+    module = cst.parse_module(analysis.text)
+    layout = plan(analysis, module)
+    def first_lines(units) -> list[str]:
+        return [module.code_for_node(u.cst).strip().splitlines()[0] for u in units]
+
+    return layout, {field: first_lines(getattr(layout, field)) for field in ("setup", "trial", "omitted")}
+
+
+def test_the_plan_of_a_module_names_where_each_statement_goes():
+    layout, lines = layout_of(WGAN)
+    assert layout.driver is None
+    assert lines == {
+        "setup": ["import keras", "from keras import layers", "x = y = None"],
+        "trial": ['model = keras.Sequential([keras.Input((4,)), layers.Dense(64, activation="relu"), layers.Dense(2)])',
+                  'model.compile(optimizer="adam", loss="mse")',
+                  "model.fit(x, y, epochs=3, validation_split=0.2)"],
+        "omitted": ["import IPython", "def show(model):", "class Later:", "show(model)"],
+    }
+    assert layout.declared == ("model",)
+
+
+def test_the_plan_of_a_main_keeps_its_definition_in_place_of_its_body():
+    layout, lines = layout_of(MAIN)
+    assert layout.driver is not None and layout.driver.name == "main"
+    assert layout.driver.unit in layout.setup and layout.driver.once == ()
+    assert lines["setup"] == ["import keras", "from keras import layers", "def main():", "x = y = None",
+                              'if __name__ == "__main__":']
+    assert len(lines["trial"]) == 3 and lines["omitted"] == [] and layout.declared == ()
