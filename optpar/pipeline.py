@@ -2,7 +2,8 @@
 
 Everything `optpar scan`, `refactor` and the pre-commit hook need, without TensorFlow, Keras or
 hyperopt imports. Writing a tuning script needs the rewriter (libcst); reading and matching do
-not, so `emit` is imported by `generate` alone and `scan` never loads libcst.
+not, so `emit` (and `plan`, which it uses) is imported by `generate` alone and `scan` never
+loads libcst.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ import ast
 
 import pytest
 
+from conftest import analyze_text
 from optpar.pipeline import generate
 
 HEAD = "import keras\nfrom keras import layers\n"
@@ -135,3 +136,168 @@ def test_a_function_whose_default_is_tuned_is_defined_again_in_each_trial(tmp_pa
     assert trial.index("def create_model(") < trial.index("model = create_model()")
     assert "create_model" not in top_level_functions(text)
     compile(text, "model_tune.py", "exec")
+
+
+def top_level_names(text: str) -> set[str]:
+    """Names the generated script binds at its top level, before run_trial()."""
+    head = text.split("def run_trial():")[0]
+    return {name for stmt in ast.parse(head).body for node in ast.walk(stmt)
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom))
+            for name in ([node.name] if hasattr(node, "name") else [a.asname or a.name for a in node.names])}
+
+
+MOE = '''
+NUM_EXPERTS = 4
+x = y = None
+
+
+def make_layer(num_experts=NUM_EXPERTS):
+    return layers.Dense(num_experts)
+
+
+model = keras.Sequential([keras.Input((4,)), make_layer(), layers.Dense(NUM_EXPERTS), layers.Dense(2)])
+model.compile(optimizer="adam", loss="mse")
+model.fit(x, y, epochs=3, validation_split=0.2)
+'''
+
+MOE_TRIAL = '''def run_trial():
+    """One evaluation: the code of model.py that builds, compiles and fits the model,
+    reading its tuned values from `params`."""
+    global NUM_EXPERTS, make_layer, model
+    NUM_EXPERTS = params["num_experts"]
+
+
+    def make_layer(num_experts=NUM_EXPERTS):
+        return layers.Dense(num_experts)
+
+
+    model = keras.Sequential([keras.Input((4,)), make_layer(), layers.Dense(NUM_EXPERTS), layers.Dense(2)])
+    model.compile(optimizer=params["compile_optimizer"], loss="mse")
+    optpar_fit(model.fit, x, y, epochs=params["fit_epochs"], validation_split=0.2)'''
+
+
+def test_a_def_whose_default_reads_a_tuned_constant_is_defined_again_in_each_trial(tmp_path):
+    """keras-io mnist_moe: `def f(num_experts=NUM_EXPERTS)` with NUM_EXPERTS tuned. Left at the
+    top, the default is read before run_trial() has bound NUM_EXPERTS (NameError), or freezes
+    the first trial's value."""
+    text = generated(tmp_path, MOE)
+    assert run_trial(text) == MOE_TRIAL
+    assert "make_layer" not in top_level_names(text)
+    compile(text, "model_tune.py", "exec")
+
+
+@pytest.mark.parametrize("definition, name", [
+    ("def make_layer(num_experts=NUM_EXPERTS):\n    return layers.Dense(num_experts)\n", "make_layer"),
+    ("class Router:\n    experts = NUM_EXPERTS\n", "Router"),
+    ("@functools.lru_cache(NUM_EXPERTS)\ndef route(i):\n    return i\n", "route"),
+    ("class Gate(Bases[NUM_EXPERTS]):\n    pass\n", "Gate"),
+    ("class Router:\n    experts = NUM_EXPERTS\n\n\nclass BigRouter(Router):\n    pass\n", "BigRouter"),
+])
+@pytest.mark.parametrize("driven", [False, True])
+def test_what_a_definition_reads_when_it_runs_follows_the_tuned_constant(tmp_path, definition, name, driven):
+    """A default, a decorator, a base or a class attribute is read when `def`/`class` runs: the
+    statement runs in run_trial(), after the constant, at the top level as in a main()."""
+    model = ('model = keras.Sequential([keras.Input((4,)), layers.Dense(NUM_EXPERTS), layers.Dense(2)])\n'
+             'model.compile(optimizer="adam", loss="mse")\nmodel.fit(x, y, epochs=3, validation_split=0.2)\n')
+    program = "import functools\nNUM_EXPERTS = 4\nx = y = Bases = None\n\n\n" + definition + "\n\n"
+    if driven:
+        program += "def main():\n" + "".join("    " + line + "\n" for line in model.splitlines())
+        program += '\n\nif __name__ == "__main__":\n    main()\n'
+    else:
+        program += model
+    text = generated(tmp_path, program)
+    trial = run_trial(text)
+    assert name not in top_level_names(text)
+    assert 'NUM_EXPERTS = params["num_experts"]' in trial
+    assert trial.index('NUM_EXPERTS = params["num_experts"]') < trial.index(definition.splitlines()[0])
+    compile(text, "model_tune.py", "exec")
+
+
+def test_a_definition_that_reads_the_constant_only_when_called_stays_at_the_top(tmp_path):
+    """No-op: a body runs when the function is called, from the trial, and sees that trial's value."""
+    text = generated(tmp_path, MOE.replace("def make_layer(num_experts=NUM_EXPERTS):\n    return layers.Dense(num_experts)",
+                                           "def make_layer():\n    return layers.Dense(NUM_EXPERTS)"))
+    assert "make_layer" in top_level_names(text)
+    assert "def make_layer" not in run_trial(text)
+
+
+WGAN = '''
+x = y = None
+model = keras.Sequential([keras.Input((4,)), layers.Dense(64, activation="relu"), layers.Dense(2)])
+model.compile(optimizer="adam", loss="mse")
+model.fit(x, y, epochs=3, validation_split=0.2)
+import IPython
+
+
+def show(model):
+    IPython.display.display(model)
+
+
+class Later:
+    pass
+show(model)
+'''
+
+WGAN_OMITTED = '''# Not run during the search (after fit() in model.py):
+#     import IPython
+#     def show(model):
+#         IPython.display.display(model)
+#     class Later:
+#         pass
+#     show(model)
+'''
+
+
+def test_everything_after_the_measured_fit_is_left_out_imports_and_definitions_too(tmp_path):
+    """keras-io wgan_gp: an `import IPython` after fit() stayed in the script and failed where
+    IPython is not installed. Nothing after the measured fit() at the top level runs during the
+    search; it is shown, commented, below run_trial()."""
+    text = generated(tmp_path, WGAN)
+    assert not {"IPython", "show", "Later"} & top_level_names(text)
+    assert WGAN_OMITTED in text
+    compile(text, "model_tune.py", "exec")
+
+
+def test_imports_and_definitions_before_the_fit_stay_at_the_top(tmp_path):
+    """No-op: only what follows the measured fit() is left out."""
+    before, after = WGAN.split("model.fit(x, y, epochs=3, validation_split=0.2)\n")
+    text = generated(tmp_path, after + before + "model.fit(x, y, epochs=3, validation_split=0.2)\n")
+    assert {"IPython", "show", "Later"} <= top_level_names(text)
+    assert "Not run during the search" not in text
+
+
+def layout_of(body: str):
+    """(plan, {field: [first line of each statement]}) of HEAD + body, as the planner sees it."""
+    import libcst as cst
+
+    from optpar.plan import plan
+
+    analysis = analyze_text(HEAD + body)
+    module = cst.parse_module(analysis.text)
+    layout = plan(analysis, module)
+    def first_lines(units) -> list[str]:
+        return [module.code_for_node(u.cst).strip().splitlines()[0] for u in units]
+
+    return layout, {field: first_lines(getattr(layout, field)) for field in ("setup", "trial", "omitted")}
+
+
+def test_the_plan_of_a_module_names_where_each_statement_goes():
+    layout, lines = layout_of(WGAN)
+    assert layout.driver is None
+    assert lines == {
+        "setup": ["import keras", "from keras import layers", "x = y = None"],
+        "trial": ['model = keras.Sequential([keras.Input((4,)), layers.Dense(64, activation="relu"), layers.Dense(2)])',
+                  'model.compile(optimizer="adam", loss="mse")',
+                  "model.fit(x, y, epochs=3, validation_split=0.2)"],
+        "omitted": ["import IPython", "def show(model):", "class Later:", "show(model)"],
+    }
+    assert layout.declared == ("model",)
+
+
+def test_the_plan_of_a_main_keeps_its_definition_in_place_of_its_body():
+    layout, lines = layout_of(MAIN)
+    assert layout.driver is not None and layout.driver.name == "main"
+    assert layout.driver.unit in layout.setup and layout.driver.once == ()
+    assert lines["setup"] == ["import keras", "from keras import layers", "def main():", "x = y = None",
+                              'if __name__ == "__main__":']
+    assert len(lines["trial"]) == 3 and lines["omitted"] == [] and layout.declared == ()

@@ -128,3 +128,56 @@ def test_spark_refuses_at_once_what_it_cannot_send_to_its_workers(fixture_copy):
     assert len(errors(proc)) == 1 and "train_ds (a _PrefetchDataset" in errors(proc)[0]
     assert "--backend local" in errors(proc)[0]
     assert not (path.parent / "runs" / "trials.csv").exists()  # nothing ran
+
+
+MIXTURE_OF_EXPERTS = '''\
+import keras
+import numpy as np
+from keras import layers
+
+keras.utils.set_random_seed(0)
+NUM_EXPERTS = 4
+x = np.random.default_rng(0).normal(size=(64, 4)).astype("float32")
+y = x[:, :2]
+
+
+def make_experts(num_experts=NUM_EXPERTS):
+    return layers.Dense(num_experts, activation="relu")
+
+
+model = keras.Sequential([keras.Input((4,)), make_experts(), layers.Dense(NUM_EXPERTS), layers.Dense(2)])
+model.compile(optimizer="adam", loss="mse")
+model.fit(x, y, epochs=2, validation_split=0.25, verbose=0)
+'''
+
+SHOWN_AFTER_TRAINING = '''\
+import keras
+import numpy as np
+from keras import layers
+
+keras.utils.set_random_seed(0)
+x = np.random.default_rng(0).normal(size=(64, 4)).astype("float32")
+y = x[:, :2]
+model = keras.Sequential([keras.Input((4,)), layers.Dense(8, activation="relu"), layers.Dense(2)])
+model.compile(optimizer="adam", loss="mse")
+model.fit(x, y, epochs=2, validation_split=0.25, verbose=0)
+import optpar_absent_module  # like keras-io's `import IPython`, where it is not installed
+
+
+def show(model):
+    optpar_absent_module.display(model)
+
+
+show(model)
+'''
+
+
+@pytest.mark.parametrize("program", [MIXTURE_OF_EXPERTS, SHOWN_AFTER_TRAINING], ids=["moe", "after_fit"])
+def test_keras_io_forms_that_used_to_fail_at_import_tune(tmp_path, program):
+    """mnist_moe: a default reading a tuned constant (NameError: NUM_EXPERTS); wgan_gp: an import
+    after the measured fit() of a module that is not installed (ModuleNotFoundError)."""
+    path = tmp_path / "model.py"
+    path.write_text(program, encoding="utf-8")
+    proc = tune(path, "--max-evals", "1")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert [r["status"] for r in rows(path)] == ["ok"]

@@ -1,0 +1,258 @@
+"""Where each statement of the user's program goes in the tuning script: the setup (run once, at
+import), run_trial() (run per trial, with the tuned values in `params`), or left out (after the
+measured fit()).
+
+The split is a dataflow pass over the statements that lead to the measured fit() call: a statement
+belongs to the trial when it holds a tuned value or reads a name that such a statement (or a
+function that holds a tuned value) produces; every other statement runs once. A `def` or `class`
+runs in the trial when what it reads as it runs (defaults, decorators, bases, class attributes)
+holds a tuned value or a name the trial binds. Nothing after the measured fit() runs.
+
+The program is the module, or a function the top level calls (a `main()`, found by climbing from
+the function that holds fit() to the one the program starts from): its body becomes run_trial(),
+after the top-level statements that hold or read a tuned value (the trial's prologue).
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+
+import libcst as cst
+
+from optpar.analysis import Analysis
+from optpar.errors import UserError
+from optpar.units import (FUNCTIONS, SCOPES, Unit, body_ranges, called_names, contains, imported_names,
+                          is_definition, is_docstring, is_main_guard, units_of, writes_of)
+
+
+@dataclass(frozen=True)
+class Driver:
+    """The function whose body becomes run_trial(); its definition stands in `Plan.setup`."""
+
+    unit: Unit
+    once: tuple[Unit, ...]  # the statements of its body that do not depend on a tuned value
+
+    @property
+    def name(self) -> str:
+        return self.unit.first.name
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The program laid out as a tuning script."""
+
+    setup: tuple[Unit, ...]  # the script's top level, in the program's order: what runs once at import
+    driver: Driver | None  # None: the module itself is the program
+    trial: tuple[Unit, ...]  # run_trial()'s statements, in order
+    declared: tuple[str, ...]  # the names run_trial() declares global
+    omitted: tuple[Unit, ...]  # after the measured fit(): not run during the search
+
+
+def plan(analysis: Analysis, module: cst.Module) -> Plan:
+    """`module` is the program with its `params[...]` lookups and the measured fit() instrumented."""
+    return _Planner(analysis, module).plan()
+
+
+class _Planner:
+    """Decide which statements run once, which run per trial, and which are left out."""
+
+    def __init__(self, analysis: Analysis, module: cst.Module) -> None:
+        self.tree = analysis.tree
+        self.path = analysis.path
+        self.imports = imported_names(self.tree)
+        self.top = units_of(module.body, self.tree.body, self.imports)
+        self.site_points = [(s.span.line, s.span.col) for s in analysis.sites]
+        fit = analysis.fit
+        self.fit_point = (fit.span.line, fit.span.col)
+
+    def _holds_site(self, unit: Unit) -> bool:
+        return any(unit.holds(line, col) for line, col in self.site_points)
+
+    def _runs_at_definition(self, unit: Unit, bound: set[str]) -> bool:
+        """A `def` or `class` whose parts that run with the statement itself (a parameter's default,
+        a decorator, a base, a class attribute) hold a tuned value or read a name in `bound`, the
+        names the trial binds: it must run again in each trial, after what it reads."""
+        stmt = unit.first
+        if len(unit.ast) != 1 or not isinstance(stmt, SCOPES):
+            return False
+        bodies = body_ranges(stmt)
+
+        def at_definition(line: int, col: int) -> bool:
+            return not any(start <= (line, col) < end for start, end in bodies)
+
+        reads = (n for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load))
+        return (any(contains(stmt, line, col) and at_definition(line, col) for line, col in self.site_points)
+                or any(n.id in bound and at_definition(n.lineno, n.col_offset) for n in reads))
+
+    def _pull_definitions(self, definitions: list[Unit], into: list[Unit]) -> bool:
+        """Move from `definitions` to `into` each one that runs at definition what `into` binds
+        (a class deriving from a moved class follows it); True when one moved."""
+        moved = False
+        while True:
+            bound = writes_of(into)
+            again = False
+            for unit in list(definitions):
+                if self._runs_at_definition(unit, bound):
+                    definitions.remove(unit)
+                    into.append(unit)
+                    moved = again = True
+            if not again:
+                return moved
+
+    def _prologue(self, tainted: set[str], driver: Unit | None = None) -> list[Unit]:
+        """The top-level statements that run in each trial before a driver function's body: those
+        that hold a tuned value or read one, and the definitions that read those when they run."""
+        prologue: list[Unit] = []
+        definitions: list[Unit] = []
+        for unit in self.top:
+            if unit is driver or is_docstring(unit.first) or unit.is_main_guard:
+                continue
+            if is_definition(unit.first):
+                definitions.append(unit)
+            elif self._holds_site(unit) or unit.reads & tainted:
+                prologue.append(unit)
+        self._pull_definitions(definitions, prologue)
+        prologue.sort(key=self.top.index)
+        return prologue
+
+    def _only_calls(self, name: str) -> bool:
+        """The top level's only part in training is one bare `name()` call (a `main()`)."""
+        tainted = self._tainted_names([])
+        calls = 0
+        for unit in self.module_units():
+            if is_definition(unit.first) or is_docstring(unit.first):
+                continue
+            if unit.is_bare_call(name):
+                calls += 1
+            elif name in unit.calls or self._holds_site(unit) or unit.reads & tainted or unit.calls & tainted:
+                return False
+        return calls == 1
+
+    def _tainted_names(self, extra_units: list[Unit]) -> set[str]:
+        """Names whose value depends on a tuned value: fixpoint over module-level statements."""
+        tainted: set[str] = set()
+        units = self.module_units() + extra_units
+        changed = True
+        while changed:
+            changed = False
+            for unit in units:
+                if unit.is_main_guard:
+                    continue
+                if self._holds_site(unit) or unit.reads & tainted:
+                    new = unit.writes - tainted
+                    if new:
+                        tainted |= new
+                        changed = True
+        return tainted
+
+    def module_units(self) -> list[Unit]:
+        """The top level, with the body of `if __name__ == "__main__":` in place of the block."""
+        units: list[Unit] = []
+        for unit in self.top:
+            if len(unit.ast) == 1 and is_main_guard(unit.first):
+                units += units_of(unit.cst.body.body, unit.first.body, self.imports)
+            else:
+                units.append(unit)
+        return units
+
+    def _driver(self) -> tuple[int | None, list[Unit]]:
+        """(index of the top-level function that drives training, or None for the module; its units)."""
+        line, col = self.fit_point
+        index = next(i for i, u in enumerate(self.top) if u.holds(line, col))
+        stmt = self.top[index].first
+        if not isinstance(stmt, FUNCTIONS):
+            return None, self.module_units()
+        # Climb from the function holding fit() to the function the program starts from.
+        seen = {stmt.name}
+        while True:
+            callers = [
+                i for i, u in enumerate(self.top)
+                if isinstance(u.first, FUNCTIONS) and u.first.name not in seen and stmt.name in called_names(u.first)
+            ]
+            if len(callers) != 1:
+                break
+            index, stmt = callers[0], self.top[callers[0]].first
+            seen.add(stmt.name)
+        required = len(stmt.args.posonlyargs) + len(stmt.args.args) - len(stmt.args.defaults)
+        required += sum(1 for d in stmt.args.kw_defaults if d is None)
+        units = self.module_units()
+        fitters = self._fitter_names()  # the functions that reach fit(), however deep
+        called = any(u.calls & fitters for u in units if not is_definition(u.first))
+        if (required == 0 and isinstance(stmt, ast.FunctionDef)
+                and self.top[index] not in self._prologue(self._tainted_names([]))
+                and (self._only_calls(stmt.name) or not called)):
+            body = self.top[index].cst.body.body
+            return index, units_of(body, stmt.body, self.imports)
+        # The top level calls it and does more, or it takes arguments: the top level is the program.
+        if not called:
+            raise UserError(self.path, stmt.lineno, stmt.col_offset + 1,
+                            f"{stmt.name}() runs fit() but takes arguments and nothing at the top level "
+                            "calls it; optpar needs a program that trains when it runs")
+        return None, units
+
+    def plan(self) -> Plan:
+        driver_index, driver_units = self._driver()
+        in_module = driver_index is None
+        tainted = self._tainted_names([] if in_module else driver_units)
+        # The statement of the driver that (directly or through its functions) runs fit().
+        fitters = self._fitter_names()
+        line, col = self.fit_point
+        cut = max(
+            i for i, u in enumerate(driver_units)
+            if not is_definition(u.first) and (u.holds(line, col) or u.calls & fitters)
+        )
+        trial: list[Unit] = []
+        once: list[Unit] = []
+        definitions: list[Unit] = []  # in module mode, the defs and classes that stay at the top
+        omitted = driver_units[cut + 1:]
+        for i, unit in enumerate(driver_units[:cut + 1]):
+            if in_module and (is_definition(unit.first) or is_docstring(unit.first)):
+                definitions.append(unit)
+                continue
+            if unit.is_main_guard:
+                continue
+            if i == cut or self._holds_site(unit) or unit.reads & tainted or unit.calls & tainted:
+                trial.append(unit)
+            else:
+                once.append(unit)
+        # A statement run once must not write what the trial writes, nor rebind what an earlier
+        # trial statement read, and a definition must not read what the trial binds: those stay
+        # in the trial, in order.
+        changed = True
+        while changed:
+            changed = self._pull_definitions(definitions, trial)
+            trial_writes = writes_of(trial)
+            for unit in list(once):
+                pos = driver_units.index(unit)
+                read_before = set().union(*(u.reads for u in trial if driver_units.index(u) < pos))
+                if unit.writes & (trial_writes | read_before):
+                    once.remove(unit)
+                    trial.append(unit)
+                    changed = True
+            trial.sort(key=driver_units.index)
+        if in_module:
+            moved = {id(u.cst) for u in [*trial, *omitted]}
+            setup = [u for u in driver_units if id(u.cst) not in moved]
+            return Plan(tuple(setup), None, tuple(trial), tuple(sorted(writes_of(trial))), tuple(omitted))
+        driver = self.top[driver_index]
+        prologue = self._prologue(tainted, driver)
+        moved = {id(u.cst) for u in prologue}
+        setup = [u for u in self.top if id(u.cst) not in moved]
+        return Plan(tuple(setup), Driver(driver, tuple(once)), (*prologue, *trial),
+                    tuple(sorted(writes_of(prologue))), tuple(omitted))
+
+    def _fitter_names(self) -> set[str]:
+        """Top-level functions that run the measured fit(), directly or through another."""
+        line, col = self.fit_point
+        names: set[str] = set()
+        changed = True
+        while changed:
+            changed = False
+            for unit in self.top:
+                stmt = unit.first
+                if isinstance(stmt, FUNCTIONS) and stmt.name not in names:
+                    if unit.holds(line, col) or called_names(stmt) & names:
+                        names.add(stmt.name)
+                        changed = True
+        return names
