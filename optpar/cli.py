@@ -94,17 +94,11 @@ def iter_files(paths: Sequence[str]) -> Iterator[Path]:
             yield path
 
 
-def _where(analysis_path: str, notebook, line: int, col: int) -> str:
-    if notebook is not None:
-        return notebook.label(line, col)
-    return f"{analysis_path}:{line}:{col}"
-
-
 def cmd_scan(args) -> int:
     from optpar.config import load_config
     from optpar.imports import imports_keras
     from optpar.pipeline import analyze_source, catalog_for
-    from optpar.source import is_generated, read_source
+    from optpar.source import is_generated, position_label, read_source
 
     findings: list[dict] = []
     errors = 0
@@ -128,16 +122,15 @@ def cmd_scan(args) -> int:
             print(str(exc), file=sys.stderr)
             errors += 1
             continue
-        nb = source.notebook
         for site in analysis.sites:
             item = site.as_json()
-            item["where"] = _where(site.file, nb, site.line, site.col)
+            item["where"] = position_label(source, site.file, site.line, site.col)
             item["severity"] = "info"
             item["message"] = f"{site.id}: {site.call.rsplit('.', 1)[-1]}({site.param}={site.value}) -> {site.space.describe()}"
             findings.append(item)
         for diag in analysis.diagnostics:
             findings.append({"file": diag.file, "line": diag.line, "col": diag.col,
-                             "where": _where(diag.file, nb, diag.line, diag.col),
+                             "where": position_label(source, diag.file, diag.line, diag.col),
                              "code": diag.code, "severity": "warning", "message": diag.message})
     if args.format == "json":
         for item in findings:

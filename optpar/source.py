@@ -94,6 +94,8 @@ def in_cells(source: Source, exc: UserError) -> UserError:
 
 def position_label(source: Source, name: str, line: int, col: int) -> str:
     """`name:LINE:COL` for a position in the program (1-based column), `name:cell_N:LINE:COL` in a
-    notebook: how a message printed later, away from the file, says where."""
-    where = in_cells(source, UserError(str(source.path), line, col, ""))
-    return f"{name}{where.path[len(str(source.path)):]}:{where.line}:{where.col}"
+    notebook; `name` is the file as the message's reader knows it."""
+    if source.notebook is None:
+        return f"{name}:{line}:{col}"
+    label = source.notebook.label(line, col)  # "<notebook path>:cell_N:LINE:COL"
+    return name + label[len(str(source.notebook.path)):]
