@@ -50,6 +50,8 @@ def test_setup_cfg(project):
         mode = max
         metric = val_accuracy
         patience = 0
+        prune = median
+        budget-epochs = 120
         backend = local
         parallelism = 2
         out = runs
@@ -63,12 +65,13 @@ def test_setup_cfg(project):
     assert config.models == ("sub/*.py",)
     assert dict(config.search) == {
         "max_evals": 30, "algo": "rand", "seed": 7, "timeout": 90.5, "mode": "max",
-        "metric": "val_accuracy", "patience": 0, "backend": "local", "parallelism": 2, "out": "runs",
+        "metric": "val_accuracy", "patience": 0, "prune": "median", "budget_epochs": 120,
+        "backend": "local", "parallelism": 2, "out": "runs",
     }
     assert config.search_argv() == [
         "--max-evals", "30", "--algo", "rand", "--seed", "7", "--out", "runs", "--timeout", "90.5",
-        "--metric", "val_accuracy", "--mode", "max", "--patience", "0", "--backend", "local",
-        "--parallelism", "2",
+        "--metric", "val_accuracy", "--mode", "max", "--patience", "0", "--prune", "median",
+        "--budget-epochs", "120", "--backend", "local", "--parallelism", "2",
     ]
     assert config.model_paths() == [project.resolve()]
     assert config.is_model(project)
@@ -161,6 +164,8 @@ CFG_ERRORS = [
     ("algo = bayes", "algo must be one of tpe, rand, anneal, atpe"),
     ("mode = up", "mode must be one of min, max"),
     ("backend = ray", "backend must be one of local, spark"),
+    ("prune = hyperband", "prune must be one of asha, median, none"),
+    ("budget-epochs = 0", "budget-epochs must be positive"),
     ("metric =", "metric must be a non-empty string"),
     ("max_evalz = 3", "unknown key 'max_evalz' in [optpar] (did you mean 'max-evals'?)"),
     ("metadata = missing.csv", "metadata file not found: missing.csv"),

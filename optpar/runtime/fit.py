@@ -14,6 +14,7 @@ import inspect
 import math
 import os
 
+from optpar.runtime import prune
 from optpar.runtime.state import INTERRUPT, STATE, Refusal, TrialState, default_mode, note
 
 # Share of the training data held out for validation when fit() has none.
@@ -115,6 +116,8 @@ def recorder_class():
             self.epochs: list[dict] = []
             self.best = None
             self.wait = 0
+            self.pruned = False  # stopped by the pruner
+            self.planned = None  # the epochs fit() asked for
 
         def on_epoch_end(self, epoch, logs=None):
             row = {str(k): v for k, v in ((k, log_value(v)) for k, v in (logs or {}).items()) if v is not None}
@@ -134,7 +137,18 @@ def recorder_class():
                     self.wait += 1
                     if self.patience and self.wait >= self.patience:
                         self.model.stop_training = True
+                if not self.model.stop_training and self._hopeless(mode):
+                    self.model.stop_training = self.pruned = True
             INTERRUPT.check()
+
+        def _hopeless(self, mode: str) -> bool:
+            state = self.state
+            self.planned = (self.params or {}).get("epochs", self.planned)
+            if state.protected or not prune.on_for(state.prune, self.planned):
+                return False
+            pruner = prune.pruner_for(state.prune)
+            own = [row[state.metric] for row in self.epochs if state.metric in row]
+            return pruner.should_stop(own, list(state.curves), mode, self.planned)
 
     _RECORDER.append(Recorder)
     return Recorder

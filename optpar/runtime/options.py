@@ -85,6 +85,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("mode", "choice", None, "min or max (default: max for accuracy/auc/precision/recall metrics, "
            "else min)", choices=("min", "max")),
     Option("patience", "int", 3, "early-stopping patience added to fit (0: none)", minimum=0, metavar="N"),
+    Option("prune", "choice", None, "stop hopeless trials early: asha (successive halving), median, or "
+           "none (default: asha when fit() trains 5 epochs or more)", choices=("asha", "median", "none")),
+    Option("budget_epochs", "int", None, "start no new trial once the trials have trained N epochs in all",
+           minimum=1, metavar="N"),
     Option("backend", "choice", "local", "run trials here, or through Spark", choices=("local", "spark")),
     Option("parallelism", "int", 2, "concurrent trials with --backend spark", minimum=1, metavar="K"),
     Option("spark_master", "str", None, "Spark master URL (default local[K])", metavar="URL", in_config=False),

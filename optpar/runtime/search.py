@@ -12,8 +12,8 @@ import sys
 import threading
 import time
 
-from optpar.runtime import options, randomness
-from optpar.runtime.state import API_VERSION, INTERRUPT, Program, default_mode
+from optpar.runtime import options, prune, randomness
+from optpar.runtime.state import API_VERSION, INTERRUPT, Program, default_mode, note
 from optpar.runtime.store import Store, trial_doc
 from optpar.runtime.trial import Objective, enable_gpu_memory_growth, error_text, plain
 
@@ -95,7 +95,9 @@ def _search(program: Program, argv) -> int:
     enable_gpu_memory_growth()
 
     if n_kept < args.max_evals:
-        objective = Objective(program, store.metric, store.mode, args.patience, args.out, args.verbose, random_state)
+        objective = Objective(program, store.metric, store.mode, args.patience, args.out, args.verbose,
+                              random_state, args.prune)
+        objective.curves = store.curves()
         if args.backend == "spark":
             from optpar.runtime.spark import spark_trials, unshippable
 
@@ -119,12 +121,13 @@ def _search(program: Program, argv) -> int:
         def after_trial(trials_now, *unused):
             _save_and_report(store, trials_now, baseline_tid, n_kept, args, started)
             INTERRUPT.check()  # after the save: a trial that finished is kept
+            objective.curves = store.curves()  # what the next trials are pruned against
             if store.refused:
                 return True, []
-            stop = args.timeout is not None and time.monotonic() - started >= args.timeout
-            if stop and not args.quiet and args.backend == "local" and len(store.records) < args.max_evals:
-                print("timeout: %gs reached, starting no new trial" % args.timeout, file=sys.stderr)
-            return stop or len(store.records) >= args.max_evals, []
+            why = _budget_spent(store, args, started)
+            if why and not args.quiet and args.backend == "local" and len(store.records) < args.max_evals:
+                print("%s, starting no new trial" % why, file=sys.stderr)
+            return bool(why) or len(store.records) >= args.max_evals, []
 
         # fmin evaluates a queued (baseline) trial only inside its loop, which it skips when
         # len(trials) already equals max_evals: in local mode ask for one more and let
@@ -162,6 +165,15 @@ def _search(program: Program, argv) -> int:
     return 0
 
 
+def _budget_spent(store: Store, args, started) -> str:
+    """Why the search starts no new trial (--timeout, --budget-epochs), or ""."""
+    if args.timeout is not None and time.monotonic() - started >= args.timeout:
+        return "timeout: %gs reached" % args.timeout
+    if args.budget_epochs is not None and store.epochs_trained() >= args.budget_epochs:
+        return "budget: %d epochs trained (--budget-epochs %d)" % (store.epochs_trained(), args.budget_epochs)
+    return ""
+
+
 def _on_sigint(handler):
     """Install `handler` for SIGINT and return the previous one (None, and nothing changed,
     outside the main thread, where Python cannot do it)."""
@@ -188,6 +200,9 @@ def _finish_files(store: Store) -> None:
 
 def _save_and_report(store: Store, trials, baseline_tid, n_kept, args, started) -> None:
     for record in store.update_from(trials, baseline_tid, n_kept):
+        if record["status"] == "pruned":
+            note("pruning (%s) stops trials that are clearly worse than the earlier ones at the same "
+                 "epoch; --prune none trains every trial to its end" % (args.prune or prune.DEFAULT_RULE))
         if not args.quiet:
             _progress(store, record, args, started)
 
@@ -196,8 +211,12 @@ def _progress(store: Store, record: dict, args, started) -> None:
     pick = min if store.mode == "min" else max
     so_far = [r["metric"] for r in store.records[: record["number"]] if r["status"] == "ok"]
     best = pick(so_far) if so_far else None
-    what = ("%s=%.4f" % (store.metric, record["metric"]) if record["status"] == "ok"
-            else "FAILED (%s)" % record.get("error", ""))
+    if record["status"] == "ok":
+        what = "%s=%.4f" % (store.metric, record["metric"])
+    elif record["status"] == "pruned":
+        what = "pruned at epoch %d (%s=%.4f)" % (record.get("epochs", 0), store.metric, record["metric"])
+    else:
+        what = "FAILED (%s)" % record.get("error", "")
     print("trial %d/%d  %s  best=%s  elapsed %ds" % (
         record["number"], args.max_evals, what, "-" if best is None else "%.4f" % best,
         time.monotonic() - started), file=sys.stderr)
@@ -225,10 +244,13 @@ def _summary(store: Store, program: Program) -> None:
         lines.append("  ".join(str(cell).ljust(widths[j]) for j, cell in enumerate(row)).rstrip())
         if i == 0 or i == len(rows) - 2:
             lines.append("  ".join("-" * w for w in widths))
-    n_failed = len(store.records) - len(store.ok_records())
+    n_pruned = len(store.pruned_records())
     lines.append("")
-    lines.append("%d trials (%d failed); best is trial %s" % (
-        len(store.records), n_failed, "-" if best is None else best["number"]))
+    lines.append("%d trials (%d failed%s); best is trial %s" % (
+        len(store.records), len(store.failed_records()), ", %d pruned" % n_pruned if n_pruned else "",
+        "-" if best is None else best["number"]))
+    if n_pruned:
+        lines.append("epochs trained: %d; pruning saved %d more" % (store.epochs_trained(), store.epochs_saved()))
     lines.append("results: %s (best.json, trials.csv, convergence.png)" % store.out)
     if not program.seeds:
         lines.append("note: %s sets no random seed, so its results vary from run to run; with one "

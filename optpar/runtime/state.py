@@ -42,6 +42,9 @@ class TrialState:
     requested: str | None = None  # --metric as given (None: automatic)
     mode: str | None = None  # --mode as given (None: from the metric's name)
     patience: int = 3
+    prune: str | None = None  # --prune: median | asha | none (None: the default rule)
+    curves: tuple = ()  # the finished trials' prune.Curve records, for the pruner
+    protected: bool = False  # never pruned: the user's configuration
     verbose: bool = False
     trial_dir: str | None = None  # where this trial's callbacks write their files
     recorder: object = None  # the recorder of the fit() running or last run

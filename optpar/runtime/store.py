@@ -9,6 +9,7 @@ import io
 import json
 import os
 
+from optpar.runtime.prune import Curve
 from optpar.runtime.state import default_mode, note
 from optpar.runtime.trial import MAX_ERROR_CHARS, plain
 
@@ -96,6 +97,8 @@ class Store:
                          "(choose another with --metric NAME --mode min|max)" % (self.metric, self.mode))
             record.pop("metric_name", None)
             record.pop("mode", None)
+            if record.pop("pruned", False):
+                record["status"] = "pruned"
             record["baseline"] = tid == baseline_tid
             new.append(record)
         if not new:
@@ -120,7 +123,26 @@ class Store:
         self.write_best()
 
     def ok_records(self):
+        """The trials that trained to their end (the best is one of them)."""
         return [r for r in self.records if r["status"] == "ok"]
+
+    def failed_records(self):
+        return [r for r in self.records if r["status"] == "fail"]
+
+    def pruned_records(self):
+        return [r for r in self.records if r["status"] == "pruned"]
+
+    def curves(self):
+        """The finished trials' curves of the tuned metric, for the pruner."""
+        return tuple(Curve(tuple(r["curve"]), r["status"] == "pruned") for r in self.records
+                     if r["status"] != "fail" and r.get("curve"))
+
+    def epochs_trained(self):
+        return sum(r.get("epochs") or 0 for r in self.records)
+
+    def epochs_saved(self):
+        """The epochs pruned trials did not train (of those their fit() asked for)."""
+        return sum(max(0, (r.get("planned_epochs") or 0) - (r.get("epochs") or 0)) for r in self.pruned_records())
 
     def best_record(self):
         ok = self.ok_records()
@@ -162,7 +184,9 @@ class Store:
             "baseline": plain(self.program.defaults),
             "baseline_metric": None if baseline is None else baseline.get("metric"),
             "trials": len(self.records),
-            "failed": len(self.records) - len(self.ok_records()),
+            "failed": len(self.failed_records()),
+            "pruned": len(self.pruned_records()),
+            "epochs_trained": self.epochs_trained(),
         }
         atomic_write(
             os.path.join(self.out, "best.json"), json.dumps(data, indent=2) + "\n"
@@ -187,7 +211,11 @@ class Store:
             best_y.append(best)
         if best_x:
             ax.step(best_x, best_y, where="post", color="tab:orange", label="best so far")
-        failed = [r["number"] for r in self.records if r["status"] != "ok"]
+        pruned = self.pruned_records()
+        if pruned:
+            ax.plot([r["number"] for r in pruned], [r["metric"] for r in pruned], "x", color="tab:gray",
+                    label="pruned trial (its best when stopped)")
+        failed = [r["number"] for r in self.failed_records()]
         if failed:
             for x in failed:
                 ax.axvline(x, color="tab:red", alpha=0.2, lw=3)
@@ -275,4 +303,6 @@ def trial_doc(trials, tid, vals, record=None):
         doc["result"] = {
             k: v for k, v in record.items() if k not in ("tid", "vals", "number", "baseline")
         }
+        if record["status"] == "pruned":  # hyperopt knows ok and fail; it learns from both alike
+            doc["result"].update(status="ok", pruned=True)
     return doc

@@ -149,12 +149,16 @@ class Objective:
     fmin_pass_expr_memo_ctrl = True  # hyperopt passes ctrl: the trial's number
 
     def __init__(self, program: Program, metric=None, mode=None, patience=3, out=None, verbose=False,
-                 random_state=None) -> None:
+                 random_state=None, prune="none") -> None:
         self.program = program
         self.requested = metric
         self.metric = metric
         self.mode = mode
         self.patience = patience
+        self.prune = prune  # --prune (None: the default rule)
+        # The finished trials' curves (prune.Curve), refreshed by the search after each trial;
+        # on Spark they travel with the objective, as they were when the trial was sent.
+        self.curves = ()
         self.out = None if out is None else os.path.abspath(out)
         self.verbose = verbose
         self.random_state = random_state
@@ -194,6 +198,8 @@ class Objective:
         state = STATE
         state.active, state.requested, state.mode = True, self.requested, self.mode
         state.metric, state.patience, state.verbose = self.metric, self.patience, self.verbose
+        state.prune, state.curves = self.prune, tuple(self.curves)
+        state.protected = values == plain(program.defaults)  # the user's configuration
         state.trial_dir, state.routed = trial_dir, {}
         state.recorder = state.finished = None
         # A fresh Keras session; it also runs gc.collect() (free_memory=True), which frees the
@@ -223,12 +229,17 @@ class Objective:
             if recorder is None:
                 raise RuntimeError("the measured fit() call did not run (no epoch logs)")
             epochs = recorder.epochs
-            del recorder
             metric = self._score(epochs, state.metric)
             self.metric = state.metric
             mode = self.mode or default_mode(self.metric)
+            # A pruned trial reports its best up to where it stopped, as the literature does:
+            # the optimizer learns from it like from any other trial.
             result.update(status="ok", loss=metric if mode == "min" else -metric,
-                          metric=metric, metric_name=self.metric, mode=mode)
+                          metric=metric, metric_name=self.metric, mode=mode,
+                          curve=[row[self.metric] for row in epochs if self.metric in row])
+            if recorder.pruned:
+                result.update(pruned=True, planned_epochs=recorder.planned)
+            del recorder
         except Exception as exc:  # noqa: BLE001 - every failure is a failed trial
             state.recorder = state.finished = None
             if INTERRUPT.requested:
