@@ -282,3 +282,25 @@ def test_the_users_configuration_is_never_pruned(tmp_path):
     users, other = json.loads(proc.stdout.strip().splitlines()[-1])
     assert users == ["ok", False, EPOCHS]
     assert other == ["ok", True, 3]
+
+
+@pytest.mark.skipif(shutil.which("java") is None, reason="Spark needs Java")
+def test_spark_workers_prune_against_the_curves_the_driver_sends(median_search):
+    pytest.importorskip("pyspark")
+    script, out, _ = median_search
+    spark_out = out.parent / "spark"
+    shutil.copytree(out, spark_out)
+    ok(builder.run_script(script, "--max-evals", "16", "--prune", "median", "--backend", "spark",
+                          "--parallelism", "2", "--out", str(spark_out), *SEARCH, timeout=400))
+    rows = read_rows(spark_out)
+    kept, new = rows[:10], rows[10:]
+    assert kept == read_rows(out)[:10] and len(new) == 6
+    # Every trial sent had at least the 10 finished curves: a hopeless one stops at epoch 3,
+    # exactly where it stopped locally.
+    local = {r["dense_units"]: r["val_loss"] for r in kept if r["status"] == "pruned"}
+    hopeless = [r for r in new if float(r["adam_learning_rate"]) == HOPELESS]
+    assert hopeless
+    for row in hopeless:
+        assert (row["status"], row["epochs_run"]) == ("pruned", "3")
+        if row["dense_units"] in local:
+            assert row["val_loss"] == local[row["dense_units"]]
