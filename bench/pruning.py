@@ -78,6 +78,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "digits_cnn.py"
 MAX_EPOCHS = 9
+SPARE_TRIALS = 4  # an optpar pruning arm may run up to 4 x --evals trials within its epoch budget
 BUDGETS = (30, 60, 100)
 
 OPTPAR_ARMS = ("optpar-none", "optpar-median", "optpar-asha")
@@ -475,6 +476,11 @@ def run_arm(arm: str, script: Path, seed: int, evals: int, out: Path, env: dict,
                "--out", str(out), "--quiet"]
         if prune:
             cmd += ["--prune", mode]
+        if mode != "none":
+            # Pruning frees epochs: the search goes on past --evals trials until it has trained
+            # what --evals full trainings would (the first --evals trials are the --evals arm).
+            cmd[3] = str(SPARE_TRIALS * evals)
+            cmd += ["--budget-epochs", str(MAX_EPOCHS * evals)]
         elif mode != "none":
             raise SystemExit("%s: the generated script has no --prune option yet" % arm)
     else:
@@ -503,14 +509,18 @@ def best_within(trials: list[dict], budget: int | None) -> float | None:
     return best
 
 
-def summarise(trials: list[dict], baseline: float | None, budgets, wall: float) -> dict:
+def summarise(trials: list[dict], baseline: float | None, budgets, wall: float, evals: int | None = None) -> dict:
+    """`evals`: the best, epochs and counts are of the first `evals` trials (an optpar pruning arm
+    runs on, up to the epochs of `evals` full trainings); the budgets see every trial."""
+    everything, trials = trials, trials[:evals] if evals else trials
     ok = [t["val_loss"] for t in trials if t["status"] == "ok" and t["val_loss"] is not None]
     best = best_within(trials, None)
     return {
         "trials": len(trials),
+        "trials_in_budget": len(everything),
         "best": best,
         "best_ok": min(ok) if ok else None,
-        "at": {str(b): best_within(trials, b) for b in budgets},
+        "at": {str(b): best_within(everything, b) for b in budgets},
         "epochs": sum(t["epochs"] for t in trials),
         "pruned": sum(t["status"] == "pruned" for t in trials),
         "failed": sum(t["status"] == "fail" for t in trials),
@@ -542,8 +552,9 @@ def report(args, results: dict, walls: dict, baselines: dict) -> dict:
     table: dict = {}
     for arm in args.arms:
         for seed in args.seeds:
-            table.setdefault(arm, {})[seed] = summarise(results[arm][seed], baselines.get(seed),
-                                                        budgets, walls[arm][seed])
+            table.setdefault(arm, {})[seed] = summarise(
+                results[arm][seed], baselines.get(seed), budgets, walls[arm][seed],
+                args.evals if arm in OPTPAR_ARMS and arm != "optpar-none" else None)
 
     print(f"digits CNN (examples/digits_cnn.py, Adam, {MAX_EPOCHS} epochs), {args.evals} evaluations "
           f"per search (kt-hyperband: its own), seeds {args.seeds}; baseline = the user's configuration")
@@ -601,6 +612,19 @@ def report(args, results: dict, walls: dict, baselines: dict) -> dict:
                     errors[key] = errors.get(key, 0) + 1
         for text, count in sorted(errors.items(), key=lambda kv: -kv[1]):
             print(f"  {arm:16s} {count:3d}x {text}")
+    if "optpar-none" in results:
+        print()
+        print("goal: a pruning arm's best within the epochs of half of optpar-none's search, against "
+              "optpar-none's best (<= 1.05 is within 5 %):")
+        for arm in [a for a in args.arms if a in OPTPAR_ARMS and a != "optpar-none"]:
+            ratios = []
+            for seed in args.seeds:
+                plain = table["optpar-none"][seed]
+                half = best_within(results[arm][seed], plain["epochs"] // 2)
+                ratios.append(None if half is None or not plain["best"] else half / plain["best"])
+                summary[arm].setdefault("half_epochs_ratio", {})[str(seed)] = ratios[-1]
+            print(f"  {arm:16s} " + " / ".join(fmt(r) for r in ratios)
+                  + f"  (seeds {' / '.join(map(str, args.seeds))})")
     return {"per_seed": table, "summary": summary}
 
 
