@@ -16,6 +16,7 @@ The data flows one way, each step a module that can be read and tested alone:
     naming   stable ids, the one id-uniquer, Site construction
     keras1   the OPT2xx lint on the same facts
     fit      the measured fit() call
+    loops    the counts of loops that build layers (depth)
 
 The Keras policy they apply (widths, output activations, fit/compile keywords, ...) is data:
 metadata/roles.csv, on the catalog.
@@ -23,10 +24,13 @@ metadata/roles.csv, on the catalog.
 
 from __future__ import annotations
 
+from itertools import chain
+
 from optpar.analysis.calls import callee
 from optpar.analysis.facts import collect
 from optpar.analysis.fit import measured_fit
 from optpar.analysis.keras1 import lint
+from optpar.analysis.loops import loop_candidates
 from optpar.analysis.naming import sites
 from optpar.analysis.outputs import find_outputs
 from optpar.analysis.records import Analysis, Diagnostic, FitCall, Site, Span
@@ -46,6 +50,7 @@ def analyze(text: str, path: str, catalog: Catalog) -> Analysis:
     outputs = find_outputs(facts, catalog)
     keyed = [(call, key) for call in facts.calls
              if (key := callee(facts, catalog.roles, call)) is not None]
-    found = sites(candidates(facts, catalog, outputs, keyed), path, lines)
+    found = sites(chain(candidates(facts, catalog, outputs, keyed), loop_candidates(facts, outputs, keyed)),
+                  path, lines)
     return Analysis(path, text, tree, tuple(found), tuple(lint(path, lines, catalog, keyed)),
                     measured_fit(lines, catalog.roles, keyed), True)

@@ -56,4 +56,6 @@ def qualified_name(key: Key) -> str:
     """`keras.layers.Dense`, `keras.Model.fit`: how a site names its call."""
     if key[0] == "Model":
         return f"keras.Model.{key[1]}"
+    if key[0] == "builtins":
+        return key[1]
     return f"keras.{key[0]}.{key[1]}"

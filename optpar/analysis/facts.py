@@ -91,8 +91,7 @@ class Facts:
         return target.id if isinstance(target, ast.Name) else None
 
     # -- what a name held --------------------------------------------------------------------
-    def last_assignment(self, name: str, scope: ast.AST, before: int) -> ast.expr | None:
-        """The value of the last `name = value` in `scope` on a line before `before`."""
+    def _assignments_by_scope(self) -> dict[int, list[tuple[int, str, ast.expr]]]:
         if self._assignments is None:  # every `name = value`, by scope, built once
             self._assignments = defaultdict(list)
             for node in ast.walk(self.tree):
@@ -100,8 +99,12 @@ class Facts:
                     for target in node.targets:
                         if isinstance(target, ast.Name):
                             self._assignments[id(self.scope(node))].append((node.lineno, target.id, node.value))
+        return self._assignments
+
+    def last_assignment(self, name: str, scope: ast.AST, before: int) -> ast.expr | None:
+        """The value of the last `name = value` in `scope` on a line before `before`."""
         best: tuple[int, ast.expr] | None = None
-        for lineno, target, value in self._assignments.get(id(scope), ()):
+        for lineno, target, value in self._assignments_by_scope().get(id(scope), ()):
             if target == name and lineno < before and (best is None or lineno >= best[0]):
                 best = (lineno, value)
         return best[1] if best else None
@@ -125,6 +128,15 @@ class Facts:
             return None
         literal = self.literal_defs[name]
         return Literal(literal, name, f"{name} = {self.lines.segment(literal)}")
+
+    def assigned_values(self, name: str, scope: ast.AST) -> list[ast.expr] | None:
+        """The values of every `name = value` in `scope`; None when the name is also bound another
+        way anywhere in the file (a loop target, `+=`, an import, ...)."""
+        by_scope = self._assignments_by_scope()
+        everywhere = sum(target == name for assigned in by_scope.values() for _, target, _ in assigned)
+        if everywhere != self.bindings[name]:
+            return None
+        return [value for _, target, value in by_scope.get(id(scope), ()) if target == name]
 
     # -- names: which scope binds them; a function's parameter defaults ------------------------
     def scope_of(self, function: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> Scope:

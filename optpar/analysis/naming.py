@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Iterable
 
 from optpar.analysis.calls import qualified_name
+from optpar.analysis.loops import LOOP
 from optpar.analysis.records import Site
 from optpar.analysis.rules import Candidate
 from optpar.analysis.syntax import SourceLines
@@ -92,20 +93,22 @@ def sites(candidates: Iterable[Candidate], path: str, lines: SourceLines) -> lis
         space = anchor(row, found.value)
         if space is None:
             continue
+        loop = key == LOOP
         if found.constant is not None:
             if id(node) in constants:
                 continue
             constants.add(id(node))
             hp_id = identifier(found.constant.name)
-            origin = (f"{path}:{node.lineno} {found.constant.definition}, "
-                      f"used as {key[1]}({row.param}) at line {found.call.lineno}")
+            use = "the count of range()" if loop else f"{key[1]}({row.param})"
+            origin = f"{path}:{node.lineno} {found.constant.definition}, used as {use} at line {found.call.lineno}"
         else:
-            hp_id = f"{calls.base(found.call, key[1], key[0] == 'Model')}_{row.param}"
-            origin = f"{path}:{node.lineno} {key[1]}({row.param}={lines.segment(node)})"
+            hp_id = f"{calls.base(found.call, 'loop' if loop else key[1], key[0] == 'Model')}_{row.param}"
+            origin = (f"{path}:{node.lineno} range({lines.segment(node)}), a loop that builds layers" if loop
+                      else f"{path}:{node.lineno} {key[1]}({row.param}={lines.segment(node)})")
         name = found.constant.name if found.constant is not None else None
         made.append(make_site(
             ids.claim(hp_id), path, lines, node, call=qualified_name(key), param=row.param,
             default=found.value, kind=kind_of(row), space=space, origin=origin, constant=name,
-            code="OPT102" if name else "OPT101"))
+            code="OPT104" if loop else "OPT102" if name else "OPT101"))
     made.sort(key=lambda s: (s.span.line, s.span.col))
     return made

@@ -1,0 +1,133 @@
+"""Depth as a hyperparameter: the count of a loop that builds Keras layers.
+
+`for _ in range(N):` whose body builds a layer, or `[layers.Dense(64) for _ in range(N)]`, repeats
+a block N times. N is tuned when it is a literal, a constant bound once to one (`NUM_BLOCKS = 3`),
+or such a constant seen through simple arithmetic: keras-io's ResNet writes `n = 3`,
+`depth = n * 6 + 2`, `num_res_blocks = int((depth - 2) / 6)` and loops over
+`range(num_res_blocks)`; the tuned value is `n`, at its definition. The layers inside the loop
+keep one hyperparameter per call site, shared by the repetitions, so nothing that is not built
+is ever sampled.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator, Sequence
+
+from optpar.analysis.facts import Facts, Literal
+from optpar.analysis.outputs import Outputs
+from optpar.analysis.rules import Candidate, held_literal
+from optpar.analysis.syntax import FUNCTIONS, literal_value
+from optpar.csvrows import Key
+from optpar.metadata import Row
+
+LOOP: Key = ("builtins", "range")
+# The count's space: integers from 1 to twice the user's count (rel bounds 0.01 .. 2, at least 1).
+COUNT = Row(layer="builtins.range", param="count", hptype="quniform", tuple_size=0, order=0, base="rel",
+            type="int", min=0.01, max=2.0, int=True, choices=(), step=1.0, source="optpar/analysis/loops.py")
+# What may stand between the count and its constant: arithmetic, int() and round().
+_ARITHMETIC = (ast.BinOp, ast.UnaryOp, ast.Constant, ast.Name, ast.Call,
+               ast.operator, ast.unaryop, ast.expr_context)
+_MAX_HOPS = 8
+
+
+def loop_candidates(facts: Facts, outputs: Outputs, keyed: Sequence[tuple[ast.Call, Key]]) -> Iterator[Candidate]:
+    """A candidate for the count of each loop that builds a layer, in source order."""
+    builders = {id(call) for call, key in keyed if key[0] == "layers"}
+    for call in facts.calls:
+        if not _is_range(facts, call) or not _builds(facts, call, builders):
+            continue
+        found = held_literal(facts, outputs, call.args[0])
+        if found is None and isinstance(call.args[0], ast.Name):
+            root = _root(facts, call.args[0])
+            found = None if root is None else (root.node, root)
+        if found is None:
+            continue
+        node, constant = found
+        value = count_of(node)
+        if value is not None:
+            yield Candidate(call, LOOP, COUNT, node, value, constant)
+
+
+def count_of(node: ast.expr) -> int | None:
+    """The literal's value when it can be a count (a whole number, at least 1)."""
+    ok, value = literal_value(node)
+    return value if ok and isinstance(value, int) and not isinstance(value, bool) and value >= 1 else None
+
+
+def _is_range(facts: Facts, call: ast.Call) -> bool:
+    """`range(N)`, the builtin (not rebound), with one argument, iterated by a for or a
+    comprehension."""
+    if not (isinstance(call.func, ast.Name) and call.func.id == "range" and facts.bindings["range"] == 0
+            and len(call.args) == 1 and not call.keywords and not isinstance(call.args[0], ast.Starred)):
+        return False
+    parent = facts.parents.get(call)
+    return isinstance(parent, (ast.For, ast.comprehension)) and parent.iter is call
+
+
+def _builds(facts: Facts, call: ast.Call, builders: set[int]) -> bool:
+    """Whether the loop over `call` builds a Keras layer in its body (or a comprehension's element)."""
+    loop = facts.parents[call]
+    if isinstance(loop, ast.For):
+        body: list[ast.AST] = list(loop.body)
+    else:
+        comprehension = facts.parents[loop]
+        body = [getattr(comprehension, name) for name in ("elt", "key", "value") if hasattr(comprehension, name)]
+    return any(id(node) in builders for part in body for node in ast.walk(part))
+
+
+def _root(facts: Facts, name: ast.Name, hops: int = 0) -> Literal | None:
+    """The one constant bound to a literal that the value of `name` is computed from, through
+    arithmetic, int() and round(), whatever path the value takes: every assignment of the name
+    in its scope, or, for a function's parameter, what every call of the function passes."""
+    constant = facts.constant(name.id)
+    if constant is not None or hops >= _MAX_HOPS:
+        return constant
+    where, function = facts.resolve(name)
+    if where == "param":
+        sources = _passed(facts, function, name.id)
+    else:
+        sources = facts.assigned_values(name.id, function if function is not None else facts.tree)
+    if not sources:
+        return None
+    roots = [_root_of(facts, source, hops + 1) for source in sources]
+    first = roots[0]
+    if first is None or any(r is None or r.node is not first.node for r in roots):
+        return None
+    return first
+
+
+def _root_of(facts: Facts, value: ast.expr, hops: int) -> Literal | None:
+    """The root of an arithmetic expression over one name (see _root)."""
+    if not all(isinstance(n, _ARITHMETIC) for n in ast.walk(value)):
+        return None
+    calls = [n for n in ast.walk(value) if isinstance(n, ast.Call)]
+    if any(not (isinstance(c.func, ast.Name) and c.func.id in ("int", "round") and facts.bindings[c.func.id] == 0)
+           for c in calls):
+        return None
+    functions = {id(c.func) for c in calls}
+    names = [n for n in ast.walk(value) if isinstance(n, ast.Name) and id(n) not in functions]
+    if not names or len({n.id for n in names}) != 1:
+        return None
+    return _root(facts, names[0], hops)
+
+
+def _passed(facts: Facts, function: ast.AST, param: str) -> list[ast.expr] | None:
+    """What every call of a plain function passes for `param` (None: a call we cannot read, the
+    function passed around, or a call that leaves the parameter to its default)."""
+    if not isinstance(function, FUNCTIONS) or function.decorator_list or facts.bindings[function.name] != 1:
+        return None
+    calls, referenced = facts.uses_of(function.name)
+    if referenced or not calls:
+        return None
+    positional = [a.arg for a in [*function.args.posonlyargs, *function.args.args]]
+    index = positional.index(param) if param in positional else None
+    passed = []
+    for call in calls:
+        keyword = next((k.value for k in call.keywords if k.arg == param), None)
+        if keyword is None and index is not None and index < len(call.args):
+            keyword = call.args[index]
+        if keyword is None or isinstance(keyword, ast.Starred) or any(isinstance(a, ast.Starred) for a in call.args):
+            return None
+        passed.append(keyword)
+    return passed
