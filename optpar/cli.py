@@ -126,9 +126,7 @@ def cmd_scan(args) -> int:
             item = site.as_json()
             item["where"] = position_label(source, site.file, site.line, site.col)
             item["severity"] = "info"
-            what = (f"depth {site.value}" if site.call == "range"
-                    else f"{site.call.rsplit('.', 1)[-1]}({site.param}={site.value})")
-            item["message"] = f"{site.id}: {what} -> {site.space.describe()}"
+            item["message"] = f"{site.id}: {site.use} -> {site.space.describe()}"
             findings.append(item)
         for diag in analysis.diagnostics:
             findings.append({"file": diag.file, "line": diag.line, "col": diag.col,

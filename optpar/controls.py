@@ -2,7 +2,7 @@
 
 A comment on the line of a value overrides the metadata for that site:
 `# optpar: skip`, `# optpar: choice(16, 32, 48)`, `# optpar: range(0.1, 0.5)`,
-`# optpar: range(1e-4, 1e-2, log)`. On the line of a constant (`DROPOUT = 0.3  # optpar: ...`)
+`# optpar: range(1e-4, 1e-2, log)`, and `# optpar: repeat(1, 4)` on a layer line (optpar.repeat). On the line of a constant (`DROPOUT = 0.3  # optpar: ...`)
 that no Keras call uses, it makes the constant a hyperparameter of its own.
 
 On a line with several hyperparameters (`Dense(32, activation="relu"),  # optpar: ...`):
@@ -26,6 +26,7 @@ from optpar.analysis.syntax import SourceLines, literal_value
 from optpar.config import Config
 from optpar.directives import Directive, parse_directives
 from optpar.errors import UserError
+from optpar.repeat import repeat_site
 from optpar.space import Space
 
 
@@ -153,6 +154,16 @@ def apply_controls(analysis: Analysis, config: Config) -> Analysis:
     for site in analysis.sites:
         by_line.setdefault(site.span.line, []).append(site)
     controlled: dict[str, Directive] = {}  # site id -> the directive that controls it
+    blocks = []  # the repeat directives on lines with no loop count: repeated blocks
+    for line, directive in list(directives.items()):
+        if directive.kind != "repeat":
+            continue
+        del directives[line]
+        loops = [s for s in by_line.get(line, ()) if s.code == "OPT104"]
+        if len(loops) == 1:  # a block repeated before: the loop's count, within the same bounds
+            controlled[loops[0].id] = dataclasses.replace(directive, kind="range")
+        else:
+            blocks.append(directive)
     for line, directive in directives.items():
         for site in _targets(directive, by_line[line], analysis.path) if line in by_line else ():
             controlled[site.id] = directive
@@ -174,6 +185,7 @@ def apply_controls(analysis: Analysis, config: Config) -> Analysis:
                             "no tunable value on this line (put the comment on the line of the "
                             "value, or of a constant such as `DROPOUT = 0.3`)")
         sites.append(site)
+    sites += [repeat_site(analysis, directive, ids, by_line.get(directive.line, [])) for directive in blocks]
     sites = [s for s in sites if config.wants(s.id)]
     sites.sort(key=lambda s: (s.span.line, s.span.col))
     if len(sites) == len(analysis.sites) and all(a is b for a, b in zip(sites, analysis.sites)):

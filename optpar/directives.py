@@ -9,6 +9,7 @@ after the directive is allowed only as a further ``# ...`` comment)::
     Adam(1e-3)            # optpar: range(1e-4, 1e-2, log) -- log-uniform (also ``log=True``)
     fit(epochs=10)        # optpar: range(5, 30)          -- two ints: an integer range
     Dense(32, activation="relu")  # optpar: units=choice(16, 32, 48)  -- named: for `units` only
+    model.add(Dense(64))  # optpar: repeat(1, 4)          -- the line is a block, repeated 1 to 4 times
 
 A name picks one hyperparameter of a line that holds several: the parameter it feeds
 (``units``, ``activation``, ``rate``) or the constant's (or function parameter's) own name.
@@ -39,10 +40,10 @@ from optpar.errors import UserError
 __all__ = ["Directive", "DirectiveError", "parse_directives", "VERBS"]
 
 MARKER = "optpar:"
-VERBS = ("skip", "choice", "range")
+VERBS = ("skip", "choice", "range", "repeat")
 # `units=choice(...)`: a name, then `=` (not `==`), then the directive.
 _NAMED = re.compile(r"([^\W\d]\w*)\s*=(?!=)\s*(.*)", re.DOTALL)
-_EXPECTED = "expected skip, choice(...) or range(...), optionally named: units=choice(...)"
+_EXPECTED = "expected skip, choice(...), range(...) or repeat(...), optionally named: units=choice(...)"
 
 
 class DirectiveError(UserError):
@@ -55,7 +56,7 @@ class Directive:
 
     line: int
     col: int
-    kind: str  # "skip" | "choice" | "range"
+    kind: str  # "skip" | "choice" | "range" | "repeat"
     options: tuple = ()  # choice: the literal options, in order
     low: float | int | None = None  # range bounds; ints for an integer range
     high: float | int | None = None
@@ -73,6 +74,8 @@ class Directive:
             return f"choice({', '.join(map(repr, self.options))})"
         if self.kind == "range":
             return f"range({self.low!r}, {self.high!r}{', log' if self.log else ''})"
+        if self.kind == "repeat":
+            return f"repeat({self.low!r}, {self.high!r})"
         return self.kind
 
 
@@ -134,7 +137,7 @@ def _parse_body(body: str, line: int, col: int, error) -> Directive:
         raise error(f"malformed optpar directive {body!r} ({_EXPECTED})")
 
     if verb not in VERBS:
-        raise error(f"unknown optpar directive {verb!r} (expected skip, choice or range)")
+        raise error(f"unknown optpar directive {verb!r} (expected skip, choice, range or repeat)")
     if any(isinstance(a, ast.Starred) for a in args) or any(k.arg is None for k in keywords):
         raise error(f"{verb}(...) does not take * or ** arguments")
 
@@ -146,6 +149,8 @@ def _parse_body(body: str, line: int, col: int, error) -> Directive:
         raise error(f"{verb} needs arguments: {verb}(...)")
     if verb == "choice":
         return _choice(args, keywords, line, col, error)
+    if verb == "repeat":
+        return _repeat(args, keywords, line, col, error)
     return _range(args, keywords, line, col, error)
 
 
@@ -222,3 +227,15 @@ def _range(args, keywords, line, col, error) -> Directive:
     if log and low <= 0:
         raise error(f"log range needs a positive low bound, got {low!r}")
     return Directive(line, col, "range", low=low, high=high, log=bool(log))
+
+
+def _repeat(args, keywords, line, col, error) -> Directive:
+    """`repeat(low, high)`: the line is a block built `low` to `high` times (whole numbers >= 1)."""
+    if keywords or len(args) != 2:
+        raise error("repeat needs two whole numbers, repeat(low, high), e.g. repeat(1, 4)")
+    low, high = (_number(a, error) for a in args)
+    if not all(isinstance(v, int) and v >= 1 for v in (low, high)):
+        raise error(f"repeat counts must be whole numbers of at least 1, got repeat({low!r}, {high!r})")
+    if low >= high:
+        raise error(f"empty repeat: low ({low}) must be below high ({high})")
+    return Directive(line, col, "repeat", low=low, high=high)

@@ -12,15 +12,19 @@ from typing import Callable, Mapping, Sequence
 import libcst as cst
 from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
+from optpar import repeat
 from optpar.analysis import FitCall, Site, Span
 
 
 @dataclass(frozen=True)
 class Edit:
-    """Replace the expression at `span` by what `make` builds from the original node."""
+    """Replace the node at `span` by what `make` builds from it (with the edits inside it done).
+    `level`: an expression; a statement (its line: `make` gets the SimpleStatementLine); a list
+    element (`make` gets the Element)."""
 
     span: Span
-    make: Callable[[cst.BaseExpression], cst.BaseExpression]
+    make: Callable[[cst.CSTNode], cst.CSTNode]
+    level: str = "expression"  # expression | statement | element
 
 
 def params_ref(site: Site) -> str:
@@ -46,6 +50,10 @@ def site_edits(sites: Sequence[Site], render: Callable[[Site], str] = params_ref
     for site in sites:
         code = render(site)
         if code is None:
+            continue
+        if site.call == repeat.CALL:  # a block: written as a loop over range(code)
+            make = repeat.as_loop(code) if site.param == "statement" else repeat.as_comprehension(code)
+            edits.append(Edit(site.span, make, site.param))
             continue
         span = _inner(site.span, site.value) if site.tuple_size else site.span
         edits.append(Edit(span, lambda _node, code=code: cst.parse_expression(code)))
@@ -78,13 +86,20 @@ class _Replacer(cst.CSTTransformer):
 
     def on_leave(self, original_node, updated_node):
         if isinstance(original_node, cst.BaseExpression):
-            r = self.positions.get(original_node)
-            if r is not None:
-                key = (r.start.line, r.start.column, r.end.line, r.end.column)
-                edit = self.edits.get(key)
-                if edit is not None and key not in self.done:
-                    self.done.add(key)
-                    return edit.make(updated_node)
+            at = original_node, "expression"
+        elif isinstance(original_node, cst.SimpleStatementLine) and len(original_node.body) == 1:
+            at = original_node.body[0], "statement"
+        elif isinstance(original_node, cst.Element):
+            at = original_node.value, "element"
+        else:
+            return updated_node
+        r = self.positions.get(at[0])
+        if r is not None:
+            key = (at[1], r.start.line, r.start.column, r.end.line, r.end.column)
+            edit = self.edits.get(key)
+            if edit is not None and key not in self.done:
+                self.done.add(key)
+                return edit.make(updated_node)
         return updated_node
 
 
@@ -97,7 +112,7 @@ def apply_edits(module: cst.Module, edits: Sequence[Edit],
                 positions: Mapping[cst.CSTNode, CodeRange] | None = None) -> tuple[cst.Module, list[Edit]]:
     """The module with every edit applied; also the edits whose span matched no node.
     ``positions`` (from :func:`positions_of` on the same module) saves recomputing them."""
-    table = {(e.span.line, e.span.col, e.span.end_line, e.span.end_col): e for e in edits}
+    table = {(e.level, e.span.line, e.span.col, e.span.end_line, e.span.end_col): e for e in edits}
     replacer = _Replacer(table, positions_of(module) if positions is None else positions)
     new = module.visit(replacer)
     missed = [e for k, e in table.items() if k not in replacer.done]

@@ -134,3 +134,117 @@ def test_a_search_over_the_depth_of_an_lstm_stack_then_apply(tmp_path, fixture_c
     proc = run_optpar("apply", model.name, "runs/best.json", "--in-place", cwd=tmp_path, env=ENV)
     assert proc.returncode == 0, proc.stderr
     assert f"NUM_LAYERS = {best['best']['num_layers']}  # recurrent layers" in model.read_text()
+
+
+# --------------------------------------------------------------------------
+# `# optpar: repeat(low, high)`: a layer line as a repeated block (optpar.repeat)
+# --------------------------------------------------------------------------
+
+REPEATED = HEAD + """\
+model = keras.Sequential([
+    keras.Input(shape=(8,)),
+    layers.Dense(64, activation="relu"),  # optpar: repeat(1, 4)
+    layers.Dense(1),
+])
+head = keras.Sequential()
+head.add(layers.Dense(32))  # optpar: repeat(1, 3)
+head.add(layers.Dense(1))
+x = inputs = keras.Input((8,))
+x = layers.Dense(16)(x)  # optpar: repeat(2, 5)
+out = keras.Model(inputs, layers.Dense(1)(x))
+""" + FIT
+
+REPEAT_FORMS = [
+    pytest.param("dense_repeat", 4, '    layers.Dense(64, activation="relu"),  # optpar: repeat(1, 4)\n',
+                 '    *[layers.Dense(params["dense_units"], activation=params["dense_activation"]) '
+                 'for _ in range(params["dense_repeat"])],  # optpar: repeat(1, 4)\n',
+                 '    *[layers.Dense(64, activation="relu") for _ in range(3)],  # optpar: repeat(1, 4)\n',
+                 id="sequential-list"),
+    pytest.param("dense_1_repeat", 3, "head.add(layers.Dense(32))  # optpar: repeat(1, 3)\n",
+                 'for _ in range(params["dense_1_repeat"]):  # optpar: repeat(1, 3)\n'
+                 '    head.add(layers.Dense(params["dense_1_units"]))\n',
+                 "for _ in range(3):  # optpar: repeat(1, 3)\n    head.add(layers.Dense(32))\n",
+                 id="model-add"),
+    pytest.param("dense_2_repeat", 5, "x = layers.Dense(16)(x)  # optpar: repeat(2, 5)\n",
+                 'for _ in range(params["dense_2_repeat"]):  # optpar: repeat(2, 5)\n'
+                 '    x = layers.Dense(params["dense_2_units"])(x)\n',
+                 "for _ in range(3):  # optpar: repeat(2, 5)\n    x = layers.Dense(16)(x)\n",
+                 id="functional"),
+]
+
+
+def analysis_of(text: str):
+    from optpar.analysis import analyze
+    from optpar.config import Config
+    from optpar.controls import apply_controls
+    from optpar.metadata import load_catalog
+
+    return apply_controls(analyze(text, "model.py", load_catalog()), Config(path=None))
+
+
+def applied(text: str, **values) -> str:
+    from optpar.apply import applied_text
+
+    analysis = analysis_of(text)
+    defaults = {s.id: s.default for s in analysis.sites}
+    return applied_text(analysis, dict(defaults, **values), defaults, "best.json")[0]
+
+
+@pytest.mark.parametrize("hp_id, high, line, refactored_line, applied_line", REPEAT_FORMS)
+def test_repeat_before_after(tmp_path, hp_id, high, line, refactored_line, applied_line):
+    site = {s.id: s for s in analysis_of(REPEATED).sites}[hp_id]
+    # The line as written is the block built once; the space runs from 1 to the comment's high.
+    assert (site.code, site.default, site.space.describe()) == ("OPT105", 1, f"int(1..{high})")
+    assert line in REPEATED
+    assert refactored_line in refactored(tmp_path, REPEATED)
+    assert applied(REPEATED, **{hp_id: 3}) == REPEATED.replace(line, applied_line)
+
+
+@pytest.mark.parametrize("hp_id, high, line, refactored_line, applied_line", REPEAT_FORMS)
+def test_a_repeated_block_tunes_again_after_apply(hp_id, high, line, refactored_line, applied_line):
+    once = applied(REPEATED, **{hp_id: 3})
+    # The loop apply wrote is a depth with the comment's own bounds and the chosen count...
+    low = int(line.split("repeat(")[1].split(",")[0])
+    depth = [s for s in analysis_of(once).sites if s.code == "OPT104"]
+    assert [(s.default, s.space.describe()) for s in depth] == [(3, f"int({low}..{high})")]
+    # ...and writing the same count again changes nothing.
+    assert applied(once, **{depth[0].id: 3}) == once
+
+
+def test_a_count_of_one_leaves_the_line_as_it_was():
+    assert applied(REPEATED, dense_repeat=1, dense_1_repeat=1) == REPEATED
+
+
+@pytest.mark.parametrize("text, message", [
+    (HEAD + "units = 3  # optpar: repeat(1, 4)\n", "no layer line here"),
+    (HEAD + "m = keras.Sequential([layers.Dense(4), layers.Dense(2)])  # optpar: repeat(1, 4)\n",
+     "2 layers on this line"),
+    (HEAD + "m.add(layers.Dense(4))  # optpar: repeat(0, 4)\n", "whole numbers of at least 1"),
+    (HEAD + "m.add(layers.Dense(4))  # optpar: repeat(3, 3)\n", "empty repeat"),
+    (HEAD + "m.add(layers.Dense(4))  # optpar: repeat(1.5, 3)\n", "whole numbers of at least 1"),
+    (HEAD + "m.add(layers.Dense(4))  # optpar: repeat(4)\n", "repeat needs two whole numbers"),
+])
+def test_a_repeat_that_cannot_be_read_is_an_error_at_the_comment(text, message):
+    from optpar.errors import UserError
+
+    with pytest.raises(UserError) as caught:
+        analysis_of(text + FIT)
+    assert message in str(caught.value) and str(caught.value).startswith("model.py:3:")
+
+
+def test_a_repeated_block_trains_at_every_depth(tmp_path):
+    pytest.importorskip("hyperopt")
+    model = tmp_path / "stack.py"
+    model.write_text(
+        "import keras\nimport numpy as np\nfrom keras import layers\n\nkeras.utils.set_random_seed(0)\n"
+        "x = np.random.default_rng(0).normal(size=(128, 4)).astype('float32')\ny = x.sum(axis=1)\n"
+        "model = keras.Sequential()\nmodel.add(keras.Input(shape=(4,)))\n"
+        "model.add(layers.Dense(8, activation='relu'))  # optpar: repeat(1, 4)\n"
+        "model.add(layers.Dense(1))\nmodel.compile(optimizer='adam', loss='mse')\n"
+        "model.fit(x, y, epochs=1, batch_size=32, validation_split=0.25, verbose=0)\n")
+    proc = run_optpar("tune", model.name, "--max-evals", "5", "--algo", "rand", "--seed", "0", "--out", "runs",
+                      "--quiet", cwd=tmp_path, timeout=600, env=ENV)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    with (tmp_path / "runs" / "trials.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len({row["dense_repeat"] for row in rows}) >= 2 and all(row["status"] == "ok" for row in rows), rows

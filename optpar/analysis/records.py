@@ -37,6 +37,15 @@ class Site:
     code: str = "OPT101"
 
     @property
+    def use(self) -> str:
+        """What the value is, for messages: `Dense(units=128)`, `depth 3`, `repeated Dense(...)`."""
+        if self.call == "range":
+            return f"depth {self.value}"
+        if self.call == "repeat":
+            return f"repeated {self.origin.split(' ')[1]}, written once"
+        return f"{self.call.rsplit('.', 1)[-1]}({self.param}={self.value})"
+
+    @property
     def line(self) -> int:
         return self.span.line
 
