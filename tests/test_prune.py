@@ -100,6 +100,22 @@ def test_when_pruning_is_on():
     assert not on_for("none", 100)
 
 
+def test_tpe_starts_with_the_random_trials_of_the_full_trainings_a_budget_pays_for():
+    from types import SimpleNamespace
+
+    from optpar.runtime.search import _startup
+
+    def startup(max_evals, budget, records):
+        return _startup(SimpleNamespace(max_evals=max_evals, budget_epochs=budget), SimpleNamespace(records=records))
+
+    nine = [{"epochs": 9, "planned_epochs": 9}]
+    assert startup(20, None, nine) == 6  # a third of --max-evals, as without a budget
+    # 80 trials allowed, but 180 epochs pay for 20 full trainings of 9: 6 random trials, not 20.
+    assert startup(80, 180, nine) == 6
+    assert startup(80, 180, []) == 20  # nothing known yet: --max-evals
+    assert startup(6, None, []) == 3 and startup(300, None, []) == 20
+
+
 @pytest.mark.parametrize("rule", ["median", "asha"])
 def test_every_rule_has_a_warmup(rule):
     pruner = pruner_for(rule)

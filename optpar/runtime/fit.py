@@ -119,6 +119,9 @@ def recorder_class():
             self.pruned = False  # stopped by the pruner
             self.planned = None  # the epochs fit() asked for
 
+        def on_train_begin(self, logs=None):
+            self.planned = (self.params or {}).get("epochs")
+
         def on_epoch_end(self, epoch, logs=None):
             row = {str(k): v for k, v in ((k, log_value(v)) for k, v in (logs or {}).items()) if v is not None}
             self.epochs.append(row)
@@ -143,7 +146,6 @@ def recorder_class():
 
         def _hopeless(self, mode: str) -> bool:
             state = self.state
-            self.planned = (self.params or {}).get("epochs", self.planned)
             if state.protected or not prune.on_for(state.prune, self.planned):
                 return False
             pruner = prune.pruner_for(state.prune)

@@ -52,14 +52,26 @@ def parse_args(program: Program, argv=None) -> argparse.Namespace:
     return args
 
 
-def _algo(args):
-    import functools
+def _startup(args, store: Store) -> int:
+    """TPE's random start-up: a third of the trials the search is to run, from 3 to 20. With
+    --budget-epochs, the trials are counted as the full trainings the budget pays for (the
+    budget over the epochs a trial's fit() asks for), so that pruning, which runs more trials in
+    the same epochs, spends its extra trials on TPE's guesses, not on more random ones."""
+    trials = args.max_evals
+    planned = [r.get("planned_epochs") or r.get("epochs") or 0 for r in store.records]
+    if args.budget_epochs is not None and any(planned):
+        trials = min(trials, max(1, args.budget_epochs // max(planned)))
+    return max(3, min(20, trials // 3))
 
+
+def _algo(args, store: Store):
     import hyperopt
 
     if args.algo == "tpe":
-        startup = max(3, min(20, args.max_evals // 3))
-        return functools.partial(hyperopt.tpe.suggest, n_startup_jobs=startup)
+        def suggest(new_ids, domain, trials, seed):
+            return hyperopt.tpe.suggest(new_ids, domain, trials, seed, n_startup_jobs=_startup(args, store))
+
+        return suggest
     if args.algo == "rand":
         return hyperopt.rand.suggest
     if args.algo == "anneal":
@@ -85,7 +97,7 @@ def _search(program: Program, argv) -> int:
     store = Store(program, args.out, args.metric, args.mode)
     try:
         kept = store.load()
-        algo = _algo(args)
+        algo = _algo(args, store)
     except ValueError as exc:
         print("error: %s" % exc, file=sys.stderr)
         return 2

@@ -237,8 +237,9 @@ class Objective:
             result.update(status="ok", loss=metric if mode == "min" else -metric,
                           metric=metric, metric_name=self.metric, mode=mode,
                           curve=[row[self.metric] for row in epochs if self.metric in row])
+            result["planned_epochs"] = recorder.planned
             if recorder.pruned:
-                result.update(pruned=True, planned_epochs=recorder.planned)
+                result["pruned"] = True
             del recorder
         except Exception as exc:  # noqa: BLE001 - every failure is a failed trial
             state.recorder = state.finished = None
