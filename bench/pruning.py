@@ -17,6 +17,9 @@ Arms (each runs --evals configurations per seed, except kt-hyperband, which pick
 * ``optpar-none``, ``optpar-median``, ``optpar-asha``: the generated script as a user runs it,
   `python digits_cnn_tune.py --max-evals N --seed S --out DIR --quiet --prune MODE` (TPE, trial 1
   the user's configuration, optpar's default early stopping with patience 3 on every trial).
+  A pruning arm runs with `--max-evals 4N --budget-epochs 9N`: it goes on past N trials until it
+  has trained the epochs of N full trainings; its N-trial figures are its first N trials, the
+  best@E figures see every trial.
 * ``kt-hyperband``: keras_tuner.Hyperband(max_epochs=9, factor=3, objective="val_loss"), one
   Hyperband iteration (3 brackets, 23 trials when none fails). A trial that continues an earlier
   one (a higher rung) starts from that trial's best checkpoint and trains only the epochs from
