@@ -2,8 +2,9 @@
 
 A comment on the line of a value overrides the metadata for that site:
 `# optpar: skip`, `# optpar: choice(16, 32, 48)`, `# optpar: range(0.1, 0.5)`,
-`# optpar: range(1e-4, 1e-2, log)`, and `# optpar: repeat(1, 4)` on a layer line (optpar.repeat). On the line of a constant (`DROPOUT = 0.3  # optpar: ...`)
-that no Keras call uses, it makes the constant a hyperparameter of its own.
+`# optpar: range(1e-4, 1e-2, log)`, and `# optpar: repeat(1, 4)` on a layer line (optpar.repeat).
+On the line of a constant (`DROPOUT = 0.3  # optpar: ...`) that no Keras call uses, it makes the
+constant a hyperparameter of its own.
 
 On a line with several hyperparameters (`Dense(32, activation="relu"),  # optpar: ...`):
 - `skip` skips all of them; `units=skip` only the one named;

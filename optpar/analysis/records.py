@@ -38,11 +38,11 @@ class Site:
 
     @property
     def use(self) -> str:
-        """What the value is, for messages: `Dense(units=128)`, `depth 3`, `repeated Dense(...)`."""
+        """What the value is, for messages: `Dense(units=128)`, `depth 3`, `block model.add(...) x1`."""
         if self.call == "range":
             return f"depth {self.value}"
         if self.call == "repeat":
-            return f"repeated {self.origin.split(' ')[1]}, written once"
+            return f"block {self.value} x1"
         return f"{self.call.rsplit('.', 1)[-1]}({self.param}={self.value})"
 
     @property

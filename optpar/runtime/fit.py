@@ -150,7 +150,7 @@ def recorder_class():
                 return False
             pruner = prune.pruner_for(state.prune)
             own = [row[state.metric] for row in self.epochs if state.metric in row]
-            return pruner.should_stop(own, list(state.curves), mode, self.planned)
+            return pruner.should_stop(own, state.curves, mode, self.planned)
 
     _RECORDER.append(Recorder)
     return Recorder

@@ -9,6 +9,8 @@ import math
 import re
 from dataclasses import dataclass
 
+from optpar.runtime import prune
+
 
 @dataclass(frozen=True)
 class Option:
@@ -85,8 +87,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("mode", "choice", None, "min or max (default: max for accuracy/auc/precision/recall metrics, "
            "else min)", choices=("min", "max")),
     Option("patience", "int", 3, "early-stopping patience added to fit (0: none)", minimum=0, metavar="N"),
-    Option("prune", "choice", None, "stop hopeless trials early: asha (successive halving), median, or "
-           "none (default: asha when fit() trains 5 epochs or more)", choices=("asha", "median", "none")),
+    Option("prune", "choice", None, "stop hopeless trials early: %s, or none (default: %s when fit() trains "
+           "%d epochs or more)" % (", ".join(prune.RULES), prune.DEFAULT_RULE, prune.MIN_EPOCHS),
+           choices=(*prune.RULES, "none")),
     Option("budget_epochs", "int", None, "start no new trial once the trials have trained N epochs in all",
            minimum=1, metavar="N"),
     Option("backend", "choice", "local", "run trials here, or through Spark", choices=("local", "spark")),

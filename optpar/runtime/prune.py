@@ -20,9 +20,10 @@ ends where it stopped. Standard library only.
 from __future__ import annotations
 
 import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-RULES = ("median", "asha")
+RULES = ("asha", "median")  # --prune takes these, and none
 # The default rule, and the fewest planned epochs for which it is on: a shorter training has
 # too few epochs to stop at. Chosen by bench/pruning.py (see the README).
 DEFAULT_RULE = "asha"
@@ -59,7 +60,7 @@ class Pruner:
             rung *= self.eta
         return tuple(found)
 
-    def should_stop(self, own: list[float], finished: list[Curve], mode: str, planned: int | None) -> bool:
+    def should_stop(self, own: Sequence[float], finished: Sequence[Curve], mode: str, planned: int | None) -> bool:
         """Whether a trial whose metric reads `own` so far (one value per epoch) stops now.
         `planned`: the epochs its fit() asked for (None: unknown)."""
         epoch = len(own)

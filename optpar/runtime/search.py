@@ -181,8 +181,9 @@ def _budget_spent(store: Store, args, started) -> str:
     """Why the search starts no new trial (--timeout, --budget-epochs), or ""."""
     if args.timeout is not None and time.monotonic() - started >= args.timeout:
         return "timeout: %gs reached" % args.timeout
-    if args.budget_epochs is not None and store.epochs_trained() >= args.budget_epochs:
-        return "budget: %d epochs trained (--budget-epochs %d)" % (store.epochs_trained(), args.budget_epochs)
+    trained = store.epochs_trained()
+    if args.budget_epochs is not None and trained >= args.budget_epochs:
+        return "budget: %d epochs trained (--budget-epochs %d)" % (trained, args.budget_epochs)
     return ""
 
 
