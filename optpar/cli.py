@@ -57,10 +57,23 @@ def build_parser() -> argparse.ArgumentParser:
     how.add_argument("--diff", action="store_true", help="show the change (the default)")
     how.add_argument("--in-place", action="store_true", help="rewrite FILE")
 
+    new = sub.add_parser("new", help="write a baseline Keras script for DATA (table, arrays or image folder)")
+    new.add_argument("data", metavar="DATA", help=".csv, .parquet, .npz, x.npy + y.npy, or a folder of class folders")
+    new.add_argument("--target", metavar="COLUMN", help="a table's label column (default: target, label, class or y)")
+    new.add_argument("-o", "--output", metavar="OUT", help="the script to write (default: <DATA stem>_model.py)")
+    new.add_argument("--epochs", type=_positive, metavar="N", help="the upper bound on epochs (default: by data type)")
+    new.add_argument("--force", action="store_true", help="replace OUT when it exists")
+
     sync = sub.add_parser("sync", help="pre-commit: regenerate stale tuning scripts of model files")
     sync.add_argument("paths", nargs="*", metavar="FILE")
     sync.add_argument("--check", action="store_true", help="write nothing; exit 1 when one is stale")
     return parser
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, not {text!r}")
+    return int(text)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -203,6 +216,26 @@ def cmd_refactor(args) -> int:
     return 0
 
 
+# -- new -----------------------------------------------------------------------------------
+
+def cmd_new(args) -> int:
+    from optpar.baseline import new
+    from optpar.pipeline import write_atomic
+
+    data = Path(args.data)
+    out = Path(args.output) if args.output else Path(f"{data.stem if data.is_file() else data.resolve().name}_model.py")
+    if out.exists() and not args.force:
+        raise UserError(out, 1, 1, "exists; pass --force to replace it")
+    command = " ".join(["optpar new", args.data] + (["--target", args.target] if args.target else [])
+                       + ["-o", str(out)] + (["--epochs", str(args.epochs)] if args.epochs else []))
+    text, recipe = new(data, out, args.target, args.epochs, command)
+    for decision in recipe.decisions:
+        print(decision)
+    write_atomic(out, text)
+    print(f"wrote {out} (train: python {out}; tune: optpar tune {out})")
+    return 0
+
+
 # -- tune ----------------------------------------------------------------------------------
 
 def _search_argv(args, config) -> list[str]:
@@ -285,4 +318,4 @@ def cmd_sync(args) -> int:
 
 
 COMMANDS = {"scan": cmd_scan, "refactor": cmd_refactor, "tune": cmd_tune, "apply": cmd_apply,
-            "sync": cmd_sync}
+            "new": cmd_new, "sync": cmd_sync}
