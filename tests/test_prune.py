@@ -119,7 +119,20 @@ def test_tpe_starts_with_the_random_trials_of_the_full_trainings_a_budget_pays_f
 @pytest.mark.parametrize("rule", ["median", "asha"])
 def test_every_rule_has_a_warmup(rule):
     pruner = pruner_for(rule)
-    assert pruner.warmup_trials >= 2 and pruner.warmup_epochs >= 1
+    hopeless = [99.0] * 8
+    # Nothing stops before a trial (the user's) has finished, nor before the first epoch's end.
+    assert pruner.warmup_trials >= 1
+    assert not pruner.should_stop(hopeless, [], "min", planned=9)
+    assert not pruner.should_stop([], FINISHED, "min", planned=9)
+    assert pruner.warmup_epochs >= (2 if rule == "median" else 0)
+
+
+def test_asha_with_fewer_than_eta_trials_at_a_rung_keeps_only_the_best():
+    asha = pruner_for("asha")
+    first = [Curve((1.0, 0.5, 0.3, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2))]  # trial 1, trained to its end
+    assert asha.should_stop([1.2], first, "min", planned=9)  # worse at epoch 1: stops
+    assert not asha.should_stop([0.9], first, "min", planned=9)  # better: goes on
+    assert not asha.should_stop([0.9, 0.8], first, "min", planned=9)  # epoch 2 is no rung
 
 
 # --------------------------------------------------------------------------

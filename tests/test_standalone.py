@@ -61,7 +61,8 @@ def test_a_standalone_script_runs_where_optpar_cannot_be_imported(fixture_copy, 
     proc = subprocess.run([sys.executable, script.name, "--max-evals", "2", "--out", "runs", "--quiet"],
                           cwd=script.parent, env=without_optpar, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert [r["status"] for r in _rows(script.parent)] == ["ok", "ok"]
+    statuses = [r["status"] for r in _rows(script.parent)]
+    assert statuses[0] == "ok" and statuses[1] in ("ok", "pruned"), statuses  # both trials trained
 
 
 def test_the_default_script_needs_optpar(fixture_copy, without_optpar):
@@ -81,7 +82,8 @@ def test_spark_workers_without_optpar_run_the_trials(fixture_copy, without_optpa
                            "--backend", "spark", "--parallelism", "1"],
                           cwd=script.parent, env=without_optpar, capture_output=True, text=True, timeout=400)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert [r["status"] for r in _rows(script.parent)] == ["ok", "ok"]
+    statuses = [r["status"] for r in _rows(script.parent)]
+    assert statuses[0] == "ok" and statuses[1] in ("ok", "pruned"), statuses  # both trials trained
 
 
 def test_a_standalone_script_stays_standalone_when_the_hook_regenerates_it(fixture_copy):
