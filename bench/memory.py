@@ -72,6 +72,7 @@ def main() -> int:
     xs = np.arange(args.warmup, len(rss))
     slope = np.polyfit(xs, np.array(rss[args.warmup:]), 1)[0]
     name = ("plain loop + fix" if args.fixed else "plain loop") if args.plain else "runtime objective"
+    name += f" ({keras.backend.backend()})"
     print(f"{name}: RSS {rss[0]:.0f} MB after trial 1, "
           f"{rss[-1]:.0f} MB after trial {len(rss)}; growth {slope:.2f} MB/trial "
           f"(least squares over trials {args.warmup + 1}-{len(rss)}; target < 2)")

@@ -67,17 +67,27 @@ def test_refactor_then_run_the_generated_script(tmp_path, fixture_copy, run_cli)
     _check_results(tmp_path / "runs", _defaults(script), _space_options(script), 2)
 
 
-def test_tune_then_apply_then_the_model_still_runs(tmp_path, fixture_copy):
+def _backend_env(backend: str) -> dict:
+    """The environment of a run on a Keras backend; skips when that backend is not installed."""
+    if backend != "tensorflow":
+        pytest.importorskip(backend)
+    return {**ENV, "KERAS_BACKEND": backend}
+
+
+# CI runs it on TensorFlow and on JAX (the `jax` extra); torch when it is installed.
+@pytest.mark.parametrize("backend", ["tensorflow", "jax", "torch"])
+def test_tune_then_apply_then_the_model_still_runs(tmp_path, fixture_copy, backend):
+    env = _backend_env(backend)
     model = fixture_copy("regression_constants.py")
     original = model.read_text()
     proc = run_optpar("tune", model.name, "--max-evals", "2", "--seed", "3", "--out", "runs",
-                      "--quiet", cwd=tmp_path, timeout=300, env=ENV)
+                      "--quiet", cwd=tmp_path, timeout=300, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     script = (tmp_path / "regression_constants_tune.py").read_text()
     assert "# Note: fit() has no validation data" in script
     best = _check_results(tmp_path / "runs", _defaults(script), _space_options(script), 2)
 
-    proc = run_optpar("apply", model.name, "runs/best.json", "--in-place", cwd=tmp_path, env=ENV)
+    proc = run_optpar("apply", model.name, "runs/best.json", "--in-place", cwd=tmp_path, env=env)
     assert proc.returncode == 0, proc.stderr
     applied = model.read_text()
     if best["best"] == best["baseline"]:
@@ -85,7 +95,7 @@ def test_tune_then_apply_then_the_model_still_runs(tmp_path, fixture_copy):
     # comments, docstring and layout survive; only literals at sites may change
     assert len(applied.splitlines()) == len(original.splitlines())
     assert applied.splitlines()[0] == original.splitlines()[0]
-    proc = subprocess.run([sys.executable, model.name], cwd=tmp_path, env=ENV, capture_output=True,
+    proc = subprocess.run([sys.executable, model.name], cwd=tmp_path, env=env, capture_output=True,
                           text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "final training mse:" in proc.stdout

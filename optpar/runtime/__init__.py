@@ -3,12 +3,17 @@
     from optpar.runtime import main, optpar_fit, quiet_native_logs
 
 Importing it is light (the standard library only): Keras, TensorFlow and hyperopt are imported
-when a search starts. `optpar refactor --standalone` carries this package inside the script.
+when a search starts. It sets the JAX and torch GPU allocator defaults (devices.py).
+`optpar refactor --standalone` carries this package inside the script.
 """
 
-from optpar.runtime.fit import optpar_fit
-from optpar.runtime.logs import quiet_native_logs
-from optpar.runtime.search import main
-from optpar.runtime.state import API_VERSION
+from optpar.runtime.devices import share_devices
+
+share_devices()  # before any Keras backend starts (see devices.py)
+
+from optpar.runtime.fit import optpar_fit  # noqa: E402
+from optpar.runtime.logs import quiet_native_logs  # noqa: E402
+from optpar.runtime.search import main  # noqa: E402
+from optpar.runtime.state import API_VERSION  # noqa: E402
 
 __all__ = ["API_VERSION", "main", "optpar_fit", "quiet_native_logs"]

@@ -2,8 +2,9 @@
 
 Decided at run time, when the data's type is known: the validation data (the user's, or a share
 held out of what Keras or optpar can split), the callbacks (the user's, copied as they were before
-the first trial and writing under the trial's folder, plus optpar's recorder), and the output
-(quiet unless --verbose). Keras is imported when a trial runs, not before.
+the first trial and writing under the trial's folder, or its TensorBoard run, plus optpar's
+recorder), and the output (quiet unless --verbose). Keras is imported when a trial runs, not
+before.
 """
 
 from __future__ import annotations
@@ -126,6 +127,8 @@ def recorder_class():
             row = {str(k): v for k, v in ((k, log_value(v)) for k, v in (logs or {}).items()) if v is not None}
             self.epochs.append(row)
             state = self.state
+            if state.board is not None:
+                state.board.epoch(row)
             if state.metric is None:
                 state.metric = pick_metric(state.requested, list(row))
             value = row.get(state.metric) if state.metric is not None else None
@@ -183,7 +186,8 @@ def under(folder: str, path) -> str:
 def trial_callbacks(user_callbacks, state: TrialState) -> list:
     """The callbacks of one trial: each of the user's as it was before the first trial (a shared
     ModelCheckpoint must not remember the previous trial's best), the ones that write files
-    writing under the trial's folder, then the recorder."""
+    writing under the trial's folder (a TensorBoard callback: the trial's run with --tensorboard),
+    then the recorder."""
     if user_callbacks is None:
         callbacks = []
     elif isinstance(user_callbacks, (list, tuple)):
@@ -201,7 +205,10 @@ def trial_callbacks(user_callbacks, state: TrialState) -> list:
             pass  # cannot be copied (or weakly referenced): used as it is
         attribute = _file_attribute(callback)
         old = getattr(callback, attribute, None) if attribute else None
-        if old and state.trial_dir is not None:
+        if old and attribute == "log_dir" and state.board is not None and not state.board.claimed:
+            # The user's TensorBoard writes the trial's run (and optpar's writer, the same, stops).
+            setattr(callback, attribute, state.board.claim())
+        elif old and state.trial_dir is not None:
             new = under(state.trial_dir, old)
             os.makedirs(new if attribute in ("log_dir", "backup_dir") else os.path.dirname(new), exist_ok=True)
             setattr(callback, attribute, new)

@@ -92,6 +92,8 @@ OPTIONS: tuple[Option, ...] = (
            choices=(*prune.RULES, "none")),
     Option("budget_epochs", "int", None, "start no new trial once the trials have trained N epochs in all",
            minimum=1, metavar="N"),
+    Option("tensorboard", "str", None, "write one TensorBoard run per trial under DIR (per-epoch metrics, "
+           "and the search in the HParams tab)", metavar="DIR"),
     Option("backend", "choice", "local", "run trials here, or through Spark", choices=("local", "spark")),
     Option("parallelism", "int", 2, "concurrent trials with --backend spark", minimum=1, metavar="K"),
     Option("spark_master", "str", None, "Spark master URL (default local[K])", metavar="URL", in_config=False),

@@ -12,10 +12,11 @@ import sys
 import threading
 import time
 
-from optpar.runtime import options, prune, randomness
+from optpar.runtime import board, options, prune, randomness
 from optpar.runtime.state import API_VERSION, INTERRUPT, Program, default_mode, note
 from optpar.runtime.store import Store, trial_doc
-from optpar.runtime.trial import Objective, enable_gpu_memory_growth, error_text, plain
+from optpar.runtime.devices import enable_gpu_memory_growth
+from optpar.runtime.trial import Objective, error_text, plain
 
 
 def main(*, source: str, space: dict, defaults: dict, baseline: dict, params: dict, run_trial,
@@ -86,6 +87,12 @@ def _algo(args, store: Store):
 
 def _search(program: Program, argv) -> int:
     args = parse_args(program, argv)
+    if args.tensorboard is not None:
+        try:
+            args.tensorboard = board.check_dir(args.tensorboard)
+        except ValueError as exc:
+            print("error: %s" % exc, file=sys.stderr)
+            return 2
     import hyperopt
     import numpy as np
 
@@ -98,7 +105,9 @@ def _search(program: Program, argv) -> int:
     try:
         kept = store.load()
         algo = _algo(args, store)
-    except ValueError as exc:
+        tensorboard = None if args.tensorboard is None else board.Board.open(
+            args.tensorboard, program.space, kept, store.metric, store.mode)
+    except (ValueError, OSError) as exc:
         print("error: %s" % exc, file=sys.stderr)
         return 2
     n_kept = len(kept)
@@ -108,7 +117,7 @@ def _search(program: Program, argv) -> int:
 
     if n_kept < args.max_evals:
         objective = Objective(program, store.metric, store.mode, args.patience, args.out, args.verbose,
-                              random_state, args.prune)
+                              random_state, args.prune, args.tensorboard)
         objective.curves = store.curves()
         if args.backend == "spark":
             from optpar.runtime.spark import spark_trials, unshippable
@@ -131,7 +140,7 @@ def _search(program: Program, argv) -> int:
             trials.refresh()
 
         def after_trial(trials_now, *unused):
-            _save_and_report(store, trials_now, baseline_tid, n_kept, args, started)
+            _save_and_report(store, trials_now, baseline_tid, n_kept, args, started, tensorboard)
             INTERRUPT.check()  # after the save: a trial that finished is kept
             objective.curves = store.curves()  # what the next trials are pruned against
             if store.refused:
@@ -155,12 +164,12 @@ def _search(program: Program, argv) -> int:
             pass
         except KeyboardInterrupt:
             _on_sigint(signal.SIG_IGN)  # a second Ctrl-C must not cut the saving short
-            _save_and_report(store, trials, baseline_tid, n_kept, args, started)
+            _save_and_report(store, trials, baseline_tid, n_kept, args, started, tensorboard)
             _finish_files(store)
             print("\ninterrupted: %d finished trials are kept in %s; run the same command to resume:\n  %s"
                   % (len(store.records), args.out, _resume_command(argv)), file=sys.stderr)
             return 130
-        _save_and_report(store, trials, baseline_tid, n_kept, args, started)
+        _save_and_report(store, trials, baseline_tid, n_kept, args, started, tensorboard)
         if store.refused:
             print(program.refusal_line(next(iter(store.refused.values()))), file=sys.stderr)
             return 2
@@ -173,7 +182,7 @@ def _search(program: Program, argv) -> int:
         first = next((r.get("error") for r in store.records if r.get("error")), "no trial ran")
         print("error: all %d trials failed; first error: %s" % (len(store.records), first), file=sys.stderr)
         return 1
-    _summary(store, program)
+    _summary(store, program, args.tensorboard)
     return 0
 
 
@@ -211,8 +220,14 @@ def _finish_files(store: Store) -> None:
         print("warning: no convergence.png (%s)" % error_text(exc), file=sys.stderr)
 
 
-def _save_and_report(store: Store, trials, baseline_tid, n_kept, args, started) -> None:
+def _save_and_report(store: Store, trials, baseline_tid, n_kept, args, started, tensorboard=None) -> None:
     for record in store.update_from(trials, baseline_tid, n_kept):
+        if tensorboard is not None:
+            try:
+                tensorboard.record(record, store.metric, store.mode)
+            except OSError as exc:  # the results are saved; TensorBoard misses this trial
+                print("warning: no TensorBoard session for trial %d (%s)" % (record["number"], error_text(exc)),
+                      file=sys.stderr)
         if record["status"] == "pruned":
             note("pruning (%s) stops trials that are clearly worse than the earlier ones at the same "
                  "epoch; --prune none trains every trial to its end" % (args.prune or prune.DEFAULT_RULE))
@@ -240,7 +255,7 @@ def _fmt(value) -> str:
     return "%.4g" % value if isinstance(value, float) else str(value)
 
 
-def _summary(store: Store, program: Program) -> None:
+def _summary(store: Store, program: Program, tensorboard: str | None = None) -> None:
     best = store.best_record()
     baseline = store.baseline_record()
     rows = [("hyperparameter", "baseline", "best")]
@@ -265,6 +280,8 @@ def _summary(store: Store, program: Program) -> None:
     if n_pruned:
         lines.append("epochs trained: %d; pruning saved %d more" % (store.epochs_trained(), store.epochs_saved()))
     lines.append("results: %s (best.json, trials.csv, convergence.png)" % store.out)
+    if tensorboard is not None:
+        lines.append("TensorBoard: tensorboard --logdir %s" % shlex.quote(os.path.relpath(tensorboard)))
     if not program.seeds:
         lines.append("note: %s sets no random seed, so its results vary from run to run; with one "
                      "(e.g. keras.utils.set_random_seed(0)) the best above is what you get again" % program.source)

@@ -47,6 +47,7 @@ class TrialState:
     protected: bool = False  # never pruned: the user's configuration
     verbose: bool = False
     trial_dir: str | None = None  # where this trial's callbacks write their files
+    board: object = None  # the trial's TensorBoard run (board.TrialRun) with --tensorboard
     recorder: object = None  # the recorder of the fit() running or last run
     finished: object = None  # the recorder of the last fit() that finished
     fitting: bool = False

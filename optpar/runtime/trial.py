@@ -10,8 +10,10 @@ import math
 import os
 import re
 import time
+import uuid
 
-from optpar.runtime import randomness
+from optpar.runtime import board, randomness
+from optpar.runtime.devices import enable_gpu_memory_growth
 from optpar.runtime.fit import metric_refusal, read_routed_files
 from optpar.runtime.state import INTERRUPT, STATE, Program, Refusal, default_mode
 
@@ -87,25 +89,6 @@ def _quiet_retracing() -> None:
         logger.addFilter(_RetraceFilter())
 
 
-def enable_gpu_memory_growth() -> None:
-    """Let TensorFlow allocate GPU memory as needed, so parallel trials share a card (no-op on
-    CPU and on other backends)."""
-    try:
-        import keras
-
-        if keras.backend.backend() != "tensorflow":
-            return
-        import tensorflow as tf
-
-        for gpu in tf.config.list_physical_devices("GPU"):
-            try:
-                tf.config.experimental.set_memory_growth(gpu, True)
-            except (RuntimeError, ValueError):
-                pass  # already initialised: nothing to do any more
-    except Exception:
-        pass
-
-
 def gradient_registry():
     """TensorFlow's global table of gradient functions ({op type: entry}), or None (another
     backend, or a TensorFlow that keeps it elsewhere)."""
@@ -149,7 +132,7 @@ class Objective:
     fmin_pass_expr_memo_ctrl = True  # hyperopt passes ctrl: the trial's number
 
     def __init__(self, program: Program, metric=None, mode=None, patience=3, out=None, verbose=False,
-                 random_state=None, prune="none") -> None:
+                 random_state=None, prune="none", tensorboard=None) -> None:
         self.program = program
         self.requested = metric
         self.metric = metric
@@ -162,28 +145,29 @@ class Objective:
         self.out = None if out is None else os.path.abspath(out)
         self.verbose = verbose
         self.random_state = random_state
-        self._calls = 0
+        self.tensorboard = None if tensorboard is None else os.path.abspath(tensorboard)  # --tensorboard DIR
         self._process_ready = False  # the once-per-process set-up is done
-
-    def _trial_dir(self, ctrl):
-        if self.out is None:
-            return None
-        trial = getattr(ctrl, "current_trial", None)
-        if trial is not None:
-            name = "%d" % (trial["tid"] + 1)
-        else:  # a Spark worker: no trial number here
-            name = "w%d-%d" % (os.getpid(), self._calls)
-        return os.path.join(self.out, "trials", name)
 
     def __call__(self, expr, memo, ctrl):
         from hyperopt import pyll
 
         values = pyll.rec_eval(expr, memo=memo)
-        self._calls += 1
-        return self.evaluate(values, self._trial_dir(ctrl))
+        trial = getattr(ctrl, "current_trial", None)
+        number = None if trial is None else trial["tid"] + 1  # None: a Spark worker, which is not told
+        trial_dir = None
+        if self.out is not None:
+            # A Spark worker gets a fresh copy of the objective per trial: a random part keeps two
+            # trials of one worker process apart.
+            name = "%d" % number if number is not None else "w%d-%s" % (os.getpid(), uuid.uuid4().hex[:8])
+            trial_dir = os.path.join(self.out, "trials", name)
+        run = None
+        if self.tensorboard is not None:
+            run = board.run_name(number) if number is not None else board.worker_run_name()
+        return self.evaluate(values, trial_dir, run)
 
-    def evaluate(self, values, trial_dir=None) -> dict:
-        """Run one trial with these values (real ones, not hp.choice indices)."""
+    def evaluate(self, values, trial_dir=None, run=None) -> dict:
+        """Run one trial with these values (real ones, not hp.choice indices); `run`: its
+        TensorBoard run, a folder name under --tensorboard DIR."""
         import keras
 
         program = self.program
@@ -201,6 +185,8 @@ class Objective:
         state.prune, state.curves = self.prune, tuple(self.curves)
         state.protected = values == plain(program.defaults)  # the user's configuration
         state.trial_dir, state.routed = trial_dir, {}
+        state.board = None if run is None or self.tensorboard is None else board.TrialRun(
+            os.path.join(self.tensorboard, run), run)
         state.recorder = state.finished = None
         # A fresh Keras session; it also runs gc.collect() (free_memory=True), which frees the
         # previous trial's model: no second collection needed.
@@ -253,6 +239,10 @@ class Objective:
             state.active = False
             # Without this the trial's train graphs stay alive for good.
             forget_custom_gradients(gradients, known)
+            if state.board is not None:
+                state.board.close()
+                result["board"] = state.board.name
+                state.board = None
         result.update(duration_s=round(time.perf_counter() - start, 3), epochs=len(epochs))
         if state.routed:
             result["files"] = os.path.relpath(state.trial_dir, self.out)
