@@ -333,3 +333,19 @@ def test_spark_workers_prune_against_the_curves_the_driver_sends(median_search):
         assert (row["status"], row["epochs_run"]) == ("pruned", "3")
         if row["dense_units"] in local:
             assert row["val_loss"] == local[row["dense_units"]]
+
+
+def test_epochs_saved_counts_up_to_where_finished_trials_stopped(tmp_path):
+    from optpar.runtime.store import Store
+
+    store = Store(None, str(tmp_path), "val_loss", "min")
+
+    def record(status, epochs, planned=300):
+        return {"status": status, "epochs": epochs, "planned_epochs": planned}
+
+    # fit() asks for 300 epochs, but early stopping ends the finished trials at 40 to 60:
+    store.records = [record("ok", 40), record("ok", 50), record("ok", 60), record("pruned", 3), record("pruned", 9)]
+    assert store.epochs_saved() == (50 - 3) + (50 - 9)  # not (300 - 3) + (300 - 9)
+    # Without early stopping, what fit() asked for.
+    store.records = [record("ok", 9, 9), record("pruned", 1, 9), record("pruned", 3, 9)]
+    assert store.epochs_saved() == 8 + 6

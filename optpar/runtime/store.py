@@ -8,6 +8,7 @@ import csv
 import io
 import json
 import os
+import statistics
 
 from optpar.runtime.prune import Curve
 from optpar.runtime.state import default_mode, note
@@ -141,8 +142,16 @@ class Store:
         return sum(r.get("epochs") or 0 for r in self.records)
 
     def epochs_saved(self):
-        """The epochs pruned trials did not train (of those their fit() asked for)."""
-        return sum(max(0, (r.get("planned_epochs") or 0) - (r.get("epochs") or 0)) for r in self.pruned_records())
+        """The epochs pruned trials did not train: up to what their fit() asked for, or, when the
+        trials that ran to their end stopped sooner (early stopping), up to the median of those."""
+        ran = [r["epochs"] for r in self.ok_records() if r.get("epochs")]
+        typical = statistics.median(ran) if ran else None
+        saved = 0
+        for record in self.pruned_records():
+            planned = record.get("planned_epochs") or 0
+            expected = planned if typical is None else min(planned, typical)
+            saved += max(0, int(expected) - (record.get("epochs") or 0))
+        return saved
 
     def best_record(self):
         ok = self.ok_records()
