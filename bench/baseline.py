@@ -1,7 +1,7 @@
 """optpar new on five bundled scikit-learn data sets: the generated baseline, the same script after
 `optpar tune`, and what a user would pick instead (scikit-learn's defaults), on one held-out split.
 
-    .venv/bin/python bench/baseline.py [--evals 20] [--sets digits wine ...] [--json OUT]
+    .venv/bin/python bench/baseline.py [--evals 20] [--splits 0 1 2] [--sets digits wine ...] [--json OUT]
 
 For each data set, in a fresh folder:
 
@@ -14,6 +14,10 @@ For each data set, in a fresh folder:
 * ``forest`` and ``linear``: scikit-learn's RandomForestClassifier/Regressor and
   LogisticRegression/Ridge with default settings (the linear models on standardized features,
   as a user would), trained on every non-test row of the same split and scored on the same test rows.
+
+Test sets of 30 to 360 rows make one split noisy (one iris row is 3.3 points of accuracy), so
+each data set runs once per split seed (`--splits`: the script's `SEED = 0` edited, as a user
+would; it seeds the split and the training) and the table shows the mean over splits.
 
 The goal (issue 12): after tuning, at or above the better scikit-learn default on at least 4 of 5.
 """
@@ -51,20 +55,20 @@ def write_data(name: str, folder: Path) -> tuple[Path, np.ndarray, np.ndarray]:
     return path, bunch.data.to_numpy(), bunch.target.to_numpy()
 
 
-def split(n: int) -> tuple[np.ndarray, np.ndarray]:
+def split(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """The generated script's split: a seeded permutation, the first 20 % for test."""
-    order = np.random.default_rng(SEED).permutation(n)
+    order = np.random.default_rng(seed).permutation(n)
     return order[int(n * TEST_FRACTION):], order[: int(n * TEST_FRACTION)]
 
 
-def sklearn_defaults(name: str, x: np.ndarray, y: np.ndarray) -> dict[str, float]:
+def sklearn_defaults(name: str, x: np.ndarray, y: np.ndarray, seed: int) -> dict[str, float]:
     from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
     from sklearn.linear_model import LogisticRegression, Ridge
     from sklearn.metrics import accuracy_score, r2_score
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    train, test = split(len(y))
+    train, test = split(len(y), seed)
     if name in REGRESSION:
         models = {"forest": RandomForestRegressor(random_state=SEED), "linear": make_pipeline(StandardScaler(), Ridge())}
         score = r2_score
@@ -72,7 +76,9 @@ def sklearn_defaults(name: str, x: np.ndarray, y: np.ndarray) -> dict[str, float
         models = {"forest": RandomForestClassifier(random_state=SEED),
                   "linear": make_pipeline(StandardScaler(), LogisticRegression())}
         score = accuracy_score
-    return {arm: float(score(y[test], model.fit(x[train], y[train]).predict(x[test]))) for arm, model in models.items()}
+    # Rounded as the script prints its metric, so that a tie (34 of 35 rows each) is a tie.
+    return {arm: round(float(score(y[test], model.fit(x[train], y[train]).predict(x[test]))), 4)
+            for arm, model in models.items()}
 
 
 def run(cmd: list[str], cwd: Path, timeout: int = 3600) -> str:
@@ -89,40 +95,58 @@ def metric_of(stdout: str) -> float:
     return float(found[-1])
 
 
-def bench_one(name: str, evals: int, work: Path) -> dict:
-    folder = work / name
+def bench_one(name: str, evals: int, work: Path, seed: int) -> dict:
+    folder = work / f"{name}-{seed}"
     folder.mkdir()
     data, x, y = write_data(name, folder)
     optpar = [sys.executable, "-m", "optpar"]
     started = time.perf_counter()
     run(optpar + ["new", data.name, "-o", "model.py"], folder)
+    script = folder / "model.py"
+    script.write_text(script.read_text().replace(f"SEED = {SEED}\n", f"SEED = {seed}\n", 1))
     baseline = metric_of(run([sys.executable, "model.py"], folder))
     run(optpar + ["tune", "model.py", "--max-evals", str(evals), "--seed", "0", "--out", "runs", "--quiet"], folder)
     best = json.loads((folder / "runs" / "best.json").read_text())
     run(optpar + ["apply", "model.py", "runs/best.json", "--in-place"], folder)
     tuned = metric_of(run([sys.executable, "model.py"], folder))
     wall = time.perf_counter() - started
-    defaults = sklearn_defaults(name, x, y)
-    better = max(defaults.values())
-    return {"set": name, "metric": "R2" if name in REGRESSION else "accuracy", "baseline": baseline,
-            "tuned": tuned, **defaults, "better_default": better, "met": tuned >= better,
-            "val_loss": [best["baseline_metric"], best["best_metric"]], "wall_s": round(wall, 1)}
+    defaults = sklearn_defaults(name, x, y, seed)
+    return {"set": name, "split": seed, "metric": "R2" if name in REGRESSION else "accuracy", "baseline": baseline,
+            "tuned": tuned, **defaults, "val_loss": [best["baseline_metric"], best["best_metric"]],
+            "wall_s": round(wall, 1)}
+
+
+def mean_row(runs: list[dict]) -> dict:
+    row = {"set": runs[0]["set"], "metric": runs[0]["metric"], "splits": [r["split"] for r in runs],
+           "wall_s": sum(r["wall_s"] for r in runs)}
+    for key in ("baseline", "tuned", "forest", "linear"):
+        row[key] = float(np.mean([r[key] for r in runs]))
+    row["val_loss"] = [float(np.mean([r["val_loss"][i] for r in runs])) for i in (0, 1)]
+    row["met"] = round(row["tuned"], 4) >= round(max(row["forest"], row["linear"]), 4)
+    return row
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--evals", type=int, default=20)
+    parser.add_argument("--splits", type=int, nargs="+", default=[0, 1, 2], help="split seeds (SEED in the script)")
     parser.add_argument("--sets", nargs="+", default=list(SETS), choices=SETS)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
-    rows = []
+    rows, runs = [], []
     with tempfile.TemporaryDirectory(prefix="bench-baseline-") as tmp:
         for name in args.sets:
-            rows.append(bench_one(name, args.evals, Path(tmp)))
-            r = rows[-1]
-            print(f"{name}: baseline {r['baseline']:.4f}, tuned {r['tuned']:.4f}, forest {r['forest']:.4f}, "
-                  f"linear {r['linear']:.4f} ({r['wall_s']:.0f} s)", file=sys.stderr, flush=True)
-    print(f"optpar new, then optpar tune --max-evals {args.evals} --seed 0; test split {TEST_FRACTION:g} (seed {SEED})")
+            mine = []
+            for seed in args.splits:
+                mine.append(bench_one(name, args.evals, Path(tmp), seed))
+                r = mine[-1]
+                print(f"{name} split {seed}: baseline {r['baseline']:.4f}, tuned {r['tuned']:.4f}, "
+                      f"forest {r['forest']:.4f}, linear {r['linear']:.4f} ({r['wall_s']:.0f} s)",
+                      file=sys.stderr, flush=True)
+            runs += mine
+            rows.append(mean_row(mine))
+    print(f"optpar new, then optpar tune --max-evals {args.evals} --seed 0; test split {TEST_FRACTION:g}; "
+          f"mean over split seeds {' '.join(map(str, args.splits))}")
     print(f"{'data set':14s} {'metric':8s} {'baseline':>8s} {'tuned':>8s} {'forest':>8s} {'linear':>8s} "
           f"{'met':>4s} {'val_loss baseline -> best':>26s} {'wall s':>7s}")
     for r in rows:
@@ -132,7 +156,7 @@ def main() -> int:
     met = sum(r["met"] for r in rows)
     print(f"tuned at or above the better scikit-learn default: {met} of {len(rows)}")
     if args.json:
-        args.json.write_text(json.dumps({"evals": args.evals, "rows": rows}, indent=1) + "\n")
+        args.json.write_text(json.dumps({"evals": args.evals, "rows": rows, "runs": runs}, indent=1) + "\n")
     return 0
 
 

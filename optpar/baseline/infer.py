@@ -175,7 +175,7 @@ def infer(data: Data, epochs: int | None = None) -> Recipe:
 
 def _finish(data: Data, input: str, label: str, classes: int, examples: int, decisions: list[Decision],
             **layout) -> Recipe:
-    model = {"features": "a dense network (two hidden layers) on normalized features",
+    model = {"features": "a dense network (one hidden layer) on normalized features",
              "image": f"a convolutional network, {layout.get('blocks', 0)} blocks",
              "sequence": "an embedding, a 1-D convolution and global max pooling"}[input]
     decisions.append(Decision("model", model, "from the input type"))

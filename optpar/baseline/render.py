@@ -182,8 +182,7 @@ def _model(recipe: Recipe) -> str:
     if recipe.input == "features":
         layers += ["keras.Input(shape=(x.shape[1],))",
                    "keras.layers.Normalization(mean=x[train].mean(axis=0), variance=x[train].var(axis=0))"]
-        for _ in range(2):
-            layers += [f'keras.layers.Dense({units}, activation="relu")', f"keras.layers.Dropout({dropout:g})"]
+        layers += [f'keras.layers.Dense({units}, activation="relu")', f"keras.layers.Dropout({dropout:g})"]
     elif recipe.input == "image":
         height, width, channels = recipe.image
         layers.append(f"keras.Input(shape=({height}, {width}, {channels}))")
