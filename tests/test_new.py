@@ -314,12 +314,26 @@ def test_every_generated_script_trains_and_reports_its_metric(scripts):
         assert -10 < value <= 1.0, (kind, line)
 
 
+@pytest.fixture(scope="module")
+def tuned(scripts):
+    """{kind: (completed `optpar tune --max-evals 3` process, the script before it)}, two searches
+    at a time (each is mostly one busy core: starting TensorFlow, then tiny trainings)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def tune(kind):
+        folder, _ = scripts[kind]
+        before = (folder / "model.py").read_text()
+        return run_optpar("tune", "model.py", "--max-evals", "3", "--seed", "0", "--out", "runs", "--quiet",
+                          cwd=folder, timeout=300, env=ENV), before
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return dict(zip(KINDS, pool.map(tune, KINDS)))
+
+
 @pytest.mark.parametrize("kind", KINDS)
-def test_optpar_tune_runs_the_generated_script_unchanged(kind, scripts):
+def test_optpar_tune_runs_the_generated_script_unchanged(kind, scripts, tuned):
     folder, _ = scripts[kind]
-    before = (folder / "model.py").read_text()
-    proc = run_optpar("tune", "model.py", "--max-evals", "3", "--seed", "0", "--out", "runs", "--quiet",
-                      cwd=folder, timeout=300, env=ENV)
+    proc, before = tuned[kind]
     assert proc.returncode == 0, proc.stderr[-3000:]
     with (folder / "runs" / "trials.csv").open(newline="") as handle:
         rows = list(csv.DictReader(handle))
