@@ -183,7 +183,7 @@ def _finish(data: Data, input: str, label: str, classes: int, examples: int, dec
                               else "linear, mean squared error on the standardized target", "from the label type"))
     settings = []
     for name in SETTINGS:
-        if name in ("filters",) and input != "image" or name in ("embedding_dim", "vocabulary") and input != "sequence":
+        if name == "filters" and input != "image" or name in ("embedding_dim", "vocabulary") and input != "sequence":
             continue
         if name == "vocabulary" and layout.get("tokens"):
             continue  # token ids: the data's own vocabulary
@@ -234,7 +234,8 @@ def _arrays(data: Arrays) -> Recipe:
     decisions = [decision]
     examples = data.x_shape[0]
     if data.x_kind == "other":
-        raise UserError(data.path, 1, 1, f"{data.keys[0]} holds sequences of non-integers: expected token ids")
+        raise UserError(data.path, 1, 1, f"{data.keys[0]} holds sequences that are not integer token ids "
+                                         "(for images of mixed sizes, use a folder of image files)")
     if data.x_kind == "ragged" or (data.x_kind == "int" and len(data.x_shape) == 2 and data.x_min >= 0
                                    and data.x_max >= MIN_TOKENS and data.x_distinct >= MIN_TOKENS):
         length = data.long_length if data.x_kind == "ragged" else data.x_shape[1]

@@ -201,10 +201,7 @@ def _arrays(path: Path, reader: str, keys: tuple[str, str], x, y) -> Arrays:
             flat = np.concatenate([np.asarray(item) for item in x if len(item)])
         except TypeError:
             raise UserError(path, 1, 1, f"{keys[0]} holds objects that are not sequences") from None
-        kind = "ragged" if flat.size and np.issubdtype(flat.dtype, np.integer) else "other"
-        if lengths.min(initial=0) == lengths.max(initial=0) and kind == "other":
-            raise UserError(path, 1, 1, f"{keys[0]} holds mixed shapes that are not token sequences "
-                                        "(for images of mixed sizes, use a folder of image files)")
+        kind = "ragged" if flat.size and np.issubdtype(flat.dtype, np.integer) else "other"  # infer.py refuses other
         long_length = int(np.percentile(lengths, 95)) if len(lengths) else 0
         if flat.size:
             lo, hi = float(flat.min()), float(flat.max())

@@ -72,11 +72,9 @@ class Hyperparameter:
 
     def shown(self, value):
         """`value` as TensorBoard holds it: a bool, a number or a string."""
-        if self.text:
-            return value if isinstance(value, str) else json.dumps(value)
-        if isinstance(value, (bool, int, float, str)):
-            return value
-        return json.dumps(value)
+        if self.text and not isinstance(value, str):
+            return json.dumps(value)
+        return _plain_option(value)
 
 
 def _plain_option(value):

@@ -89,8 +89,8 @@ SETTINGS = {
     "median": Pruner("median", warmup_trials=5, warmup_epochs=2),
     # Rungs at 1, 3, 9, ... epochs (the minimum resource of KerasTuner's Hyperband and Optuna's
     # HyperbandPruner(1, ...)), from trial 2 on (trial 1, the user's, trains to its end): best
-    # within 30/60/100/180 epochs 0.078/0.050/0.050/0.032 against 0.083/0.065/0.053/0.047 with
-    # rungs from epoch 2 and 2 warm-up trials (bench/pruning.py, seeds 0-2; README).
+    # within 30/60/100/180 epochs 0.078/0.050/0.050/0.032 against 0.083/0.056/0.050/0.033 with
+    # rungs from epoch 2 and 2 warm-up trials, in 67 epochs for the first 20 trials against 91 (bench/pruning.py, seeds 0-2; README).
     "asha": Pruner("asha", warmup_trials=1, warmup_epochs=0),
 }
 
