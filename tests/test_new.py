@@ -2,8 +2,9 @@
 
 The rules one by one (label, column roles, image layout, convolution blocks, the heuristics table),
 the one-line errors for bad data, and end to end on sklearn's bundled data written out as CSV,
-Parquet and .npz, an .npy pair, a generated image folder and a generated text table: the script
-trains and reports its held-out metric, and `optpar tune --max-evals 3` finishes with trial 1 ok.
+Parquet and .npz, an .npy pair, a generated image folder and two generated text tables (text alone;
+text beside a price and a category: two model inputs): the script trains and reports its held-out
+metric, and `optpar tune --max-evals 3` finishes with trial 1 ok.
 """
 from __future__ import annotations
 
@@ -115,16 +116,38 @@ def _write_images(folder, classes=("cross", "horizontal", "vertical"), per_class
     return folder
 
 
+WORDS = {"pos": "good great fine lovely superb nice".split(), "neg": "bad awful poor sad ugly dull".split()}
+COMMON = "the a film was and it very really plot acting".split()
+
+
+def _review(rng, label: str) -> str:
+    return " ".join(str(rng.choice(COMMON)) if rng.random() < 0.6 else str(rng.choice(WORDS[label]))
+                    for _ in range(int(rng.integers(5, 15))))
+
+
 def _write_reviews(path, rows=120):
+    """A text column and the target: nothing else."""
     rng = np.random.default_rng(0)
-    words = {"pos": "good great fine lovely superb nice".split(), "neg": "bad awful poor sad ugly dull".split()}
-    common = "the a film was and it very really plot acting".split()
     records = []
     for i in range(rows):
         label = ("pos", "neg")[i % 2]
-        tokens = [str(rng.choice(common)) if rng.random() < 0.6 else str(rng.choice(words[label]))
-                  for _ in range(int(rng.integers(5, 15)))]
-        records.append({"review": " ".join(tokens), "stars": int(rng.integers(1, 6)), "sentiment": label})
+        records.append({"review": _review(rng, label), "sentiment": label})
+    pd.DataFrame(records).to_csv(path, index=False)
+    return path
+
+
+def _write_priced_reviews(path, rows=1000):
+    """A text column, a price and a sales channel; the target is (positive review) XOR (price > 0).
+    The price is independent of the words, so a model of the text alone (or of the price alone)
+    cannot beat one half on average: only both inputs together predict the target."""
+    rng = np.random.default_rng(0)
+    records = []
+    for _ in range(rows):
+        label = str(rng.choice(["pos", "neg"]))
+        price = float(rng.choice([-1, 1]) * rng.uniform(0.5, 3))
+        records.append({"review": _review(rng, label), "price": round(price, 2),
+                        "channel": str(rng.choice(["web", "phone", "shop"])),
+                        "target": "yes" if (label == "pos") != (price > 0) else "no"})
     pd.DataFrame(records).to_csv(path, index=False)
     return path
 
@@ -166,13 +189,20 @@ def _make(kind: str, folder):
         return _write_images(folder / "images"), [], "validation accuracy"
     if kind == "reviews.csv":
         return _write_reviews(folder / "reviews.csv"), ["--target", "sentiment"], "test accuracy"
+    if kind == "priced_reviews.csv":
+        return _write_priced_reviews(folder / "priced_reviews.csv"), [], "test accuracy"
     raise AssertionError(kind)
 
 
-KINDS = ["wine.csv", "diabetes.parquet", "digits.npz", "breast_cancer.npy", "iris_mixed.csv", "images", "reviews.csv"]
+KINDS = ["wine.csv", "diabetes.parquet", "digits.npz", "breast_cancer.npy", "iris_mixed.csv", "images", "reviews.csv",
+         "priced_reviews.csv"]
 EXPECTED_INPUT = {"wine.csv": "features", "diabetes.parquet": "features", "digits.npz": "image",
                   "breast_cancer.npy": "features", "iris_mixed.csv": "features", "images": "image",
-                  "reviews.csv": "sequence"}
+                  "reviews.csv": "sequence, the text column 'review' (", "priced_reviews.csv": "sequence and features"}
+# Epochs of the end-to-end scripts (2 unless named), and the least metric each must reach (-10 unless
+# named): the text and the price together are learnt in a few epochs; either alone stays near 0.5.
+EPOCHS = {"priced_reviews.csv": 10}
+LEAST = {"priced_reviews.csv": 0.8}
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -203,6 +233,46 @@ def test_the_mixed_table_is_read_column_by_column(tmp_path, run_cli):
     text = (tmp_path / "m.py").read_text()
     assert 'CATEGORICAL = ["colour"]' in text
     assert '"row"' not in text.split("NUMERIC = ", 1)[1].split("]", 1)[0]
+
+
+def test_a_text_column_beside_other_columns_makes_two_inputs(tmp_path, run_cli):
+    data = _write_priced_reviews(tmp_path / "priced.csv", rows=200)
+    code, stdout, _ = run_cli("new", data, "-o", tmp_path / "m.py")
+    assert code == 0
+    first = stdout.splitlines()[0]
+    assert first.startswith("input: sequence and features, the text column 'review' with 1 numeric ('price') "
+                            "and 1 categorical ('channel') column(s)"), first
+    assert "left out" not in stdout and "dropped" not in stdout
+    text = (tmp_path / "m.py").read_text()
+    assert 'TEXT = "review"\nNUMERIC = ["price"]\nCATEGORICAL = ["channel"]\n' in text
+    assert "keras.layers.Concatenate()([text, normalize(features_input)])" in text
+    assert "model = keras.Model([tokens_input, features_input], outputs)" in text
+    assert text.count("[tokens[train], features[train]]") == 1 and "x[" not in text
+
+
+def test_a_text_only_table_keeps_one_input(tmp_path, run_cli):
+    data = _write_reviews(tmp_path / "reviews.csv")
+    code, stdout, _ = run_cli("new", data, "--target", "sentiment", "-o", tmp_path / "m.py")
+    assert code == 0
+    assert stdout.splitlines()[0] == "input: sequence, the text column 'review' (a column of sentences)"
+    text = (tmp_path / "m.py").read_text()
+    assert "model = keras.Sequential([\n    keras.Input(shape=(" in text
+    assert "Concatenate" not in text and "NUMERIC" not in text and "features" not in text
+    assert "x = np.asarray(vectorize(texts))" in text
+
+
+def test_a_second_text_column_is_named_and_left_out():
+    from optpar.baseline.infer import infer
+    from optpar.baseline.probe import Table
+
+    def text(name, words):
+        return Column(name, "string", 100, 90, 0, words=words, long_words=int(words) + 2)
+
+    columns = (text("title", 3.5), text("body", 12.0), Column("price", "number", 100, 80, 0))
+    recipe = infer(Table("t.csv", "csv", 100, columns, Column("label", "string", 100, 2, 0, words=1.0)))
+    assert (recipe.text, recipe.numeric, recipe.categorical) == ("body", ("price",), ())
+    assert recipe.two_inputs
+    assert str(recipe.decisions[0]).endswith("left out: 'title' (the model reads one text column, the wordiest))")
 
 
 def test_the_script_reads_its_data_relative_to_itself(tmp_path, run_cli):
@@ -288,14 +358,15 @@ RUN_ALL = textwrap.dedent("""
 
 @pytest.fixture(scope="module")
 def scripts(tmp_path_factory):
-    """{kind: (folder, metric line)}: every kind's data and its script (2 epochs at most)."""
+    """{kind: (folder, metric line)}: every kind's data and its script (2 epochs at most, or EPOCHS)."""
     from optpar.cli import main
 
     made = {}
     for kind in KINDS:
         folder = tmp_path_factory.mktemp(kind.replace(".", "_"))
         data, extra, metric = _make(kind, folder)
-        assert main(["new", str(data), *extra, "-o", str(folder / "model.py"), "--epochs", "2"]) == 0
+        assert main(["new", str(data), *extra, "-o", str(folder / "model.py"),
+                     "--epochs", str(EPOCHS.get(kind, 2))]) == 0
         made[kind] = (folder, metric)
     return made
 
@@ -311,7 +382,7 @@ def test_every_generated_script_trains_and_reports_its_metric(scripts):
         line = next((x for x in section.splitlines() if x.startswith(metric + ": ")), None)
         assert line is not None, (kind, section[-500:])
         value = float(line.split(": ")[1])
-        assert -10 < value <= 1.0, (kind, line)
+        assert LEAST.get(kind, -10) < value <= 1.0, (kind, line)
 
 
 @pytest.fixture(scope="module")

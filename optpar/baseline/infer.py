@@ -2,7 +2,8 @@
 reason printed beside it (Emel's type inference and heuristics, as rules we can test alone).
 
 Input type: image (channels last or first, both sides at least MIN_SIDE, no more than MAX_ASPECT
-to one), sequence (a text column, or integer token lists), features (everything else). Label:
+to one), sequence (a text column, with the table's numeric and categorical columns as a second
+input when it has any; or integer token lists), features (everything else). Label:
 categorical (strings, or whole numbers with at most MAX_CLASSES values) or continuous. The
 training settings come from metadata/baseline.csv.
 """
@@ -52,7 +53,7 @@ class Recipe:
     input: str  # features | image | sequence
     label: str  # categorical | continuous
     classes: int  # categorical: number of classes
-    numeric: tuple[str, ...] = ()  # table columns
+    numeric: tuple[str, ...] = ()  # table columns (beside the text column too)
     categorical: tuple[str, ...] = ()
     text: str | None = None  # the text column
     image: tuple[int, int, int] | None = None  # height, width, channels of the model's input
@@ -68,6 +69,12 @@ class Recipe:
 
     def setting(self, name: str):
         return dict(self.settings)[name]
+
+    @property
+    def two_inputs(self) -> bool:
+        """A text column beside numeric or categorical columns: a model with a token input and a
+        features input."""
+        return bool(self.text and (self.numeric or self.categorical))
 
 
 # -- heuristics (metadata/baseline.csv) -------------------------------------------------------
@@ -178,6 +185,8 @@ def _finish(data: Data, input: str, label: str, classes: int, examples: int, dec
     model = {"features": "a dense network (one hidden layer) on normalized features",
              "image": f"a convolutional network, {layout.get('blocks', 0)} blocks",
              "sequence": "an embedding, a 1-D convolution and global max pooling"}[input]
+    if layout.get("text") and (layout.get("numeric") or layout.get("categorical")):
+        model += ", concatenated with the normalized features, then one hidden layer"
     decisions.append(Decision("model", model, "from the input type"))
     decisions.append(Decision("output", "softmax, sparse categorical cross-entropy" if label == "categorical"
                               else "linear, mean squared error on the standardized target", "from the label type"))
@@ -210,19 +219,33 @@ def _table(data: Table) -> Recipe:
             decisions.append(Decision(f"column {column.name!r}", role, why))
     if roles["text"]:
         text = max(roles["text"], key=lambda n: next(c.words for c in data.columns if c.name == n))
-        others = [n for n in roles["numeric"] + roles["categorical"] + roles["text"] if n != text]
-        decisions.insert(0, Decision("input", f"sequence, the text column {text!r}",
-                                     "a column of sentences" + (f"; left out: {_names(others)}" if others else "")))
+        decisions.insert(0, _text_input(text, roles))
         column = next(c for c in data.columns if c.name == text)
         length = max(8, min(MAX_SEQUENCE, column.long_words))
         decisions.append(Decision("sequence length", str(length), "the 95th percentile of words per row"))
-        return _finish(data, "sequence", label, classes, data.rows, decisions, text=text, sequence_length=length)
+        return _finish(data, "sequence", label, classes, data.rows, decisions, text=text, sequence_length=length,
+                       numeric=tuple(roles["numeric"]), categorical=tuple(roles["categorical"]))
     if not roles["numeric"] and not roles["categorical"]:
         raise UserError(data.path, 1, 1, "no usable input column besides the target")
     decisions.insert(0, Decision("input", "features", f"{len(roles['numeric'])} numeric, "
                                  f"{len(roles['categorical'])} categorical column(s); no text, not an image"))
     return _finish(data, "features", label, classes, data.rows, decisions,
                    numeric=tuple(roles["numeric"]), categorical=tuple(roles["categorical"]))
+
+
+def _text_input(text: str, roles: dict[str, list[str]]) -> Decision:
+    """The input decision of a table with a text column: the text alone, or beside the numeric and
+    categorical columns (a second text column is left out: the model reads one)."""
+    beside = [f"{len(roles[role])} {role} ({_names(roles[role])})" for role in ("numeric", "categorical")
+              if roles[role]]
+    extra = [n for n in roles["text"] if n != text]
+    if not beside:
+        return Decision("input", f"sequence, the text column {text!r}",
+                        "a column of sentences" + (f"; left out: {_names(extra)}" if extra else ""))
+    left_out = f"; left out: {_names(extra)} (the model reads one text column, the wordiest)" if extra else ""
+    return Decision("input", f"sequence and features, the text column {text!r} with "
+                    + " and ".join(beside) + " column(s)",
+                    "a column of sentences beside other columns: two model inputs" + left_out)
 
 
 def _names(names: list[str]) -> str:

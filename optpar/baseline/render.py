@@ -53,9 +53,8 @@ def _constants(recipe: Recipe, out: Path) -> str:
         lines.append(f"TARGET = {_str(data.target.name)}")
         if recipe.text:
             lines.append(f"TEXT = {_str(recipe.text)}")
-        else:
-            lines += [_list("NUMERIC", recipe.numeric)] if recipe.numeric else []
-            lines += [_list("CATEGORICAL", recipe.categorical)] if recipe.categorical else []
+        lines += [_list("NUMERIC", recipe.numeric)] if recipe.numeric else []
+        lines += [_list("CATEGORICAL", recipe.categorical)] if recipe.categorical else []
     lines += [f"SEED = {SEED}", "", "keras.utils.set_random_seed(SEED)"]
     return "\n".join(lines)
 
@@ -149,21 +148,30 @@ def _split(recipe: Recipe) -> str:
 
 
 def _inputs(recipe: Recipe) -> str:
-    data = recipe.data
-    if not isinstance(data, Table):
+    """The model's input arrays: `x` (token ids or features), or `tokens` and `features` for a text
+    column beside other columns (the features then normalized by a layer adapted here)."""
+    if not isinstance(recipe.data, Table):
         return ""
-    if recipe.text:
-        length = recipe.sequence_length
-        return "\n".join([
-            'texts = frame[TEXT].fillna("").astype(str).to_numpy()',
+    if not recipe.text:
+        return "\n".join(_features(recipe, "x"))
+    if not recipe.two_inputs:
+        return "\n".join(_tokens(recipe, "x"))
+    return "\n".join(_tokens(recipe, "tokens") + _features(recipe, "features")
+                     + ["normalize = keras.layers.Normalization()", "normalize.adapt(features[train])"])
+
+
+def _tokens(recipe: Recipe, name: str) -> list[str]:
+    return ['texts = frame[TEXT].fillna("").astype(str).to_numpy()',
             f"vectorize = keras.layers.TextVectorization(max_tokens={int(recipe.setting('vocabulary'))}, "
-            f"output_sequence_length={length})",
+            f"output_sequence_length={recipe.sequence_length})",
             "vectorize.adapt(texts[train])",
-            "x = np.asarray(vectorize(texts))",
-        ])
+            f"{name} = np.asarray(vectorize(texts))"]
+
+
+def _features(recipe: Recipe, name: str) -> list[str]:
     lines = ['numeric = frame[NUMERIC].astype("float32")'] if recipe.numeric else []
     if not recipe.categorical:
-        return "\n".join(lines + ["x = numeric.fillna(numeric.iloc[train].median()).to_numpy()"])
+        return lines + [f"{name} = numeric.fillna(numeric.iloc[train].median()).to_numpy()"]
     lines.append("columns = [numeric.fillna(numeric.iloc[train].median()).to_numpy()]" if recipe.numeric
                  else "columns = []")
     if recipe.categorical:
@@ -172,11 +180,44 @@ def _inputs(recipe: Recipe) -> str:
                   '    lookup = keras.layers.StringLookup(output_mode="one_hot")',
                   "    lookup.adapt(values[train])",
                   '    columns.append(np.asarray(lookup(values), dtype="float32"))']
-    lines.append("x = np.concatenate(columns, axis=1)")
-    return "\n".join(lines)
+    lines.append(f"{name} = np.concatenate(columns, axis=1)")
+    return lines
 
 
 def _model(recipe: Recipe) -> str:
+    lines = _two_inputs(recipe) if recipe.two_inputs else _sequential(recipe)
+    loss = ('loss="sparse_categorical_crossentropy",\n    metrics=["accuracy"],' if recipe.label == "categorical"
+            else 'loss="mean_squared_error",')
+    lines += ["model.compile(",
+              f"    optimizer=keras.optimizers.Adam(learning_rate={recipe.setting('learning_rate'):g}),",
+              f"    {loss}",
+              ")"]
+    return "\n".join(lines)
+
+
+def _output(recipe: Recipe) -> str:
+    return ('keras.layers.Dense(len(classes), activation="softmax")' if recipe.label == "categorical"
+            else "keras.layers.Dense(1)")
+
+
+def _two_inputs(recipe: Recipe) -> list[str]:
+    """A functional model: the token ids through the sequence branch, beside the normalized features."""
+    units, dropout = int(recipe.setting("units")), recipe.setting("dropout")
+    return [f"tokens_input = keras.Input(shape=({recipe.sequence_length},))",
+            "features_input = keras.Input(shape=(features.shape[1],))",
+            f"text = keras.layers.Embedding(vectorize.vocabulary_size(), {int(recipe.setting('embedding_dim'))})"
+            "(tokens_input)",
+            f'text = keras.layers.Conv1D({units}, 5, padding="same", activation="relu")(text)',
+            "text = keras.layers.GlobalMaxPooling1D()(text)",
+            f"text = keras.layers.Dropout({dropout:g})(text)",
+            "hidden = keras.layers.Concatenate()([text, normalize(features_input)])",
+            f'hidden = keras.layers.Dense({units}, activation="relu")(hidden)',
+            f"hidden = keras.layers.Dropout({dropout:g})(hidden)",
+            f"outputs = {_output(recipe)}(hidden)",
+            "model = keras.Model([tokens_input, features_input], outputs)"]
+
+
+def _sequential(recipe: Recipe) -> list[str]:
     units, dropout = int(recipe.setting("units")), recipe.setting("dropout")
     layers = []
     if recipe.input == "features":
@@ -205,23 +246,20 @@ def _model(recipe: Recipe) -> str:
                    f"keras.layers.Dropout({dropout:g})",
                    f'keras.layers.Dense({units}, activation="relu")',
                    f"keras.layers.Dropout({dropout:g})"]
-    layers.append('keras.layers.Dense(len(classes), activation="softmax")' if recipe.label == "categorical"
-                  else "keras.layers.Dense(1)")
-    lines = ["model = keras.Sequential(["] + [f"    {layer}," for layer in layers] + ["])"]
-    loss = ('loss="sparse_categorical_crossentropy",\n    metrics=["accuracy"],' if recipe.label == "categorical"
-            else 'loss="mean_squared_error",')
-    lines += ["model.compile(",
-              f"    optimizer=keras.optimizers.Adam(learning_rate={recipe.setting('learning_rate'):g}),",
-              f"    {loss}",
-              ")"]
-    return "\n".join(lines)
+    layers.append(_output(recipe))
+    return ["model = keras.Sequential(["] + [f"    {layer}," for layer in layers] + ["])"]
+
+
+def _x(recipe: Recipe, rows: str) -> str:
+    """The model's input for some rows (`train`, `test`)."""
+    return f"[tokens[{rows}], features[{rows}]]" if recipe.two_inputs else f"x[{rows}]"
 
 
 def _train(recipe: Recipe) -> str:
     images = isinstance(recipe.data, Images)
     lines = ["model.fit("]
     lines += ["    train_data,", "    validation_data=validation_data,"] if images else \
-             ["    x[train],", "    y[train],", f"    validation_split={VALIDATION_SPLIT},",
+             [f"    {_x(recipe, 'train')},", "    y[train],", f"    validation_split={VALIDATION_SPLIT},",
               f"    batch_size={int(recipe.setting('batch_size'))},"]
     lines += [f"    epochs={int(recipe.setting('max_epochs'))},  # an upper bound: early stopping decides; optpar: skip",
               f"    callbacks=[keras.callbacks.EarlyStopping(patience={int(recipe.setting('patience'))}, "
@@ -235,8 +273,8 @@ def _report(recipe: Recipe) -> str:
         return "\n".join(["loss, accuracy = model.evaluate(validation_data, verbose=0)",
                           'print(f"validation accuracy: {accuracy:.4f}")'])
     if recipe.label == "categorical":
-        return "\n".join(["loss, accuracy = model.evaluate(x[test], y[test], verbose=0)",
+        return "\n".join([f"loss, accuracy = model.evaluate({_x(recipe, 'test')}, y[test], verbose=0)",
                           'print(f"test accuracy: {accuracy:.4f}")'])
-    return "\n".join(["predicted = model.predict(x[test], verbose=0)[:, 0]",
+    return "\n".join([f"predicted = model.predict({_x(recipe, 'test')}, verbose=0)[:, 0]",
                       "r2 = 1 - np.sum((y[test] - predicted) ** 2) / np.sum((y[test] - y[test].mean()) ** 2)",
                       'print(f"test R2: {r2:.4f}")'])
