@@ -52,6 +52,7 @@ def test_setup_cfg(project):
         patience = 0
         prune = median
         budget-epochs = 120
+        folds = 5
         tensorboard = runs/tb
         backend = local
         parallelism = 2
@@ -67,12 +68,12 @@ def test_setup_cfg(project):
     assert dict(config.search) == {
         "max_evals": 30, "algo": "rand", "seed": 7, "timeout": 90.5, "mode": "max",
         "metric": "val_accuracy", "patience": 0, "prune": "median", "budget_epochs": 120,
-        "tensorboard": "runs/tb", "backend": "local", "parallelism": 2, "out": "runs",
+        "folds": 5, "tensorboard": "runs/tb", "backend": "local", "parallelism": 2, "out": "runs",
     }
     assert config.search_argv() == [
         "--max-evals", "30", "--algo", "rand", "--seed", "7", "--out", "runs", "--timeout", "90.5",
         "--metric", "val_accuracy", "--mode", "max", "--patience", "0", "--prune", "median",
-        "--budget-epochs", "120", "--tensorboard", "runs/tb", "--backend", "local", "--parallelism", "2",
+        "--budget-epochs", "120", "--folds", "5", "--tensorboard", "runs/tb", "--backend", "local", "--parallelism", "2",
     ]
     assert config.model_paths() == [project.resolve()]
     assert config.is_model(project)

@@ -98,6 +98,8 @@ def test_when_pruning_is_on():
     # Asked for by name: on whatever the epochs.
     assert on_for("median", 2) and on_for("asha", None)
     assert not on_for("none", 100)
+    # With --folds the default is off; a rule asked for by name still applies.
+    assert not on_for(None, 100, folds=5) and on_for("asha", 100, folds=5) and on_for(None, 100, folds=1)
 
 
 def test_tpe_starts_with_the_random_trials_of_the_full_trainings_a_budget_pays_for():

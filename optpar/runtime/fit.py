@@ -149,7 +149,8 @@ def recorder_class():
 
         def _hopeless(self, mode: str) -> bool:
             state = self.state
-            if state.protected or not prune.on_for(state.prune, self.planned):
+            folds = state.fold[1] if state.folded else 1
+            if state.protected or not prune.on_for(state.prune, self.planned, folds):
                 return False
             pruner = prune.pruner_for(state.prune)
             own = [row[state.metric] for row in self.epochs if state.metric in row]
@@ -353,6 +354,58 @@ def can_validate(model) -> bool:
     return any(getattr(kind, name, None) is not getattr(keras.Model, name, None) for name in ("test_step", "call"))
 
 
+def _length(data) -> int:
+    while isinstance(data, (list, tuple, dict)):
+        data = next(iter(data.values())) if isinstance(data, dict) else data[0]
+    return len(data)
+
+
+def _cut(data, start: int, stop: int, held: bool):
+    """Rows start:stop of training arrays (`held`), or the others; arrays in a list, tuple or dict
+    (a model of several inputs) are cut alike."""
+    if data is None:
+        return None
+    if isinstance(data, dict):
+        return {key: _cut(value, start, stop, held) for key, value in data.items()}
+    if isinstance(data, (list, tuple)):
+        return type(data)(_cut(value, start, stop, held) for value in data)
+    if held:
+        return data[start:stop]
+    if stop >= len(data):
+        return data[:start]  # the last fold: the training rows Keras's validation_split keeps
+    if start == 0:
+        return data[stop:]
+    import numpy as np
+
+    return np.concatenate([np.asarray(data[:start]), np.asarray(data[stop:])])
+
+
+def with_fold(arguments: dict, state: TrialState) -> dict:
+    """`fit` arguments that validate on fold `index` of `count` of the training arrays: the
+    index-th block of consecutive rows (the last block is what validation_split=1/count holds out),
+    training on the others."""
+    index, count = state.fold
+    rows = _length(arguments.get("x"))
+    if rows < count:
+        raise Refusal("--folds %d needs at least %d training examples; fit() has %d" % (count, count, rows))
+    start, stop = rows * index // count, rows * (index + 1) // count
+    held = [_cut(arguments.get(key), start, stop, True) for key in ("x", "y", "sample_weight")]
+    for key in ("x", "y", "sample_weight"):
+        if arguments.get(key) is not None:
+            arguments[key] = _cut(arguments[key], start, stop, False)
+    arguments["validation_data"] = tuple(held) if held[2] is not None else tuple(held[:2])
+    arguments.pop("validation_split", None)
+    state.folded = True
+    note("--folds %d: each trial trains %d times on fit()'s training arrays, validating on each %s of "
+         "them in turn (consecutive rows, the last block first: the one validation_split=%g holds out); "
+         "its score is the mean of the folds' bests" % (count, count, _share(count), 1 / count))
+    return arguments
+
+
+def _share(count: int) -> str:
+    return {2: "half", 3: "third", 4: "quarter", 5: "fifth"}.get(count, "1/%d" % count)
+
+
 def with_validation(arguments: dict, model, state: TrialState) -> dict:
     """`fit` arguments with validation data: the user's, or a split of the training data decided
     from what it is. None is added when the search tunes a training metric, or when the model
@@ -367,6 +420,8 @@ def with_validation(arguments: dict, model, state: TrialState) -> dict:
     share = arguments.get("validation_split") or 0.0
     kind = data_kind(x)
     if kind == "arrays":
+        if state.fold is not None:
+            return with_fold(arguments, state)
         if not share:
             arguments["validation_split"] = VALIDATION_SHARE
             note("fit() has no validation data: the last %d%% of the training arrays are the validation "

@@ -88,10 +88,13 @@ OPTIONS: tuple[Option, ...] = (
            "else min)", choices=("min", "max")),
     Option("patience", "int", 3, "early-stopping patience added to fit (0: none)", minimum=0, metavar="N"),
     Option("prune", "choice", None, "stop hopeless trials early: %s, or none (default: %s when fit() trains "
-           "%d epochs or more)" % (", ".join(prune.RULES), prune.DEFAULT_RULE, prune.MIN_EPOCHS),
+           "%d epochs or more, without --folds)" % (", ".join(prune.RULES), prune.DEFAULT_RULE, prune.MIN_EPOCHS),
            choices=(*prune.RULES, "none")),
     Option("budget_epochs", "int", None, "start no new trial once the trials have trained N epochs in all",
            minimum=1, metavar="N"),
+    Option("folds", "int", 1, "score each trial by K-fold cross-validation over fit()'s training arrays: "
+           "a less noisy comparison on small data, K times the training (1: the script's own split)",
+           minimum=1, metavar="K"),
     Option("tensorboard", "str", None, "write one TensorBoard run per trial under DIR (per-epoch metrics, "
            "and the search in the HParams tab)", metavar="DIR"),
     Option("backend", "choice", "local", "run trials here, or through Spark", choices=("local", "spark")),

@@ -102,11 +102,12 @@ def pruner_for(rule: str | None) -> Pruner | None:
     return SETTINGS[rule or DEFAULT_RULE]
 
 
-def on_for(rule: str | None, planned: int | None) -> bool:
+def on_for(rule: str | None, planned: int | None, folds: int = 1) -> bool:
     """Whether pruning applies to a fit() of `planned` epochs: always when asked for by name,
-    by default only from MIN_EPOCHS epochs on."""
+    by default only from MIN_EPOCHS epochs on and without --folds (the pruner sees the first fold
+    only, and a trial stopped there would be ranked against the other trials' means of K folds)."""
     if rule == "none":
         return False
     if rule is not None:
         return True
-    return planned is not None and planned >= MIN_EPOCHS
+    return planned is not None and planned >= MIN_EPOCHS and folds < 2

@@ -117,7 +117,7 @@ def _search(program: Program, argv) -> int:
 
     if n_kept < args.max_evals:
         objective = Objective(program, store.metric, store.mode, args.patience, args.out, args.verbose,
-                              random_state, args.prune, args.tensorboard)
+                              random_state, args.prune, args.tensorboard, args.folds)
         objective.curves = store.curves()
         if args.backend == "spark":
             from optpar.runtime.spark import spark_trials, unshippable
@@ -272,6 +272,11 @@ def _summary(store: Store, program: Program, tensorboard: str | None = None) -> 
         lines.append("  ".join(str(cell).ljust(widths[j]) for j, cell in enumerate(row)).rstrip())
         if i == 0 or i == len(rows) - 2:
             lines.append("  ".join("-" * w for w in widths))
+    if best is not None and best.get("folds"):
+        own = [None if r is None or not r.get("folds") else _fmt(r["folds"][0]) for r in (baseline, best)]
+        lines.append("%s: the mean over %d folds (--folds); on the script's own validation split, what "
+                     "it shows after apply: baseline %s, best %s" % (store.metric, len(best["folds"]),
+                                                                    own[0] or "-", own[1]))
     n_pruned = len(store.pruned_records())
     lines.append("")
     lines.append("%d trials (%d failed%s); best is trial %s" % (

@@ -45,6 +45,8 @@ class TrialState:
     prune: str | None = None  # --prune: median | asha | none (None: the default rule)
     curves: tuple = ()  # the finished trials' prune.Curve records, for the pruner
     protected: bool = False  # never pruned: the user's configuration
+    fold: tuple | None = None  # --folds: (index, count) of the fold this run of the program validates on
+    folded: bool = False  # optpar_fit used the fold (array data, no validation_data of the user's)
     verbose: bool = False
     trial_dir: str | None = None  # where this trial's callbacks write their files
     board: object = None  # the trial's TensorBoard run (board.TrialRun) with --tensorboard

@@ -197,6 +197,9 @@ class Store:
             "pruned": len(self.pruned_records()),
             "epochs_trained": self.epochs_trained(),
         }
+        for key, record in (("best_folds", best), ("baseline_folds", baseline)):
+            if record is not None and record.get("folds"):
+                data[key] = record["folds"]  # --folds: the script's own split first
         atomic_write(
             os.path.join(self.out, "best.json"), json.dumps(data, indent=2) + "\n"
         )

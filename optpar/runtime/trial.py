@@ -15,7 +15,7 @@ import uuid
 from optpar.runtime import board, randomness
 from optpar.runtime.devices import enable_gpu_memory_growth
 from optpar.runtime.fit import metric_refusal, read_routed_files
-from optpar.runtime.state import INTERRUPT, STATE, Program, Refusal, default_mode
+from optpar.runtime.state import INTERRUPT, STATE, Program, Refusal, default_mode, note
 
 MAX_ERROR_CHARS = 300
 
@@ -132,7 +132,7 @@ class Objective:
     fmin_pass_expr_memo_ctrl = True  # hyperopt passes ctrl: the trial's number
 
     def __init__(self, program: Program, metric=None, mode=None, patience=3, out=None, verbose=False,
-                 random_state=None, prune="none", tensorboard=None) -> None:
+                 random_state=None, prune="none", tensorboard=None, folds=1) -> None:
         self.program = program
         self.requested = metric
         self.metric = metric
@@ -146,6 +146,7 @@ class Objective:
         self.verbose = verbose
         self.random_state = random_state
         self.tensorboard = None if tensorboard is None else os.path.abspath(tensorboard)  # --tensorboard DIR
+        self.folds = folds  # --folds K: a trial is K runs of the program, one per validation fold
         self._process_ready = False  # the once-per-process set-up is done
 
     def __call__(self, expr, memo, ctrl):
@@ -168,8 +169,6 @@ class Objective:
     def evaluate(self, values, trial_dir=None, run=None) -> dict:
         """Run one trial with these values (real ones, not hp.choice indices); `run`: its
         TensorBoard run, a folder name under --tensorboard DIR."""
-        import keras
-
         program = self.program
         values = as_written(plain(values), program.defaults)
         if not self._process_ready:
@@ -187,46 +186,48 @@ class Objective:
         state.trial_dir, state.routed = trial_dir, {}
         state.board = None if run is None or self.tensorboard is None else board.TrialRun(
             os.path.join(self.tensorboard, run), run)
-        state.recorder = state.finished = None
-        # A fresh Keras session; it also runs gc.collect() (free_memory=True), which frees the
-        # previous trial's model: no second collection needed.
-        keras.backend.clear_session()
-        if self.random_state is not None:
-            randomness.restore(self.random_state)
         start = time.perf_counter()
         epochs = []
         # Looked up each trial, not kept on self: Spark pickles the objective.
         gradients = gradient_registry()
         known = None if gradients is None else set(gradients)
         result = {"values": values, "pid": os.getpid()}
+        board_run = state.board
         try:
-            try:
-                with contextlib.nullcontext() if self.verbose else contextlib.redirect_stdout(io.StringIO()):
-                    program.run_trial()
-            except Exception as exc:  # noqa: BLE001
-                # The score is known once the measured fit() has finished: what the user's code
-                # does after it (a removed Keras 2 call in a training loop, a plot) cannot change
-                # it, and the user's own run stops there too.
-                if state.finished is None or state.fitting or isinstance(exc, Refusal):
-                    raise
-                result["error"] = "ignored, after fit() had finished: " + error_text(exc)
-                del exc
-            recorder, state.recorder, state.finished = state.finished, None, None
-            if recorder is None:
-                raise RuntimeError("the measured fit() call did not run (no epoch logs)")
-            epochs = recorder.epochs
-            metric = self._score(epochs, state.metric)
-            self.metric = state.metric
+            # --folds K: the program runs once per fold, the fold of the script's own split first
+            # (it alone is pruned, logged to TensorBoard and drawn as the trial's curve); the
+            # score is the mean of the folds' bests.
+            order = [None] if self.folds < 2 else [self.folds - 1, *range(self.folds - 1)]
+            scores, trained = [], 0
+            for position, fold in enumerate(order):
+                if position:
+                    state.protected, state.board = True, None
+                state.fold, state.folded = (None if fold is None else (fold, self.folds)), False
+                recorder = self._run(program, state, result)
+                trained += len(recorder.epochs)
+                scores.append(self._score(recorder.epochs, state.metric))
+                if position == 0:
+                    epochs, planned, pruned = recorder.epochs, recorder.planned, recorder.pruned
+                    self.metric = state.metric
+                    if fold is not None and not state.folded:
+                        note("--folds %d: this fit() is not cut into folds (it has validation data of its "
+                             "own, trains on a tf.data.Dataset or a generator, or the tuned metric is a "
+                             "training one): each trial trains once" % self.folds)
+                    if pruned or not state.folded:
+                        break
+                del recorder
+            metric = sum(scores) / len(scores)
             mode = self.mode or default_mode(self.metric)
             # A pruned trial reports its best up to where it stopped, as the literature does:
             # the optimizer learns from it like from any other trial.
             result.update(status="ok", loss=metric if mode == "min" else -metric,
                           metric=metric, metric_name=self.metric, mode=mode,
                           curve=[row[self.metric] for row in epochs if self.metric in row])
-            result["planned_epochs"] = recorder.planned
-            if recorder.pruned:
+            result["planned_epochs"] = planned
+            if pruned:
                 result["pruned"] = True
-            del recorder
+            if len(scores) > 1:
+                result["folds"] = scores
         except Exception as exc:  # noqa: BLE001 - every failure is a failed trial
             state.recorder = state.finished = None
             if INTERRUPT.requested:
@@ -236,17 +237,43 @@ class Objective:
                 result.update(error=str(exc), refused=True)
             del exc
         finally:
-            state.active = False
+            state.active, state.fold, state.board = False, None, None
             # Without this the trial's train graphs stay alive for good.
             forget_custom_gradients(gradients, known)
-            if state.board is not None:
-                state.board.close()
-                result["board"] = state.board.name
-                state.board = None
-        result.update(duration_s=round(time.perf_counter() - start, 3), epochs=len(epochs))
+            if board_run is not None:
+                board_run.close()
+                result["board"] = board_run.name
+        result.update(duration_s=round(time.perf_counter() - start, 3), epochs=trained if "folds" in result else len(epochs))
         if state.routed:
             result["files"] = os.path.relpath(state.trial_dir, self.out)
         return result
+
+    def _run(self, program: Program, state, result: dict):
+        """One run of the program in a fresh Keras session from the user's random state; the
+        recorder of its measured fit()."""
+        import keras
+
+        state.recorder = state.finished = None
+        # A fresh Keras session; it also runs gc.collect() (free_memory=True), which frees the
+        # previous trial's model: no second collection needed.
+        keras.backend.clear_session()
+        if self.random_state is not None:
+            randomness.restore(self.random_state)
+        try:
+            with contextlib.nullcontext() if self.verbose else contextlib.redirect_stdout(io.StringIO()):
+                program.run_trial()
+        except Exception as exc:  # noqa: BLE001
+            # The score is known once the measured fit() has finished: what the user's code
+            # does after it (a removed Keras 2 call in a training loop, a plot) cannot change
+            # it, and the user's own run stops there too.
+            if state.finished is None or state.fitting or isinstance(exc, Refusal):
+                raise
+            result["error"] = "ignored, after fit() had finished: " + error_text(exc)
+            del exc
+        recorder, state.recorder, state.finished = state.finished, None, None
+        if recorder is None:
+            raise RuntimeError("the measured fit() call did not run (no epoch logs)")
+        return recorder
 
     def _score(self, epochs: list[dict], metric: str | None) -> float:
         if not epochs:
