@@ -1,7 +1,8 @@
 """optpar new on five bundled scikit-learn data sets: the generated baseline, the same script after
 `optpar tune`, and what a user would pick instead (scikit-learn's defaults), on one held-out split.
 
-    .venv/bin/python bench/baseline.py [--evals 20] [--splits 0 1 2] [--sets digits wine ...] [--json OUT]
+    .venv/bin/python bench/baseline.py [--evals 20] [--splits 0 1 2] [--sets digits wine ...]
+                                       [--tune-args "--folds 5 --prune none"] [--json OUT]
 
 For each data set, in a fresh folder:
 
@@ -9,7 +10,7 @@ For each data set, in a fresh folder:
   target column `target`) or an .npz of 8x8 images (digits);
 * ``baseline``: `optpar new DATA -o model.py`, then `python model.py`: its printed test metric
   (accuracy, or R² for diabetes) on the script's own seeded 20 % test split;
-* ``tuned``: `optpar tune model.py --max-evals N --seed 0`, `optpar apply model.py best.json
+* ``tuned``: `optpar tune model.py --max-evals N --seed 0` (plus --tune-args), `optpar apply model.py best.json
   --in-place`, then `python model.py` again: the test metric of the applied best;
 * ``forest`` and ``linear``: scikit-learn's RandomForestClassifier/Regressor and
   LogisticRegression/Ridge with default settings (the linear models on standardized features,
@@ -27,6 +28,7 @@ import argparse
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -95,7 +97,7 @@ def metric_of(stdout: str) -> float:
     return float(found[-1])
 
 
-def bench_one(name: str, evals: int, work: Path, seed: int) -> dict:
+def bench_one(name: str, evals: int, work: Path, seed: int, tune_args: list[str]) -> dict:
     folder = work / f"{name}-{seed}"
     folder.mkdir()
     data, x, y = write_data(name, folder)
@@ -105,7 +107,8 @@ def bench_one(name: str, evals: int, work: Path, seed: int) -> dict:
     script = folder / "model.py"
     script.write_text(script.read_text().replace(f"SEED = {SEED}\n", f"SEED = {seed}\n", 1))
     baseline = metric_of(run([sys.executable, "model.py"], folder))
-    run(optpar + ["tune", "model.py", "--max-evals", str(evals), "--seed", "0", "--out", "runs", "--quiet"], folder)
+    run(optpar + ["tune", "model.py", "--max-evals", str(evals), "--seed", "0", "--out", "runs", "--quiet",
+               *tune_args], folder)
     best = json.loads((folder / "runs" / "best.json").read_text())
     run(optpar + ["apply", "model.py", "runs/best.json", "--in-place"], folder)
     tuned = metric_of(run([sys.executable, "model.py"], folder))
@@ -131,21 +134,23 @@ def main() -> int:
     parser.add_argument("--evals", type=int, default=20)
     parser.add_argument("--splits", type=int, nargs="+", default=[0, 1, 2], help="split seeds (SEED in the script)")
     parser.add_argument("--sets", nargs="+", default=list(SETS), choices=SETS)
+    parser.add_argument("--tune-args", default="", help="more options for optpar tune, in one string")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
+    tune_args = shlex.split(args.tune_args)
     rows, runs = [], []
     with tempfile.TemporaryDirectory(prefix="bench-baseline-") as tmp:
         for name in args.sets:
             mine = []
             for seed in args.splits:
-                mine.append(bench_one(name, args.evals, Path(tmp), seed))
+                mine.append(bench_one(name, args.evals, Path(tmp), seed, tune_args))
                 r = mine[-1]
                 print(f"{name} split {seed}: baseline {r['baseline']:.4f}, tuned {r['tuned']:.4f}, "
                       f"forest {r['forest']:.4f}, linear {r['linear']:.4f} ({r['wall_s']:.0f} s)",
                       file=sys.stderr, flush=True)
             runs += mine
             rows.append(mean_row(mine))
-    print(f"optpar new, then optpar tune --max-evals {args.evals} --seed 0; test split {TEST_FRACTION:g}; "
+    print(f"optpar new, then optpar tune --max-evals {args.evals} --seed 0 {args.tune_args}; test split {TEST_FRACTION:g}; "
           f"mean over split seeds {' '.join(map(str, args.splits))}")
     print(f"{'data set':14s} {'metric':8s} {'baseline':>8s} {'tuned':>8s} {'forest':>8s} {'linear':>8s} "
           f"{'met':>4s} {'val_loss baseline -> best':>26s} {'wall s':>7s}")
@@ -156,7 +161,7 @@ def main() -> int:
     met = sum(r["met"] for r in rows)
     print(f"tuned at or above the better scikit-learn default: {met} of {len(rows)}")
     if args.json:
-        args.json.write_text(json.dumps({"evals": args.evals, "rows": rows, "runs": runs}, indent=1) + "\n")
+        args.json.write_text(json.dumps({"evals": args.evals, "tune_args": tune_args, "rows": rows, "runs": runs}, indent=1) + "\n")
     return 0
 
 
