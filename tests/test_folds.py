@@ -36,6 +36,13 @@ def test_the_last_fold_is_what_validation_split_holds_out():
     assert [part.tolist() for part in got["validation_data"]] == [[8, 9], [80, 90]]
 
 
+def test_with_other_fold_counts_the_first_fold_is_still_the_scripts_own_split():
+    # validation_split=0.2 with 3 folds: the last 2 rows, then the 8 before them in two blocks.
+    held = [cut({"x": ROWS, "y": ROWS, "validation_split": 0.2}, index, 3)["validation_data"][0].tolist()
+            for index in (2, 0, 1)]
+    assert held == [[8, 9], [0, 1, 2, 3], [4, 5, 6, 7]]
+
+
 def test_every_row_is_validated_once_and_never_trained_on_in_its_fold():
     seen = []
     for index in range(3):
@@ -64,8 +71,6 @@ def test_fewer_examples_than_folds_is_refused():
 
 # -- real searches ----------------------------------------------------------------------------------
 
-# The builder's model with validation_split=0.25: its own split is the last of 4 folds.
-QUARTER = builder.RUN_TRIAL.replace("batch_size=64, verbose=0)", "batch_size=64, verbose=0, validation_split=0.25)")
 OWN_DATA = builder.RUN_TRIAL.replace("batch_size=64, verbose=0)",
                                      "batch_size=64, verbose=0, validation_data=(x_data[:64], y_data[:64]))")
 SEARCH = ["--max-evals", "2", "--algo", "rand", "--seed", "0"]
@@ -83,24 +88,24 @@ def run(script, out, *more):
 
 
 def test_a_trial_is_the_mean_of_its_folds_and_its_first_fold_is_the_plain_trial(tmp_path):
-    assert QUARTER != builder.RUN_TRIAL
-    script = builder.write_script(tmp_path, run_trial=QUARTER)
+    # The builder's fit() has no validation data: a plain trial validates on the last 20 %.
+    script = builder.write_script(tmp_path)
     plain = run(script, tmp_path / "plain")
-    folded = run(script, tmp_path / "folded", "--folds", "4")
-    assert "--folds 4: each trial trains 4 times" in folded.stderr and "--folds" not in plain.stderr
+    folded = run(script, tmp_path / "folded", "--folds", "3")
+    assert "--folds 3: each trial trains 3 times" in folded.stderr and "--folds" not in plain.stderr
     best = json.loads((tmp_path / "folded" / "best.json").read_text())
     records = json.loads((tmp_path / "folded" / "trials.json").read_text())["trials"]
     plain_records = json.loads((tmp_path / "plain" / "trials.json").read_text())["trials"]
     for record, alone in zip(records, plain_records):
-        assert len(record["folds"]) == 4
-        assert record["metric"] == pytest.approx(sum(record["folds"]) / 4)
+        assert len(record["folds"]) == 3
+        assert record["metric"] == pytest.approx(sum(record["folds"]) / 3)
         # The script's own split runs first, from the same random state: the plain trial.
         assert record["folds"][0] == pytest.approx(alone["metric"], rel=1e-6)
         assert record["curve"] == pytest.approx(alone["curve"], rel=1e-6)
     assert best["baseline_folds"] == records[0]["folds"]
     # Epochs count every fold's training; the summary says which figure the user gets after apply.
-    assert [int(r["epochs_run"]) for r in rows(tmp_path / "folded")] == [4 * r["epochs"] for r in plain_records]
-    assert "the mean over 4 folds (--folds); on the script's own validation split" in folded.stdout
+    assert [int(r["epochs_run"]) for r in rows(tmp_path / "folded")] == [3 * r["epochs"] for r in plain_records]
+    assert "the mean over 3 folds (--folds); on the script's own validation split" in folded.stdout
 
 
 def test_a_fit_with_its_own_validation_data_trains_once(tmp_path):

@@ -381,14 +381,20 @@ def _cut(data, start: int, stop: int, held: bool):
 
 
 def with_fold(arguments: dict, state: TrialState) -> dict:
-    """`fit` arguments that validate on fold `index` of `count` of the training arrays: the
-    index-th block of consecutive rows (the last block is what validation_split=1/count holds out),
-    training on the others."""
+    """`fit` arguments that validate on fold `index` of `count` of the training arrays, training on
+    the others. The last fold is the rows Keras's own validation_split (or optpar's default share)
+    holds out, so that the trial's first run is the script's own; the rows before it are cut into
+    count - 1 blocks of consecutive rows."""
     index, count = state.fold
     rows = _length(arguments.get("x"))
     if rows < count:
         raise Refusal("--folds %d needs at least %d training examples; fit() has %d" % (count, count, rows))
-    start, stop = rows * index // count, rows * (index + 1) // count
+    share = arguments.get("validation_split") or VALIDATION_SHARE
+    own = min(rows - 1, max(count - 1, int(math.floor(rows * (1.0 - share)))))  # as Keras splits
+    if index == count - 1:
+        start, stop = own, rows
+    else:
+        start, stop = own * index // (count - 1), own * (index + 1) // (count - 1)
     held = [_cut(arguments.get(key), start, stop, True) for key in ("x", "y", "sample_weight")]
     for key in ("x", "y", "sample_weight"):
         if arguments.get(key) is not None:
@@ -396,14 +402,10 @@ def with_fold(arguments: dict, state: TrialState) -> dict:
     arguments["validation_data"] = tuple(held) if held[2] is not None else tuple(held[:2])
     arguments.pop("validation_split", None)
     state.folded = True
-    note("--folds %d: each trial trains %d times on fit()'s training arrays, validating on each %s of "
-         "them in turn (consecutive rows, the last block first: the one validation_split=%g holds out); "
-         "its score is the mean of the folds' bests" % (count, count, _share(count), 1 / count))
+    note("--folds %d: each trial trains %d times on fit()'s training arrays, validating in turn on "
+         "the last %d%% (the script's own split, first) and on %d blocks of the rows before it; its "
+         "score is the mean of the folds' bests" % (count, count, round(share * 100), count - 1))
     return arguments
-
-
-def _share(count: int) -> str:
-    return {2: "half", 3: "third", 4: "quarter", 5: "fifth"}.get(count, "1/%d" % count)
 
 
 def with_validation(arguments: dict, model, state: TrialState) -> dict:
