@@ -187,7 +187,7 @@ class Objective:
         state.board = None if run is None or self.tensorboard is None else board.TrialRun(
             os.path.join(self.tensorboard, run), run)
         start = time.perf_counter()
-        epochs = []
+        epochs, trained = [], 0  # the first run's epoch logs; the epochs of every run
         # Looked up each trial, not kept on self: Spark pickles the objective.
         gradients = gradient_registry()
         known = None if gradients is None else set(gradients)
@@ -198,7 +198,7 @@ class Objective:
             # (it alone is pruned, logged to TensorBoard and drawn as the trial's curve); the
             # score is the mean of the folds' bests.
             order = [None] if self.folds < 2 else [self.folds - 1, *range(self.folds - 1)]
-            scores, trained = [], 0
+            scores = []
             for position, fold in enumerate(order):
                 if position:
                     state.protected, state.board = True, None
@@ -243,7 +243,7 @@ class Objective:
             if board_run is not None:
                 board_run.close()
                 result["board"] = board_run.name
-        result.update(duration_s=round(time.perf_counter() - start, 3), epochs=trained if "folds" in result else len(epochs))
+        result.update(duration_s=round(time.perf_counter() - start, 3), epochs=trained)
         if state.routed:
             result["files"] = os.path.relpath(state.trial_dir, self.out)
         return result
