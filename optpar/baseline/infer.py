@@ -72,9 +72,13 @@ class Recipe:
 
     @property
     def two_inputs(self) -> bool:
-        """A text column beside numeric or categorical columns: a model with a token input and a
-        features input."""
-        return bool(self.text and (self.numeric or self.categorical))
+        return two_inputs(self.text, self.numeric, self.categorical)
+
+
+def two_inputs(text, numeric, categorical) -> bool:
+    """A text column beside numeric or categorical columns: a model with a token input and a
+    features input."""
+    return bool(text and (numeric or categorical))
 
 
 # -- heuristics (metadata/baseline.csv) -------------------------------------------------------
@@ -185,7 +189,7 @@ def _finish(data: Data, input: str, label: str, classes: int, examples: int, dec
     model = {"features": "a dense network (one hidden layer) on normalized features",
              "image": f"a convolutional network, {layout.get('blocks', 0)} blocks",
              "sequence": "an embedding, a 1-D convolution and global max pooling"}[input]
-    if layout.get("text") and (layout.get("numeric") or layout.get("categorical")):
+    if two_inputs(layout.get("text"), layout.get("numeric"), layout.get("categorical")):
         model += ", concatenated with the normalized features, then one hidden layer"
     decisions.append(Decision("model", model, "from the input type"))
     decisions.append(Decision("output", "softmax, sparse categorical cross-entropy" if label == "categorical"

@@ -174,12 +174,11 @@ def _features(recipe: Recipe, name: str) -> list[str]:
         return lines + [f"{name} = numeric.fillna(numeric.iloc[train].median()).to_numpy()"]
     lines.append("columns = [numeric.fillna(numeric.iloc[train].median()).to_numpy()]" if recipe.numeric
                  else "columns = []")
-    if recipe.categorical:
-        lines += ["for name in CATEGORICAL:  # one-hot, with a column for values unseen in training",
-                  '    values = frame[name].fillna("").astype(str).to_numpy()',
-                  '    lookup = keras.layers.StringLookup(output_mode="one_hot")',
-                  "    lookup.adapt(values[train])",
-                  '    columns.append(np.asarray(lookup(values), dtype="float32"))']
+    lines += ["for name in CATEGORICAL:  # one-hot, with a column for values unseen in training",
+              '    values = frame[name].fillna("").astype(str).to_numpy()',
+              '    lookup = keras.layers.StringLookup(output_mode="one_hot")',
+              "    lookup.adapt(values[train])",
+              '    columns.append(np.asarray(lookup(values), dtype="float32"))']
     lines.append(f"{name} = np.concatenate(columns, axis=1)")
     return lines
 

@@ -273,10 +273,12 @@ def _summary(store: Store, program: Program, tensorboard: str | None = None) -> 
         if i == 0 or i == len(rows) - 2:
             lines.append("  ".join("-" * w for w in widths))
     if best is not None and best.get("folds"):
-        own = [None if r is None or not r.get("folds") else _fmt(r["folds"][0]) for r in (baseline, best)]
+        def own(record):  # the first fold: the script's own split
+            return _fmt(record["folds"][0]) if record and record.get("folds") else "-"
+
         lines.append("%s: the mean over %d folds (--folds); on the script's own validation split, what "
-                     "it shows after apply: baseline %s, best %s" % (store.metric, len(best["folds"]),
-                                                                    own[0] or "-", own[1]))
+                     "it shows after apply: baseline %s, best %s"
+                     % (store.metric, len(best["folds"]), own(baseline), own(best)))
     n_pruned = len(store.pruned_records())
     lines.append("")
     lines.append("%d trials (%d failed%s); best is trial %s" % (
