@@ -41,6 +41,13 @@ def render(value: object, original: str) -> str:
     raise ValueError(f"cannot write {value!r} as a literal")
 
 
+def written(site: Site, value: object) -> str:
+    """The source text of `value` at this site: a literal in the style of the one it replaces
+    (a tuple site repeats it: `(5, 5)`)."""
+    one = render(value, site.value.lstrip("( "))
+    return f"({', '.join([one] * site.tuple_size)})" if site.tuple_size else one
+
+
 def _same(a: object, b: object) -> bool:
     if isinstance(a, float) or isinstance(b, float):
         try:
@@ -109,10 +116,7 @@ def applied_text(analysis: Analysis, best: Mapping[str, object], baseline: Mappi
     new_values = {site.id: value for site, value in changes}
 
     def literal(site: Site) -> str | None:
-        if site.id not in new_values:
-            return None
-        one = render(new_values[site.id], site.value.lstrip("( "))
-        return f"({', '.join([one] * site.tuple_size)})" if site.tuple_size else one
+        return written(site, new_values[site.id]) if site.id in new_values else None
 
     module = cst.parse_module(analysis.text)
     new, missed = apply_edits(module, site_edits([s for s, _ in changes], literal))

@@ -283,7 +283,7 @@ def _run_search(command: list[str], env: dict) -> int:
 # -- apply ---------------------------------------------------------------------------------
 
 def cmd_apply(args) -> int:
-    from optpar.apply import applied_text, load_best
+    from optpar.apply import applied_text, load_best, written
     from optpar.config import load_config
     from optpar.pipeline import analyze_source, catalog_for, write_atomic
     from optpar.source import read_source
@@ -303,7 +303,7 @@ def cmd_apply(args) -> int:
         else:
             write_atomic(path, new_text)
         for site, value in changes:
-            print(f"{path}:{site.line}:{site.col}: {site.id}: {site.value} -> {value!r}")
+            print(f"{path}:{site.line}:{site.col}: {site.id}: {site.value} -> {written(site, value)}")
         return 0
     sys.stdout.writelines(difflib.unified_diff(
         source.text.splitlines(keepends=True), new_text.splitlines(keepends=True),

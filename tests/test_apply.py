@@ -168,11 +168,14 @@ def test_apply_diff_is_the_default_and_writes_nothing(run_cli, tmp_path):
 def test_apply_in_place(run_cli, tmp_path):
     path = tmp_path / "model.py"
     path.write_text(MODEL, encoding="utf-8")
-    best = write_best(tmp_path, {"epochs": 30, "conv2d_kernel_size": 5}, defaults_of(path))
+    best = write_best(tmp_path, {"epochs": 30, "conv2d_kernel_size": 5, "dense_activation": "elu"}, defaults_of(path))
     code, out, err = run_cli("apply", path, best, "--in-place")
     assert code == 0
-    assert path.read_text() == MODEL.replace("EPOCHS = 15", "EPOCHS = 30").replace("(3, 3)", "(5, 5)")
-    assert "epochs" in out
+    assert path.read_text() == MODEL.replace("EPOCHS = 15", "EPOCHS = 30").replace("(3, 3)", "(5, 5)").replace(
+        'activation="relu"', 'activation="elu"')
+    # each change as the file had it and has it now
+    for change in ("epochs: 15 -> 30", "conv2d_kernel_size: (3, 3) -> (5, 5)", 'dense_activation: "relu" -> "elu"'):
+        assert change + "\n" in out
     # applying the same best again: nothing to do
     code, out, err = run_cli("apply", path, write_best(tmp_path, {"epochs": 30}, {"epochs": 30}, "b2.json"),
                              "--in-place")
