@@ -116,6 +116,68 @@ def test_a_model_that_can_only_train_gets_no_validation():
     assert "validation_split" not in rt_fit.with_validation({"x": x}, _model(), state)
 
 
+class OwnTraining(keras.Model):
+    """A VAE's shape: a `call`, and a `train_step` that computes its loss itself."""
+
+    def __init__(self):
+        super().__init__()
+        self.dense = keras.layers.Dense(1)
+        self.tracker = keras.metrics.Mean(name="loss")
+
+    def call(self, x):
+        return self.dense(x)
+
+    def train_step(self, data):
+        x = data[0] if isinstance(data, tuple) else data
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.square(self(x) - x))
+        self.optimizer.apply_gradients(zip(tape.gradient(loss, self.trainable_weights), self.trainable_weights))
+        self.tracker.update_state(loss)
+        return {"loss": self.tracker.result()}
+
+
+class OwnTrainingAndTest(OwnTraining):
+    def test_step(self, data):
+        x = data[0] if isinstance(data, tuple) else data
+        return {"loss": tf.reduce_mean(tf.square(self(x) - x))}
+
+
+class AddedLoss(keras.Model):
+    """keras-io's endpoint layer pattern: no loss in compile(), one added in `call`."""
+
+    def __init__(self):
+        super().__init__()
+        self.dense = keras.layers.Dense(1)
+
+    def call(self, x):
+        out = self.dense(x)
+        self.add_loss(tf.reduce_mean(tf.square(out - x)))
+        return out
+
+
+@pytest.mark.parametrize("make, loss, validates", [
+    (OwnTraining, None, False),  # Keras's test_step: "No loss to compute"
+    (OwnTraining, "mse", True),  # the compiled loss is what Keras's test_step computes
+    (OwnTrainingAndTest, None, True),
+    (AddedLoss, None, True),
+    (_model, "mse", True),
+], ids=["own-train-step", "own-train-step-and-a-loss", "own-test-step", "added-loss", "plain"])
+def test_whether_a_model_gets_validation_data_is_whether_keras_can_evaluate_it(make, loss, validates):
+    model = make()
+    if make is not _model:
+        model.compile(optimizer="sgd", loss=loss)
+    x = np.linspace(0, 1, 20, dtype="float32").reshape(-1, 1)
+    arguments = rt_fit.with_validation({"x": x, "y": x}, model, TrialState())
+    assert ("validation_split" in arguments) is validates
+    # What Keras does with the validation split is what the rule said it would.
+    if validates:
+        history = model.fit(x, x, validation_split=0.2, epochs=1, verbose=0)
+        assert "val_loss" in history.history
+    else:
+        with pytest.raises(ValueError, match="No loss to compute"):
+            model.fit(x, x, validation_split=0.2, epochs=1, verbose=0)
+
+
 # -- the metric -------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("requested, keys, picked", [

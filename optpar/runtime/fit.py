@@ -345,13 +345,23 @@ class Holdout:
 
 
 def can_validate(model) -> bool:
-    """Whether Keras can evaluate `model` on validation data: it has a `test_step` or a `call`
-    of its own. A GAN-style model with only a custom `train_step` has neither, and logs training
-    metrics only."""
+    """Whether Keras can evaluate `model` on validation data: it has a `test_step` of its own, or
+    Keras's `test_step` can run it: a `call` to predict with and a loss to compute. A GAN-style
+    model with only a custom `train_step` has no `call`; a VAE-style one has a `call`, but its
+    `train_step` computes the loss itself and `compile()` was given none, so Keras's `test_step`
+    stops with "No loss to compute". Both log training metrics only."""
     import keras
 
     kind = type(model)
-    return any(getattr(kind, name, None) is not getattr(keras.Model, name, None) for name in ("test_step", "call"))
+
+    def own(name: str) -> bool:
+        return getattr(kind, name, None) is not getattr(keras.Model, name, None)
+
+    if own("test_step"):
+        return True
+    if not own("call"):
+        return False
+    return not own("train_step") or own("compute_loss") or getattr(model, "loss", None) is not None
 
 
 def _length(data) -> int:
