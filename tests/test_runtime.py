@@ -11,7 +11,6 @@ import ast
 import csv
 import json
 import math
-import shutil
 import signal
 import subprocess
 import sys
@@ -423,81 +422,6 @@ def test_timeout_stops_starting_trials(tmp_path):
     assert "timeout" in proc.stderr
     assert 1 <= len(read_csv(out)) < 50
     assert json.loads((out / "best.json").read_text())["trials"] == len(read_csv(out))
-
-
-@pytest.mark.skipif(shutil.which("java") is None, reason="Spark needs Java")
-def test_spark_backend_local_mode(tmp_path):
-    pytest.importorskip("pyspark")
-    script = builder.write_script(tmp_path)
-    out = tmp_path / "runs"
-    proc = builder.run_script(script, "--backend", "spark", "--parallelism", "2",
-                              "--max-evals", "3", "--out", str(out), timeout=400)
-    assert_ok(proc)
-    records = read_records(out)
-    assert len(records) == 3
-    assert all(r["status"] == "ok" for r in records), records
-    baseline = [r for r in records if r["baseline"]]
-    assert len(baseline) == 1 and baseline[0]["values"] == DEFAULTS
-    best = json.loads((out / "best.json").read_text())
-    assert best["best_metric"] <= best["baseline_metric"]
-    assert best["best"]["dense_units"] in CHOICES
-    # Python workers are reused: 3 trials on 2 slots need at most 2 processes
-    # (hyperopt's task alone would get a fresh interpreter, and import keras, for each).
-    assert len({r["pid"] for r in records}) < len(records), records
-
-
-@pytest.fixture(scope="module")
-def standalone_cluster():
-    """A real Spark standalone cluster on 127.0.0.1: a master and one worker with 2 cores,
-    started with the spark-class launcher pyspark ships."""
-    pyspark = pytest.importorskip("pyspark")
-    import os
-    import socket
-    import subprocess
-
-    def free_port():
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            return sock.getsockname()[1]
-
-    home = os.path.dirname(pyspark.__file__)
-    launcher = os.path.join(home, "bin", "spark-class")
-    env = dict(os.environ, SPARK_HOME=home, SPARK_LOCAL_IP="127.0.0.1", SPARK_NO_DAEMONIZE="1")
-    port = free_port()
-    url = "spark://127.0.0.1:%d" % port
-    master = subprocess.Popen([launcher, "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1",
-                               "--port", str(port), "--webui-port", str(free_port())],
-                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    worker = subprocess.Popen([launcher, "org.apache.spark.deploy.worker.Worker", url, "--host", "127.0.0.1",
-                               "--cores", "2", "--memory", "2g", "--webui-port", str(free_port())],
-                              env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        deadline = time.monotonic() + 120
-        for line in worker.stdout:
-            if "Successfully registered with master" in line:
-                break
-            if time.monotonic() > deadline:
-                pytest.fail("the Spark worker did not register with its master")
-        yield url
-    finally:
-        for process in (worker, master):
-            process.terminate()
-            process.wait(timeout=60)
-
-
-def test_spark_standalone_cluster_trial_1_is_the_local_trial_1(tmp_path, standalone_cluster):
-    """The user's seeding reaches the workers: the random state of the user's program where its
-    training starts is shipped with each trial and restored there, so trial 1 on a cluster scores
-    what it scores on one machine (before: the seed ran in the driver only)."""
-    script = builder.write_script(tmp_path)
-    proc = builder.run_script(script, "--max-evals", "1", "--out", str(tmp_path / "local"), "--quiet")
-    assert_ok(proc)
-    proc = builder.run_script(script, "--max-evals", "2", "--out", str(tmp_path / "spark"), "--quiet",
-                              "--backend", "spark", "--spark-master", standalone_cluster, timeout=400)
-    assert_ok(proc)
-    local = json.loads((tmp_path / "local" / "best.json").read_text())
-    spark = json.loads((tmp_path / "spark" / "best.json").read_text())
-    assert math.isclose(spark["baseline_metric"], local["baseline_metric"], rel_tol=1e-6), (spark, local)
 
 
 LOOP_RUN_TRIAL = builder.RUN_TRIAL.replace(

@@ -207,14 +207,26 @@ def test_a_file_is_not_a_tensorboard_folder(tmp_path, capsys):
 
 
 @pytest.mark.skipif(shutil.which("java") is None, reason="Spark needs Java")
-def test_on_spark_each_worker_writes_its_trials_run(tmp_path):
+def test_spark_local_mode_trains_every_trial_and_each_worker_writes_its_run(tmp_path):
+    """One Spark search in local mode (a JVM start costs seconds; one search checks both): the
+    trials train on Spark's Python workers, and each worker writes its trial's TensorBoard run."""
     pytest.importorskip("pyspark")
     script = builder.write_script(tmp_path)
     # Three trials on two workers: one worker trains two of them, in turn.
     ok(builder.run_script(script, "--max-evals", "3", "--backend", "spark", "--parallelism", "2",
-                          "--out", "out", "--tensorboard", "tb", timeout=300))
+                          "--out", "out", "--tensorboard", "tb", timeout=400))
     records = json.loads((tmp_path / "out" / "trials.json").read_text())["trials"]
     assert len(records) == 3
+    assert all(r["status"] == "ok" for r in records), records
+    baseline = [r for r in records if r["baseline"]]
+    assert len(baseline) == 1 and baseline[0]["values"] == {"dense_units": 8, "adam_learning_rate": 0.001,
+                                                             "fit_epochs": 2}
+    best = json.loads((tmp_path / "out" / "best.json").read_text())
+    assert best["best_metric"] <= best["baseline_metric"]
+    assert best["best"]["dense_units"] in (4, 8, 16, 32)
+    # Python workers are reused: 3 trials on 2 slots need at most 2 processes
+    # (hyperopt's task alone would get a fresh interpreter, and import keras, for each).
+    assert len({r["pid"] for r in records}) < len(records), records
     assert sorted(p.name for p in (tmp_path / "tb").iterdir() if p.is_dir()) == [
         "trial-0001", "trial-0002", "trial-0003"]
     for record in records:
