@@ -45,7 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     refactor.add_argument("--standalone", action="store_true",
                           help="carry optpar's runtime inside the script, for machines without optpar")
 
-    tune = sub.add_parser("tune", help="refactor, then run the search")
+    tune = sub.add_parser("tune", help="refactor, then run the search",
+                          epilog='arguments after "--" are passed to your program (what its argparse reads)')
     tune.add_argument("path", metavar="FILE")
     tune.add_argument("--metadata", action="append", default=[], metavar="CSV")
     add_options(tune, defaults=False)  # None: the configuration file's value, else the script's default
@@ -77,7 +78,13 @@ def _positive(text: str) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    program: list[str] = []
+    if argv[:1] == ["tune"] and "--" in argv:  # optpar tune FILE [options] -- the program's own arguments
+        cut = argv.index("--")
+        argv, program = argv[:cut], argv[cut + 1:]
     args = build_parser().parse_args(argv)
+    args.program_args = program
     try:
         return COMMANDS[args.command](args)
     except UserError as exc:
@@ -259,7 +266,8 @@ def cmd_tune(args) -> int:
         argv += ["--out", str(Path("optpar-runs") / path.stem)]
     print(f"wrote {generated.out_path}: {len(generated.analysis.sites)} hyperparameters; searching",
           file=sys.stderr)
-    return _run_search([sys.executable, str(generated.out_path), *argv], dict(os.environ))
+    program = ["--", *args.program_args] if args.program_args else []
+    return _run_search([sys.executable, str(generated.out_path), *argv, *program], dict(os.environ))
 
 
 def _run_search(command: list[str], env: dict) -> int:

@@ -295,7 +295,7 @@ def test_upgrading_optpar_leaves_the_script_as_it_was(tmp_path, monkeypatch):
     before = generate(tmp_path / "digits_cnn.py").text
     monkeypatch.setattr(optpar, "__version__", "99.0.0")
     assert generate(tmp_path / "digits_cnn.py").text == before
-    assert "(runtime API 1)" in before.splitlines()[0] and "0.1.0" not in before
+    assert "(runtime API 2)" in before.splitlines()[0] and "0.1.0" not in before
 
 
 def test_a_generated_script_is_short(generated):

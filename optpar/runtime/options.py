@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import math
 import re
+import sys
 from dataclasses import dataclass
 
 from optpar.runtime import prune
@@ -143,3 +144,27 @@ def to_argv(values: dict) -> list[str]:
             continue
         argv += [option.flag] if option.kind == "flag" else [option.flag, str(value)]
     return argv
+
+
+# What followed "--" on the script's command line (None: split_argv() was not called).
+_PROGRAM_ARGV: tuple[str, ...] | None = None
+
+
+def split_argv(argv: list[str] | None = None) -> list[str]:
+    """Split a generated script's command line at "--": the search's options come before it and
+    are returned; what follows is the user's program's own command line, left in sys.argv after
+    the script's name, where argparse (run by the program's top level before the search starts)
+    reads it. `python model_tune.py --max-evals 20 -- --data-dir data`."""
+    global _PROGRAM_ARGV
+    argv = sys.argv if argv is None else argv
+    rest = argv[1:]
+    cut = rest.index("--") if "--" in rest else len(rest)
+    own, program = rest[:cut], rest[cut + 1:]
+    argv[1:] = program
+    _PROGRAM_ARGV = tuple(program)
+    return own
+
+
+def program_argv() -> tuple[str, ...] | None:
+    """The program's own command line split_argv() kept, or None."""
+    return _PROGRAM_ARGV

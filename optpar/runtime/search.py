@@ -28,7 +28,8 @@ def main(*, source: str, space: dict, defaults: dict, baseline: dict, params: di
               "optpar, or regenerate the script" % (sys.argv[0] or "the script", api, API_VERSION),
               file=sys.stderr)
         return 2
-    program = Program(source, space, defaults, baseline, params, run_trial, tuple(seeds), fit_at)
+    program = Program(source, space, defaults, baseline, params, run_trial, tuple(seeds), fit_at,
+                      options.program_argv())
     INTERRUPT.requested = False
     previous = _on_sigint(INTERRUPT.handler)
     try:
@@ -207,6 +208,9 @@ def _on_sigint(handler):
 def _resume_command(argv) -> str:
     words = [os.path.basename(sys.executable), sys.argv[0] if sys.argv else "model_tune.py"]
     words += list(sys.argv[1:] if argv is None else argv)
+    program = options.program_argv()
+    if argv is not None and program:
+        words += ["--", *program]
     return " ".join(shlex.quote(w) for w in words)
 
 

@@ -11,7 +11,7 @@ from typing import Callable
 # Changes only when the contract between a generated script and the runtime changes (what
 # main() takes, what optpar_fit does with its arguments), not with optpar's version: a script
 # generated for API 1 runs on every optpar that supports API 1.
-API_VERSION = 1
+API_VERSION = 2  # 2: the script splits its command line at "--" (options.split_argv)
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,7 @@ class Program:
     run_trial: Callable[[], object]
     seeds: tuple[str, ...] = ()  # where the program seeds its random numbers
     fit_at: str = ""  # the measured fit() in the model file, "model.py:LINE:COL"
+    argv: tuple[str, ...] | None = None  # the program's own command line (after "--"); None: not split
 
     def refusal_line(self, message: object) -> str:
         """A refusal as the one line a user reads: where (the measured fit), then what."""

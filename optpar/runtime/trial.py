@@ -9,6 +9,7 @@ import io
 import math
 import os
 import re
+import sys
 import time
 import uuid
 
@@ -259,6 +260,8 @@ class Objective:
         keras.backend.clear_session()
         if self.random_state is not None:
             randomness.restore(self.random_state)
+        if program.argv is not None:  # on a Spark worker, the command line the driver's program had
+            sys.argv[1:] = program.argv
         try:
             with contextlib.nullcontext() if self.verbose else contextlib.redirect_stdout(io.StringIO()):
                 program.run_trial()
