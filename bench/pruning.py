@@ -530,6 +530,9 @@ def summarise(trials: list[dict], baseline: float | None, budgets, wall: float, 
         "baseline": baseline,
         "worse": None if baseline is None else (best is None or best > baseline),
         "wall_s": round(wall, 1),
+        # The trials' own time (model built, compiled, trained), of the trials counted above: a
+        # trial pruned at epoch 1 still pays its start, so it saves less time than epochs.
+        "trials_s": round(sum(t.get("duration_s") or 0.0 for t in trials), 1),
     }
 
 
@@ -577,11 +580,13 @@ def report(args, results: dict, walls: dict, baselines: dict) -> dict:
     print()
     print(f"mean±sd over {len(args.seeds)} seed(s); x none: ratio to optpar-none's mean:")
     print(f"  {'arm':16s} {'trials':>6s} {'best':>13s}" + "".join(f" {'best@' + str(b):>13s}" for b in budgets)
-          + f" {'epochs':>11s} {'x none':>6s} {'pruned':>6s} {'failed':>6s} {'worse':>5s} {'wall s':>10s} {'x none':>6s}")
+          + f" {'epochs':>11s} {'x none':>6s} {'pruned':>6s} {'failed':>6s} {'worse':>5s} {'wall s':>10s} {'x none':>6s}"
+          + f" {'trials s':>10s} {'x none':>6s}")
     summary: dict = {}
     reference = table.get("optpar-none")
     ref_epochs = statistics.mean(r["epochs"] for r in reference.values()) if reference else None
     ref_wall = statistics.mean(r["wall_s"] for r in reference.values()) if reference else None
+    ref_trials_s = statistics.mean(r["trials_s"] for r in reference.values()) if reference else None
     for arm in args.arms:
         rows = list(table[arm].values())
         epochs = statistics.mean(r["epochs"] for r in rows)
@@ -598,12 +603,16 @@ def report(args, results: dict, walls: dict, baselines: dict) -> dict:
             "worse": None if not known else "%d/%d" % (sum(known), len(known)),
             "wall_s": mean_sd([r["wall_s"] for r in rows], "%.0f"),
             "wall_ratio": None if not ref_wall else round(wall / ref_wall, 2),
+            "trials_s": mean_sd([r["trials_s"] for r in rows], "%.0f"),
+            "trials_s_ratio": None if not ref_trials_s else round(
+                statistics.mean(r["trials_s"] for r in rows) / ref_trials_s, 2),
         }
         s = summary[arm]
         print(f"  {arm:16s} {s['trials']:6.1f} {s['best']:>13s}"
               + "".join(f" {s['at'][str(b)]:>13s}" for b in budgets)
               + f" {s['epochs']:>11s} {fmt(s['epochs_ratio'], '%.2f'):>6s} {s['pruned']:6.1f} {s['failed']:6.1f} "
-              f"{s['worse'] or '-':>5s} {s['wall_s']:>10s} {fmt(s['wall_ratio'], '%.2f'):>6s}")
+              f"{s['worse'] or '-':>5s} {s['wall_s']:>10s} {fmt(s['wall_ratio'], '%.2f'):>6s}"
+              f" {s['trials_s']:>10s} {fmt(s['trials_s_ratio'], '%.2f'):>6s}")
     print()
     print("why trials failed:")
     for arm in args.arms:
