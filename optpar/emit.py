@@ -111,6 +111,13 @@ def _commented(code: str) -> list[str]:
     return shown
 
 
+def _tuned_flags(sites) -> str:
+    """split_argv's arguments: the flags of the command-line options the search tunes (a value
+    given with one after "--" would override every trial's)."""
+    flags = [flag for site in sites for flag in site.flags]
+    return "tuned=%r" % (tuple(flags),) if flags else ""
+
+
 def build_script(analysis: Analysis, source_name: str, out_name: str, standalone: bool = False,
                  fit_at: str = "") -> Script:
     path = analysis.path
@@ -142,6 +149,7 @@ def build_script(analysis: Analysis, source_name: str, out_name: str, standalone
         future=_lines([code(u.cst).strip("\n") for u in layout.setup if is_future_import(u.first)]),
         standalone=standalone_block() + "\n\n" if standalone else "",
         source_literal=repr(source_name), fit_at=repr(fit_at),
+        tuned_flags=_tuned_flags(analysis.sites),
         seeds=repr(list(seeding_calls(analysis.tree, path))),
         space=_space_block(analysis.sites),
         setup=_setup_block(layout, code),

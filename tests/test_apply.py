@@ -249,3 +249,29 @@ def test_apply_round_trip_on_fixture_via_cli(run_cli, fixture_copy):
                       "back.json")
     assert run_cli("apply", path, back, "--in-place")[0] == 0
     assert path.read_text() == original
+
+
+OPTION_MODEL = '''\
+import argparse
+
+import keras
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--units", type=int, default=64)  # width
+parser.add_argument("--lr", type=float, default=1e-3)
+args = parser.parse_args()
+model = keras.Sequential([keras.layers.Dense(args.units, activation="relu"), keras.layers.Dense(1)])
+model.compile(optimizer=keras.optimizers.Adam(learning_rate=args.lr), loss="mse")
+model.fit(x, y, epochs=3, validation_split=0.1)
+'''
+
+
+def test_apply_writes_an_options_default_and_is_idempotent(tmp_path):
+    path = tmp_path / "model.py"
+    path.write_text(OPTION_MODEL, encoding="utf-8")
+    best = {"units": 128, "lr": 0.0025}
+    once = apply_text(path, best)
+    assert once == OPTION_MODEL.replace("default=64)  # width", "default=128)  # width").replace(
+        "default=1e-3)", "default=0.0025)")
+    path.write_text(once, encoding="utf-8")
+    assert apply_text(path, best, defaults_of(path)) == once

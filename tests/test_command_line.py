@@ -29,6 +29,27 @@ def test_split_argv(argv, own, left, monkeypatch):
     assert options.program_argv() == tuple(left[1:])
 
 
+@pytest.mark.parametrize("arg, stops", [
+    ("--units", True), ("--units=32", True), ("--uni", True),  # argparse reads an abbreviation too
+    ("-u", True), ("-u32", True),
+    ("--units-file", False), ("--data", False), ("32", False), ("--", False),
+])
+def test_a_tuned_option_after_the_separator_stops_the_script(arg, stops, monkeypatch, capsys):
+    """An option whose default the search tunes, given on the command line, would hold one value
+    in every trial while trials.csv reported others: the script stops (exit 2) and says so."""
+    monkeypatch.setattr(options, "_PROGRAM_ARGV", None)
+    argv = ["t.py", "--max-evals", "3", "--", "--data", "d", arg]
+    if not stops:
+        assert options.split_argv(argv, tuned=("-u", "--units")) == ["--max-evals", "3"]
+        return
+    with pytest.raises(SystemExit) as stopped:
+        options.split_argv(argv, tuned=("-u", "--units"))
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: %s after \"--\" sets " % arg) and "which the search tunes" in err
+    assert err.count("\n") == 1
+
+
 def test_the_resume_command_keeps_the_programs_arguments(monkeypatch):
     monkeypatch.setattr(options, "_PROGRAM_ARGV", ("--units", "16"))
     monkeypatch.setattr(sys, "argv", ["model_tune.py", "--units", "16"])
@@ -45,11 +66,11 @@ MODEL = textwrap.dedent("""\
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--units", type=int, default=8)
+    parser.add_argument("--tag", default="none")
     args = parser.parse_args()
-    with open("seen.json", "w") as handle:
+    with open("seen-%s.json" % args.units, "w") as handle:
         json.dump(vars(args), handle)
 
-    EPOCHS = 2
     keras.utils.set_random_seed(0)
     rng = np.random.default_rng(0)
     x = rng.normal(size=(200, 4)).astype("float32")
@@ -57,25 +78,29 @@ MODEL = textwrap.dedent("""\
     model = keras.Sequential([keras.Input(shape=(4,)), keras.layers.Dense(args.units, activation="relu"),
                               keras.layers.Dense(1, activation="sigmoid")])
     model.compile(optimizer="adam", loss="binary_crossentropy")
-    model.fit(x, y, epochs=EPOCHS, batch_size=32, validation_split=0.25, verbose=0)
+    model.fit(x, y, epochs=2, batch_size=32, validation_split=0.25, verbose=0)
 """)
 
 
-def test_a_program_with_its_own_argparse_tunes_and_gets_its_arguments_after_the_separator(tmp_path):
+def test_a_program_with_its_own_argparse_tunes_its_option_and_gets_its_other_arguments(tmp_path):
+    """`--units`'s default is tuned (each trial parses its command line again, with the trial's
+    value as the default); `--tag` comes from what follows "--"; the search's own options never
+    reach the program."""
     pytest.importorskip("hyperopt")
     pytest.importorskip("keras")
     (tmp_path / "model.py").write_text(MODEL)
-    seen = tmp_path / "seen.json"
-
-    def tune(out, *extra):
-        proc = run_optpar("tune", "model.py", "--max-evals", "2", "--out", out, "--quiet", *extra,
-                          cwd=tmp_path, timeout=300)
-        assert proc.returncode == 0, proc.stderr[-3000:]
-        with (tmp_path / out / "trials.csv").open(newline="") as handle:
-            assert [r["status"] for r in csv.DictReader(handle)] == ["ok", "ok"]
-        return json.loads(seen.read_text())
-
-    # The search's options do not reach the program: its own defaults hold.
-    assert tune("runs") == {"units": 8}
-    # What follows "--" does, through optpar tune and the tuning script.
-    assert tune("runs4", "--", "--units", "4") == {"units": 4}
+    proc = run_optpar("tune", "model.py", "--max-evals", "3", "--seed", "1", "--out", "runs", "--quiet",
+                      "--", "--tag", "x", cwd=tmp_path, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    with (tmp_path / "runs" / "trials.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["status"] for r in rows] == ["ok", "ok", "ok"] and rows[0]["units"] == "8"
+    assert len({r["units"] for r in rows}) > 1  # (--seed 1: the search tried other widths)
+    for row in rows:  # what the program parsed in each trial: the trial's units, the user's tag
+        assert json.loads((tmp_path / ("seen-%s.json" % row["units"])).read_text()) == {
+            "units": int(row["units"]), "tag": "x"}
+    # Giving the tuned option itself would fix it in every trial: refused before any training.
+    proc = run_optpar("tune", "model.py", "--max-evals", "2", "--out", "runs2", "--", "--units", "4",
+                      cwd=tmp_path, timeout=300)
+    assert proc.returncode == 2 and proc.stderr.splitlines()[-1].startswith('error: --units after "--" sets --units')
+    assert not (tmp_path / "runs2").exists()

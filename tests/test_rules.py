@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ast
+import textwrap
 
 import pytest
 
@@ -59,6 +60,48 @@ def test_candidates_written_constant_and_default(catalog):
     """, catalog, NO_OUTPUTS)
     assert [(c.row.param, c.value, c.constant and c.constant.definition) for c in result] == [
         ("rate", 0.25, "block(rate=0.25)"), ("units", 32, "UNITS = 32"), ("activation", "tanh", None)]
+
+
+# A command-line option's default (cli_options): `args.units` where the parser says `default=64`.
+OPTIONS = textwrap.dedent("""\
+    import argparse
+    from keras import layers
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--units", type=int, default=64)
+    parser.add_argument("-r", "--dropout-rate", type=float, default=0.25, help="rate")
+    parser.add_argument("--act", dest="activation", default="tanh")
+    parser.add_argument("--verbose", action="store_true")
+    parser.add_argument("data")
+    args = parser.parse_args()
+    h = layers.Dense(args.units, activation=args.activation)
+    h = layers.Dropout(args.dropout_rate)
+""")
+
+
+def test_an_options_default_is_a_candidate_at_its_definition(catalog):
+    result = found(OPTIONS, catalog, NO_OUTPUTS)
+    assert [(c.row.param, c.value, c.node.lineno, c.constant.definition, c.constant.flags) for c in result] == [
+        ("units", 64, 4, 'parser.add_argument("--units", default=64)', ("--units",)),
+        ("activation", "tanh", 6, 'parser.add_argument("--act", default="tanh")', ("--act",)),
+        ("rate", 0.25, 5, 'parser.add_argument("-r", "--dropout-rate", default=0.25)', ("-r", "--dropout-rate")),
+    ]
+
+
+@pytest.mark.parametrize("change", [
+    ("args = parser.parse_args()", "args = parser.parse_args()\nargs.units = 32"),  # set by the program
+    ('"--units", type=int, default=64', '"--units", type=int, default=64, nargs="?"'),  # nargs
+    ('"--units", type=int, default=64', '"--units", type=int, default=64, action="append"'),
+    ('"--units", type=int, default=64', '"--units", type=int, default=int("64")'),  # not a literal
+    ("args = parser.parse_args()", "args = parser.parse_args()\nargs = fix(args)"),  # bound twice
+    ('parser.add_argument("data")', 'parser.add_argument("--units", type=int, default=8)'),  # two options
+    ("parser = argparse.ArgumentParser()", "parser = MyParser()"),  # not argparse's
+    ("h = layers.Dense(args.units,", "def f(args):\n    return layers.Dense(args.units)\nh = layers.Dense(8,"),
+])
+def test_an_option_that_may_not_hold_its_default_is_not_a_candidate(catalog, change):
+    before, after = change
+    assert before in OPTIONS
+    result = found(OPTIONS.replace(before, after), catalog, NO_OUTPUTS)
+    assert "units" not in [c.constant.name for c in result if c.constant is not None]
 
 
 def test_nothing_tunable_yields_nothing(catalog):  # no-op

@@ -35,6 +35,7 @@ class Literal:
     node: ast.expr  # the literal
     name: str  # the constant's (or the parameter's) name
     definition: str  # `EPOCHS = 15`, `build_model(units=64)`: where the name gets it
+    flags: tuple[str, ...] = ()  # a command-line option's flags (`--units`), which also set it
 
 
 class Facts:
@@ -100,6 +101,10 @@ class Facts:
                         if isinstance(target, ast.Name):
                             self._assignments[id(self.scope(node))].append((node.lineno, target.id, node.value))
         return self._assignments
+
+    def assignments(self) -> dict[int, list[tuple[int, str, ast.expr]]]:
+        """Every `name = value` of the file, by scope: {id(scope): [(line, name, value)]}."""
+        return self._assignments_by_scope()
 
     def last_assignment(self, name: str, scope: ast.AST, before: int) -> ast.expr | None:
         """The value of the last `name = value` in `scope` on a line before `before`."""

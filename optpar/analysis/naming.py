@@ -49,13 +49,13 @@ class IdUniquer:
 
 def make_site(hp_id: str, path: str, lines: SourceLines, node: ast.expr, *, call: str, param: str,
               default: object, kind: str, space: Space, origin: str, constant: str | None,
-              code: str) -> Site:
+              code: str, flags: tuple[str, ...] = ()) -> Site:
     """A site for the literal `node`: its span, source text and tuple size come from the node."""
     return Site(
         id=hp_id, file=path, span=lines.span(node), call=call, param=param,
         value=lines.segment(node), default=default,
         tuple_size=len(node.elts) if isinstance(node, ast.Tuple) else 0,
-        kind=kind, space=space, origin=origin, constant=constant, code=code,
+        kind=kind, space=space, origin=origin, constant=constant, code=code, flags=flags,
     )
 
 
@@ -109,6 +109,7 @@ def sites(candidates: Iterable[Candidate], path: str, lines: SourceLines) -> lis
         made.append(make_site(
             ids.claim(hp_id), path, lines, node, call=qualified_name(key), param=row.param,
             default=found.value, kind=kind_of(row), space=space, origin=origin, constant=name,
-            code="OPT104" if loop else "OPT102" if name else "OPT101"))
+            code="OPT104" if loop else "OPT102" if name else "OPT101",
+            flags=found.constant.flags if found.constant is not None else ()))
     made.sort(key=lambda s: (s.span.line, s.span.col))
     return made

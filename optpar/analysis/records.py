@@ -35,6 +35,7 @@ class Site:
     origin: str  # where it came from, for comments and messages
     constant: str | None = None  # the constant's name when the value sits at its definition
     code: str = "OPT101"
+    flags: tuple[str, ...] = ()  # a command-line option's default: the flags that would override it
 
     @property
     def use(self) -> str:

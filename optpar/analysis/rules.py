@@ -2,7 +2,8 @@
 
 A call counts when `calls.callee` resolves it to a catalog key; each argument a row describes is
 a candidate when it holds a literal: written there (`Dense(128)`), a constant bound once to one
-(`EPOCHS = 15`), or a parameter's default that every call sees (`def build(units=64)`). Output
+(`EPOCHS = 15`), a parameter's default that every call sees (`def build(units=64)`), or a
+command-line option's default (`args.units`, cli_options). Output
 layers, output widths and output activations (roles.csv) are never candidates.
 """
 
@@ -13,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from optpar.analysis.calls import bound_arguments
+from optpar.analysis.cli_options import option_default
 from optpar.analysis.facts import Facts, Literal
 from optpar.analysis.outputs import Outputs
 from optpar.analysis.syntax import literal_value
@@ -53,6 +55,9 @@ def candidates(facts: Facts, catalog: Catalog, outputs: Outputs,
 
 def held_literal(facts: Facts, outputs: Outputs, arg: ast.expr) -> tuple[ast.expr, Literal | None] | None:
     """(the literal an argument holds, where a name got it); None when it holds none we can tune."""
+    if isinstance(arg, ast.Attribute):  # `args.units`: an option's default, or nothing
+        option = option_default(facts, arg)
+        return None if option is None else (option.node, option)
     if not isinstance(arg, ast.Name):
         return arg, None
     if arg.id in outputs.blocked:

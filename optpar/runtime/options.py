@@ -150,16 +150,24 @@ def to_argv(values: dict) -> list[str]:
 _PROGRAM_ARGV: tuple[str, ...] | None = None
 
 
-def split_argv(argv: list[str] | None = None) -> list[str]:
+def split_argv(argv: list[str] | None = None, tuned: tuple[str, ...] = ()) -> list[str]:
     """Split a generated script's command line at "--": the search's options come before it and
     are returned; what follows is the user's program's own command line, left in sys.argv after
     the script's name, where argparse (run by the program's top level before the search starts)
-    reads it. `python model_tune.py --max-evals 20 -- --data-dir data`."""
+    reads it. `python model_tune.py --max-evals 20 -- --data-dir data`.
+    `tuned`: the flags of the program's options whose defaults the search tunes; one given after
+    "--" would fix that value in every trial, so it stops the script (exit 2) with one line."""
     global _PROGRAM_ARGV
     argv = sys.argv if argv is None else argv
     rest = argv[1:]
     cut = rest.index("--") if "--" in rest else len(rest)
     own, program = rest[:cut], rest[cut + 1:]
+    for arg in program:
+        flag = next((f for f in tuned if _sets(arg, f)), None)
+        if flag is not None:
+            print("error: %s after \"--\" sets %s, which the search tunes: every trial would run with "
+                  "that value; leave it out (trial 1 runs its default)" % (arg, flag), file=sys.stderr)
+            raise SystemExit(2)
     argv[1:] = program
     _PROGRAM_ARGV = tuple(program)
     return own
@@ -168,3 +176,12 @@ def split_argv(argv: list[str] | None = None) -> list[str]:
 def program_argv() -> tuple[str, ...] | None:
     """The program's own command line split_argv() kept, or None."""
     return _PROGRAM_ARGV
+
+
+def _sets(arg: str, flag: str) -> bool:
+    """Whether argparse would read `arg` as `flag`: the flag itself, `--flag=value`, a prefix of a
+    long flag (argparse's abbreviations), `-fVALUE` for a short one."""
+    if flag.startswith("--"):
+        name = arg.split("=", 1)[0]
+        return arg.startswith("--") and len(name) > 2 and flag.startswith(name)
+    return flag.startswith("-") and arg.startswith(flag) and not arg.startswith("--")
