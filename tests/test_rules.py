@@ -87,6 +87,25 @@ def test_an_options_default_is_a_candidate_at_its_definition(catalog):
     ]
 
 
+def test_an_option_parsed_in_a_function_that_returns_the_namespace(catalog):
+    source = textwrap.dedent("""\
+        import argparse
+        from keras import layers
+        def get_args():
+            parser = argparse.ArgumentParser()
+            parser.add_argument("--units", type=int, default=64)
+            return parser.parse_args()
+        def main():
+            args = get_args()
+            return layers.Dense(args.units)
+        main()
+    """)
+    assert [(c.value, c.node.lineno) for c in found(source, catalog, NO_OUTPUTS)] == [(64, 5)]
+    # Two returns: which one gives the namespace is not known statically.
+    two = source.replace("    return parser.parse_args()", "    if x:\n        return None\n    return parser.parse_args()")
+    assert found(two, catalog, NO_OUTPUTS) == []
+
+
 @pytest.mark.parametrize("change", [
     ("args = parser.parse_args()", "args = parser.parse_args()\nargs.units = 32"),  # set by the program
     ('"--units", type=int, default=64', '"--units", type=int, default=64, nargs="?"'),  # nargs

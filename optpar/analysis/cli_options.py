@@ -3,7 +3,8 @@ and `parser.add_argument("--units", type=int, default=64)`. Its default is the u
 tuned at the `default=` literal as a constant is at its definition.
 
 The rule, checked statically (nothing runs): `args` and `parser` each bound once in the file,
-`parser` to `argparse.ArgumentParser(...)`, `args` to `parser.parse_args(...)`; exactly one
+`parser` to `argparse.ArgumentParser(...)`, `args` to `parser.parse_args(...)` (or to a call of a
+function of the file whose one `return` gives it: `args = get_args()`); exactly one
 `parser.add_argument(...)` stores that name (its `dest`), with a literal `default=`, a plain
 store (no `action`, no `nargs`, no `**kwargs`); and nothing assigns `args.<name>`.
 """
@@ -13,7 +14,7 @@ from __future__ import annotations
 import ast
 
 from optpar.analysis.facts import Facts, Literal
-from optpar.analysis.syntax import literal_value
+from optpar.analysis.syntax import FUNCTIONS, literal_value
 from optpar.imports import dotted
 
 
@@ -24,7 +25,7 @@ def option_default(facts: Facts, node: ast.Attribute) -> Literal | None:
     namespace = node.value.id
     if facts.resolve(node.value)[0] == "param":
         return None  # a function's parameter: whatever its callers pass
-    parsed = _only_value(facts, namespace)
+    parsed = _through_function(facts, _only_value(facts, namespace))
     if not (isinstance(parsed, ast.Call) and isinstance(parsed.func, ast.Attribute)
             and parsed.func.attr == "parse_args" and isinstance(parsed.func.value, ast.Name)):
         return None
@@ -60,6 +61,17 @@ def _only_value(facts: Facts, name: str) -> ast.expr | None:
         return None
     values = [v for assigned in facts.assignments().values() for _, target, v in assigned if target == name]
     return values[0] if len(values) == 1 else None
+
+
+def _through_function(facts: Facts, value: ast.expr | None) -> ast.expr | None:
+    """`get_args()`, a function of the file (defined once) whose one `return` gives
+    `parser.parse_args()`: that call; any other value as it is."""
+    if not (isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and facts.bindings[value.func.id] == 1):
+        return value
+    function = next((node for node in facts.tree.body
+                     if isinstance(node, FUNCTIONS) and node.name == value.func.id), None)
+    returns = [] if function is None else [n for n in ast.walk(function) if isinstance(n, ast.Return)]
+    return returns[0].value if len(returns) == 1 else value
 
 
 def _dest(call: ast.Call) -> str | None:
