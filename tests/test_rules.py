@@ -101,6 +101,12 @@ def test_an_option_parsed_in_a_function_that_returns_the_namespace(catalog):
         main()
     """)
     assert [(c.value, c.node.lineno) for c in found(source, catalog, NO_OUTPUTS)] == [(64, 5)]
+    # Passed on to a function under its name, by position or by keyword.
+    for call in ("build(args)", "build(n=1, args=args)"):
+        passed = source.replace("    return layers.Dense(args.units)",
+                                "    return %s\ndef build(args, n=0):\n    return layers.Dense(args.units)" % call)
+        assert "def build" in passed
+        assert [(c.value, c.node.lineno) for c in found(passed, catalog, NO_OUTPUTS)] == [(64, 5)], call
     # Two returns: which one gives the namespace is not known statically.
     two = source.replace("    return parser.parse_args()", "    if x:\n        return None\n    return parser.parse_args()")
     assert found(two, catalog, NO_OUTPUTS) == []
@@ -115,6 +121,8 @@ def test_an_option_parsed_in_a_function_that_returns_the_namespace(catalog):
     ('parser.add_argument("data")', 'parser.add_argument("--units", type=int, default=8)'),  # two options
     ("parser = argparse.ArgumentParser()", "parser = MyParser()"),  # not argparse's
     ("h = layers.Dense(args.units,", "def f(args):\n    return layers.Dense(args.units)\nh = layers.Dense(8,"),
+    ("h = layers.Dense(args.units,", "def f(args):\n    return layers.Dense(args.units)\nf(other)\nh = layers.Dense(8,"),
+    ("h = layers.Dense(args.units,", "def f(args):\n    return layers.Dense(args.units)\nf(args)\nf(x)\nh = layers.Dense(8,"),
 ])
 def test_an_option_that_may_not_hold_its_default_is_not_a_candidate(catalog, change):
     before, after = change

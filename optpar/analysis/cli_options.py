@@ -4,7 +4,8 @@ tuned at the `default=` literal as a constant is at its definition.
 
 The rule, checked statically (nothing runs): `args` and `parser` each bound once in the file,
 `parser` to `argparse.ArgumentParser(...)`, `args` to `parser.parse_args(...)` (or to a call of a
-function of the file whose one `return` gives it: `args = get_args()`); exactly one
+function of the file whose one `return` gives it: `args = get_args()`), and read there or in a
+function every call of which passes it on under its name (`build(args)`); exactly one
 `parser.add_argument(...)` stores that name (its `dest`), with a literal `default=`, a plain
 store (no `action`, no `nargs`, no `**kwargs`); and nothing assigns `args.<name>`.
 """
@@ -23,7 +24,8 @@ def option_default(facts: Facts, node: ast.Attribute) -> Literal | None:
     if not isinstance(node.value, ast.Name) or not isinstance(node.ctx, ast.Load):
         return None
     namespace = node.value.id
-    if facts.resolve(node.value)[0] == "param":
+    where, function = facts.resolve(node.value)
+    if where == "param" and not _passed_along(facts, function, namespace):
         return None  # a function's parameter: whatever its callers pass
     parsed = _through_function(facts, _only_value(facts, namespace))
     if not (isinstance(parsed, ast.Call) and isinstance(parsed.func, ast.Attribute)
@@ -61,6 +63,27 @@ def _only_value(facts: Facts, name: str) -> ast.expr | None:
         return None
     values = [v for assigned in facts.assignments().values() for _, target, v in assigned if target == name]
     return values[0] if len(values) == 1 else None
+
+
+def _passed_along(facts: Facts, function: ast.AST, name: str) -> bool:
+    """Whether every call of `function` (a plain function of the file, called by name and not
+    passed around) passes a variable of the same name for its parameter `name`:
+    `def build(args): ...` called as `build(args)`."""
+    if not isinstance(function, FUNCTIONS) or function.decorator_list or facts.enclosing_class(function):
+        return False
+    calls, referenced = facts.uses_of(function.name)
+    if referenced or not calls or facts.bindings[function.name] != 1:
+        return False
+    positional = [a.arg for a in [*function.args.posonlyargs, *function.args.args]]
+    for call in calls:
+        passed = [k.value for k in call.keywords if k.arg == name]
+        if name in positional and positional.index(name) < len(call.args):
+            passed.append(call.args[positional.index(name)])
+        if len(passed) != 1 or not (isinstance(passed[0], ast.Name) and passed[0].id == name):
+            return False
+        if facts.resolve(passed[0])[0] == "param":
+            return False  # passed along again: one level is followed
+    return True
 
 
 def _through_function(facts: Facts, value: ast.expr | None) -> ast.expr | None:
