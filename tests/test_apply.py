@@ -275,3 +275,29 @@ def test_apply_writes_an_options_default_and_is_idempotent(tmp_path):
         "default=1e-3)", "default=0.0025)")
     path.write_text(once, encoding="utf-8")
     assert apply_text(path, best, defaults_of(path)) == once
+
+
+CONFIG_MODEL = '''\
+import keras
+
+CONFIG = {
+    "units": 64,  # width
+    "rate": 0.25,
+}
+model = keras.Sequential([keras.layers.Dense(CONFIG["units"], activation="relu"),
+                          keras.layers.Dropout(CONFIG["rate"]), keras.layers.Dense(1)])
+model.compile(optimizer="adam", loss="mse")
+model.fit(x, y, epochs=3, validation_split=0.1)
+'''
+
+
+def test_apply_writes_a_config_dicts_entry_and_is_idempotent(tmp_path):
+    path = tmp_path / "model.py"
+    path.write_text(CONFIG_MODEL, encoding="utf-8")
+    assert set(defaults_of(path)) >= {"units", "rate"}
+    best = {"units": 128, "rate": 0.4}
+    once = apply_text(path, best)
+    assert once == CONFIG_MODEL.replace('"units": 64,  # width', '"units": 128,  # width').replace(
+        '"rate": 0.25,', '"rate": 0.4,')
+    path.write_text(once, encoding="utf-8")
+    assert apply_text(path, best, defaults_of(path)) == once

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import sys
 
 import pytest
 
@@ -17,6 +18,7 @@ np = pytest.importorskip("numpy")
 
 from conftest import FIXTURES, TUNABLE_FIXTURES, model_path  # noqa: E402
 from optpar.pipeline import generate  # noqa: E402
+from optpar.runtime import options  # noqa: E402
 
 
 class _Stop(Exception):
@@ -77,6 +79,10 @@ def record(monkeypatch):
     monkeypatch.setattr(keras.Model, "fit", fit)
     monkeypatch.setattr(keras.Model, "evaluate", evaluate)
     monkeypatch.setattr(keras.Model, "predict", predict)
+    # Both programs run here as if started with no arguments: an argparse program parses
+    # sys.argv, and the generated script splits it (options.split_argv); pytest's own is restored.
+    monkeypatch.setattr(sys, "argv", ["model.py"])
+    monkeypatch.setattr(options, "_PROGRAM_ARGV", None)
     return calls
 
 

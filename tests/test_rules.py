@@ -131,6 +131,40 @@ def test_an_option_that_may_not_hold_its_default_is_not_a_candidate(catalog, cha
     assert "units" not in [c.constant.name for c in result if c.constant is not None]
 
 
+# A config dict's entry (config_dicts): `CONFIG["units"]` where `CONFIG = {"units": 64, ...}`.
+CONFIG = textwrap.dedent("""\
+    from keras import layers
+    CONFIG = {"units": 64, "rate": 0.25, "name": "mlp"}
+    h = layers.Dense(CONFIG["units"])
+    h = layers.Dropout(CONFIG["rate"])
+    h = layers.Dense(CONFIG["units"])
+""")
+
+
+def test_a_config_dicts_entry_is_a_candidate_where_it_is_written(catalog):
+    result = found(CONFIG, catalog, NO_OUTPUTS)
+    assert [(c.row.param, c.value, c.node.lineno, c.node.col_offset, c.constant.definition) for c in result] == [
+        ("units", 64, 2, 19, "CONFIG['units'] = 64"), ("rate", 0.25, 2, 31, "CONFIG['rate'] = 0.25"),
+        ("units", 64, 2, 19, "CONFIG['units'] = 64")]  # one entry read twice: one site (naming)
+
+
+@pytest.mark.parametrize("change", [
+    ('h = layers.Dropout(CONFIG["rate"])', 'CONFIG["units"] = 32'),  # set in place
+    ('h = layers.Dropout(CONFIG["rate"])', 'CONFIG["units"] += 32'),
+    ('h = layers.Dropout(CONFIG["rate"])', 'CONFIG.update(units=32)'),
+    ('h = layers.Dropout(CONFIG["rate"])', 'del CONFIG["name"]'),
+    ('"name": "mlp"}', '"name": "mlp", **EXTRA}'),  # spread: another units may come with it
+    ('"name": "mlp"}', '"name": "mlp", "units": 8}'),  # the key twice
+    ('"units": 64', '"units": int("64")'),  # not a literal
+    ('h = layers.Dropout(CONFIG["rate"])', 'CONFIG = load()'),  # bound twice
+])
+def test_a_dict_entry_that_may_not_hold_its_literal_is_not_a_candidate(catalog, change):
+    before, after = change
+    assert before in CONFIG
+    result = found(CONFIG.replace(before, after), catalog, NO_OUTPUTS)
+    assert [c.constant.name for c in result if c.constant is not None and c.constant.name == "units"] == []
+
+
 def test_nothing_tunable_yields_nothing(catalog):  # no-op
     assert found("""
         from keras import layers

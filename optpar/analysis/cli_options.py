@@ -27,12 +27,12 @@ def option_default(facts: Facts, node: ast.Attribute) -> Literal | None:
     where, function = facts.resolve(node.value)
     if where == "param" and not _passed_along(facts, function, namespace):
         return None  # a function's parameter: whatever its callers pass
-    parsed = _through_function(facts, _only_value(facts, namespace))
+    parsed = _through_function(facts, facts.only_value(namespace))
     if not (isinstance(parsed, ast.Call) and isinstance(parsed.func, ast.Attribute)
             and parsed.func.attr == "parse_args" and isinstance(parsed.func.value, ast.Name)):
         return None
     parser = parsed.func.value.id
-    made = _only_value(facts, parser)
+    made = facts.only_value(parser)
     if not isinstance(made, ast.Call) or facts.imports.qualify(dotted(made.func) or "") != "argparse.ArgumentParser":
         return None
     adds = [call for call in facts.calls
@@ -55,14 +55,6 @@ def option_default(facts: Facts, node: ast.Attribute) -> Literal | None:
     written = ", ".join(facts.lines.segment(a) for a in found[0].args)
     return Literal(literal, node.attr, f"{parser}.add_argument({written}, default={facts.lines.segment(literal)})",
                    flags)
-
-
-def _only_value(facts: Facts, name: str) -> ast.expr | None:
-    """The value of the one `name = value` in the file, when the name is bound nowhere else."""
-    if facts.bindings[name] != 1:
-        return None
-    values = [v for assigned in facts.assignments().values() for _, target, v in assigned if target == name]
-    return values[0] if len(values) == 1 else None
 
 
 def _passed_along(facts: Facts, function: ast.AST, name: str) -> bool:

@@ -102,9 +102,13 @@ class Facts:
                             self._assignments[id(self.scope(node))].append((node.lineno, target.id, node.value))
         return self._assignments
 
-    def assignments(self) -> dict[int, list[tuple[int, str, ast.expr]]]:
-        """Every `name = value` of the file, by scope: {id(scope): [(line, name, value)]}."""
-        return self._assignments_by_scope()
+    def only_value(self, name: str) -> ast.expr | None:
+        """The value of the one `name = value` in the file, when the name is bound nowhere else."""
+        if self.bindings[name] != 1:
+            return None
+        values = [v for assigned in self._assignments_by_scope().values() for _, target, v in assigned
+                  if target == name]
+        return values[0] if len(values) == 1 else None
 
     def last_assignment(self, name: str, scope: ast.AST, before: int) -> ast.expr | None:
         """The value of the last `name = value` in `scope` on a line before `before`."""
