@@ -266,17 +266,6 @@ model.fit(x, y, epochs=3, validation_split=0.1)
 '''
 
 
-def test_apply_writes_an_options_default_and_is_idempotent(tmp_path):
-    path = tmp_path / "model.py"
-    path.write_text(OPTION_MODEL, encoding="utf-8")
-    best = {"units": 128, "lr": 0.0025}
-    once = apply_text(path, best)
-    assert once == OPTION_MODEL.replace("default=64)  # width", "default=128)  # width").replace(
-        "default=1e-3)", "default=0.0025)")
-    path.write_text(once, encoding="utf-8")
-    assert apply_text(path, best, defaults_of(path)) == once
-
-
 CONFIG_MODEL = '''\
 import keras
 
@@ -291,13 +280,23 @@ model.fit(x, y, epochs=3, validation_split=0.1)
 '''
 
 
-def test_apply_writes_a_config_dicts_entry_and_is_idempotent(tmp_path):
+@pytest.mark.parametrize("model, best, changes", [
+    pytest.param(OPTION_MODEL, {"units": 128, "lr": 0.0025},
+                 [("default=64)  # width", "default=128)  # width"), ("default=1e-3)", "default=0.0025)")],
+                 id="option-default"),
+    pytest.param(CONFIG_MODEL, {"units": 128, "rate": 0.4},
+                 [('"units": 64,  # width', '"units": 128,  # width'), ('"rate": 0.25,', '"rate": 0.4,')],
+                 id="config-entry"),
+])
+def test_apply_writes_where_the_value_is_written_and_is_idempotent(tmp_path, model, best, changes):
     path = tmp_path / "model.py"
-    path.write_text(CONFIG_MODEL, encoding="utf-8")
-    assert set(defaults_of(path)) >= {"units", "rate"}
-    best = {"units": 128, "rate": 0.4}
+    path.write_text(model, encoding="utf-8")
+    assert set(defaults_of(path)) >= set(best)
+    expected = model
+    for before, after in changes:
+        assert before in expected
+        expected = expected.replace(before, after)
     once = apply_text(path, best)
-    assert once == CONFIG_MODEL.replace('"units": 64,  # width', '"units": 128,  # width').replace(
-        '"rate": 0.25,', '"rate": 0.4,')
+    assert once == expected
     path.write_text(once, encoding="utf-8")
     assert apply_text(path, best, defaults_of(path)) == once
