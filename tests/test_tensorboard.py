@@ -208,13 +208,15 @@ def test_a_file_is_not_a_tensorboard_folder(tmp_path, capsys):
 
 @pytest.mark.skipif(shutil.which("java") is None, reason="Spark needs Java")
 def test_spark_local_mode_trains_every_trial_and_each_worker_writes_its_run(tmp_path):
-    """One Spark search in local mode (a JVM start costs seconds; one search checks both): the
-    trials train on Spark's Python workers, and each worker writes its trial's TensorBoard run."""
+    """One Spark search in local mode (a JVM start costs seconds; one search checks all three):
+    the trials train on Spark's Python workers, each worker writes its trial's TensorBoard run,
+    and the program's own command line (after "--") is the workers' sys.argv too."""
     pytest.importorskip("pyspark")
-    script = builder.write_script(tmp_path)
+    script = builder.write_script(tmp_path, extra="import sys\n", run_trial=builder.RUN_TRIAL.replace(
+        "    model = keras.Sequential", "    assert sys.argv[1:] == ['--tag', 'x'], sys.argv\n    model = keras.Sequential"))
     # Three trials on two workers: one worker trains two of them, in turn.
     ok(builder.run_script(script, "--max-evals", "3", "--backend", "spark", "--parallelism", "2",
-                          "--out", "out", "--tensorboard", "tb", timeout=400))
+                          "--out", "out", "--tensorboard", "tb", "--", "--tag", "x", timeout=400))
     records = json.loads((tmp_path / "out" / "trials.json").read_text())["trials"]
     assert len(records) == 3
     assert all(r["status"] == "ok" for r in records), records
