@@ -17,7 +17,8 @@ import libcst as cst
 from optpar.analysis import Analysis, Site
 from optpar.errors import UserError
 from optpar.plan import Plan, plan
-from optpar.rewrite import apply_edits, fit_edit, positions_of, site_edits
+from optpar.analysis.naming import lookup_name
+from optpar.rewrite import apply_edits, fit_edit, params_ref, positions_of, site_edits
 from optpar.runtime.state import API_VERSION
 from optpar.seeds import seeding_calls
 from optpar.source import GENERATED_MARK, STANDALONE_MARK
@@ -67,7 +68,7 @@ def standalone_block() -> str:
 
 # -- text of the generated parts ----------------------------------------------------------------
 
-def _space_block(sites: Sequence[Site]) -> str:
+def _space_block(sites: Sequence[Site], lookup: str) -> str:
     lines = ["# The search space: one entry per tuned value, anchored on the value you wrote.", "SPACE = {"]
     for site in sites:
         lines.append(f"    # {site.origin}")
@@ -84,7 +85,7 @@ def _space_block(sites: Sequence[Site]) -> str:
         lines.append(f"    {site.id!r}: {site.space.point(site.default)!r},")
     lines.append("}")
     lines.append("# The values of the trial being run; the code below reads them.")
-    lines.append("params = dict(DEFAULTS)")
+    lines.append(f"{lookup} = dict(DEFAULTS)")
     return _double_quoted("\n".join(lines) + "\n")
 
 
@@ -129,7 +130,8 @@ def build_script(analysis: Analysis, source_name: str, out_name: str, standalone
         original = cst.parse_module(analysis.text)
     except cst.ParserSyntaxError as exc:
         raise UserError(path, exc.raw_line, exc.raw_column + 1, f"syntax error: {exc.message}") from None
-    edits = site_edits(analysis.sites)
+    lookup = lookup_name(analysis.tree)
+    edits = site_edits(analysis.sites, lambda site: params_ref(site, lookup))
     positions = positions_of(original)
     refactored, missed = apply_edits(original, edits, positions)
     if missed:
@@ -151,9 +153,9 @@ def build_script(analysis: Analysis, source_name: str, out_name: str, standalone
         source_literal=repr(source_name), fit_at=repr(fit_at),
         tuned_flags=_tuned_flags(analysis.sites),
         seeds=repr(list(seeding_calls(analysis.tree, path))),
-        space=_space_block(analysis.sites),
+        space=_space_block(analysis.sites, lookup), lookup=lookup,
         setup=_setup_block(layout, code),
-        run_trial=_run_trial(trial_module, layout, source_name),
+        run_trial=_run_trial(trial_module, layout, source_name, lookup),
         omitted=_omitted_block(layout, code, source_name),
     )
     return Script(text=text, refactored=refactored.code, notes=notes)
@@ -187,11 +189,11 @@ def _omitted_block(layout: Plan, code: Callable[[cst.CSTNode], str], source_name
     return _lines(lines)
 
 
-def _run_trial(module: cst.Module, layout: Plan, source_name: str) -> str:
+def _run_trial(module: cst.Module, layout: Plan, source_name: str, lookup: str) -> str:
     header = [
         "def run_trial():",
         f'    """One evaluation: the code of {source_name} that builds, compiles and fits the model,',
-        '    reading its tuned values from `params`."""',
+        f'    reading its tuned values from `{lookup}`."""',
     ]
     if layout.declared:
         header.append(f"    global {', '.join(layout.declared)}")

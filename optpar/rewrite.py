@@ -27,8 +27,10 @@ class Edit:
     level: str = "expression"  # expression | statement | element
 
 
-def params_ref(site: Site) -> str:
-    ref = f'params["{site.id}"]'
+def params_ref(site: Site, lookup: str = "params") -> str:
+    """The lookup that replaces a site's literal: `params["id"]` (`lookup`: the dict's name,
+    naming.lookup_name)."""
+    ref = f'{lookup}["{site.id}"]'
     if site.tuple_size:
         return "(" + ", ".join([ref] * site.tuple_size) + ")"
     return ref

@@ -6,7 +6,7 @@ import ast
 import pytest
 
 from conftest import site_map
-from optpar.analysis.naming import IdUniquer, identifier, make_site, snake
+from optpar.analysis.naming import IdUniquer, identifier, lookup_name, make_site, snake
 from optpar.analysis.syntax import SourceLines
 from optpar.space import Space
 
@@ -57,3 +57,14 @@ def test_a_comment_constant_named_like_a_site_gets_the_same_suffix_rule():
             "dense_units = 0.3  # optpar: range(0.1, 0.5)\n"
             "h = keras.layers.Dense(64)\n")
     assert set(site_map(text)) == {"dense_units", "dense_units_2"}
+
+
+@pytest.mark.parametrize("source, name", [
+    ("x = 1\nd['params'] = 2\n", "params"),  # a string is not a name: no-op
+    ("params = {'units': 64}\n", "optpar_params"),  # a config dict called params
+    ("def fit_model(params):\n    pass\n", "optpar_params"),
+    ("import params\n", "optpar_params"),
+    ("params = {}\noptpar_params = 2\n", "optpar_params_2"),
+])
+def test_the_lookup_dict_is_named_so_that_it_shadows_nothing_of_the_program(source, name):
+    assert lookup_name(ast.parse(source)) == name

@@ -129,6 +129,35 @@ def test_tuned_command_line_options_and_config_entries_applied_give_the_reported
         losses, best["best_metric"])  # Keras prints 4 decimals
 
 
+PARAMS_DICT = """\
+import keras
+import numpy as np
+
+params = {"units": 64, "lr": 1e-3, "epochs": 2}
+
+keras.utils.set_random_seed(0)
+x = np.random.default_rng(0).normal(size=(200, 4)).astype("float32")
+y = x.sum(axis=1)
+model = keras.Sequential([keras.Input(shape=(4,)), keras.layers.Dense(params["units"], activation="relu"),
+                          keras.layers.Dense(1)])
+model.compile(optimizer=keras.optimizers.Adam(learning_rate=params["lr"]), loss="mse")
+model.fit(x, y, epochs=params["epochs"], validation_split=0.2, verbose=0)
+"""
+
+
+def test_a_config_dict_named_params_is_tuned_and_not_overwritten(tmp_path):
+    """The tuning script's own dict is `params`; a program with a `params` of its own (here the
+    config dict that holds the values) gets `optpar_params` instead (before: the program's dict
+    replaced the script's, and every trial failed on a KeyError)."""
+    path = tmp_path / "model.py"
+    path.write_text(PARAMS_DICT)
+    proc = tune(path, "--max-evals", "3")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert [r["status"] for r in rows(path)] == ["ok", "ok", "ok"]
+    assert 'optpar_params["units"]' in (tmp_path / "model_tune.py").read_text()
+    assert len({r["units"] for r in rows(path)}) > 1
+
+
 def test_a_script_without_a_seed_is_told_that_results_vary(fixture_copy):
     path = fixture_copy("figure5_chain.py")
     text = path.read_text()

@@ -33,6 +33,20 @@ def identifier(text: str) -> str:
     return ident if ident and not ident[0].isdigit() else f"p_{ident}"
 
 
+def lookup_name(tree: ast.Module) -> str:
+    """The name of the dict the tuning script reads its values from: `params`, unless the program
+    uses that name itself (a config dict called `params` is common), then `optpar_params` (and
+    `optpar_params_2`, ... should that be taken too)."""
+    used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+    used |= {n.arg for n in ast.walk(tree) if isinstance(n, ast.arg)}
+    used |= {n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+    used |= {(a.asname or a.name).split(".")[0] for n in ast.walk(tree)
+             if isinstance(n, (ast.Import, ast.ImportFrom)) for a in n.names}
+    if "params" not in used:
+        return "params"
+    return IdUniquer(used).claim("optpar_params")
+
+
 class IdUniquer:
     """Hands out ids: the one wanted, or with `_2`, `_3`, ... when it is taken."""
 
