@@ -17,7 +17,7 @@ import libcst as cst
 from optpar.analysis import Analysis, Site
 from optpar.errors import UserError
 from optpar.plan import Plan, plan
-from optpar.analysis.naming import lookup_name
+from optpar.analysis.naming import script_names
 from optpar.rewrite import apply_edits, fit_edit, params_ref, positions_of, site_edits
 from optpar.runtime.state import API_VERSION
 from optpar.seeds import seeding_calls
@@ -68,24 +68,24 @@ def standalone_block() -> str:
 
 # -- text of the generated parts ----------------------------------------------------------------
 
-def _space_block(sites: Sequence[Site], lookup: str) -> str:
-    lines = ["# The search space: one entry per tuned value, anchored on the value you wrote.", "SPACE = {"]
+def _space_block(sites: Sequence[Site], names: dict[str, str]) -> str:
+    lines = ["# The search space: one entry per tuned value, anchored on the value you wrote.", f"{names['SPACE']} = {{"]
     for site in sites:
         lines.append(f"    # {site.origin}")
         lines.append(f"    {site.id!r}: {site.space.code(site.id)},")
     lines.append("}")
     lines.append("# Your own values: trial 1 of every search runs exactly these.")
-    lines.append("DEFAULTS = {")
+    lines.append(f"{names['DEFAULTS']} = {{")
     for site in sites:
         lines.append(f"    {site.id!r}: {site.default!r},  # {site.origin}")
     lines.append("}")
     lines.append("# DEFAULTS as hyperopt encodes them (hp.choice entries as indices).")
-    lines.append("BASELINE_POINT = {")
+    lines.append(f"{names['BASELINE_POINT']} = {{")
     for site in sites:
         lines.append(f"    {site.id!r}: {site.space.point(site.default)!r},")
     lines.append("}")
     lines.append("# The values of the trial being run; the code below reads them.")
-    lines.append(f"{lookup} = dict(DEFAULTS)")
+    lines.append(f"{names['params']} = dict({names['DEFAULTS']})")
     return _double_quoted("\n".join(lines) + "\n")
 
 
@@ -130,8 +130,8 @@ def build_script(analysis: Analysis, source_name: str, out_name: str, standalone
         original = cst.parse_module(analysis.text)
     except cst.ParserSyntaxError as exc:
         raise UserError(path, exc.raw_line, exc.raw_column + 1, f"syntax error: {exc.message}") from None
-    lookup = lookup_name(analysis.tree)
-    edits = site_edits(analysis.sites, lambda site: params_ref(site, lookup))
+    names = script_names(analysis.tree)
+    edits = site_edits(analysis.sites, lambda site: params_ref(site, names["params"]))
     positions = positions_of(original)
     refactored, missed = apply_edits(original, edits, positions)
     if missed:
@@ -153,15 +153,15 @@ def build_script(analysis: Analysis, source_name: str, out_name: str, standalone
         source_literal=repr(source_name), fit_at=repr(fit_at),
         tuned_flags=_tuned_flags(analysis.sites),
         seeds=repr(list(seeding_calls(analysis.tree, path))),
-        space=_space_block(analysis.sites, lookup), lookup=lookup,
-        setup=_setup_block(layout, code),
-        run_trial=_run_trial(trial_module, layout, source_name, lookup),
+        space=_space_block(analysis.sites, names), **{"n_" + k: v for k, v in names.items()},
+        setup=_setup_block(layout, code, names["run_trial"]),
+        run_trial=_run_trial(trial_module, layout, source_name, names),
         omitted=_omitted_block(layout, code, source_name),
     )
     return Script(text=text, refactored=refactored.code, notes=notes)
 
 
-def _setup_block(layout: Plan, code: Callable[[cst.CSTNode], str]) -> str:
+def _setup_block(layout: Plan, code: Callable[[cst.CSTNode], str], run_trial: str) -> str:
     """The script's top level between the search space and run_trial(): what runs once."""
     lines = []
     driver = layout.driver
@@ -170,11 +170,13 @@ def _setup_block(layout: Plan, code: Callable[[cst.CSTNode], str]) -> str:
             continue
         if unit.is_main_guard:
             lines.append(MAIN_GUARD_NOTE)
+        elif driver is not None and unit.is_bare_call(driver.name):
+            lines.append(f"# {driver.name}()  (the search calls it, as {run_trial}() below)")
         elif driver is not None and unit is driver.unit:
             if driver.once:
                 lines.append(f"# From {driver.name}(): the part that does not depend on a tuned value runs once.")
                 lines += [code(u.cst).rstrip("\n") for u in driver.once]
-            lines.append(f"# {driver.name}() runs as run_trial() below.")
+            lines.append(f"# {driver.name}() runs as {run_trial}() below.")
         else:
             lines.append(code(unit.cst).rstrip("\n"))
     return _lines(lines)
@@ -189,11 +191,11 @@ def _omitted_block(layout: Plan, code: Callable[[cst.CSTNode], str], source_name
     return _lines(lines)
 
 
-def _run_trial(module: cst.Module, layout: Plan, source_name: str, lookup: str) -> str:
+def _run_trial(module: cst.Module, layout: Plan, source_name: str, names: dict[str, str]) -> str:
     header = [
-        "def run_trial():",
+        f"def {names['run_trial']}():",
         f'    """One evaluation: the code of {source_name} that builds, compiles and fits the model,',
-        f'    reading its tuned values from `{lookup}`."""',
+        f'    reading its tuned values from `{names["params"]}`."""',
     ]
     if layout.declared:
         header.append(f"    global {', '.join(layout.declared)}")

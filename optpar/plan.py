@@ -108,6 +108,8 @@ class _Planner:
         for unit in self.top:
             if unit is driver or is_docstring(unit.first) or unit.is_main_guard:
                 continue
+            if driver is not None and unit.is_bare_call(driver.first.name):
+                continue  # the program's `main()` with no __main__ guard: run_trial() is its body
             if is_definition(unit.first):
                 definitions.append(unit)
             elif self._holds_site(unit) or unit.reads & tainted:

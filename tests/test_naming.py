@@ -6,7 +6,7 @@ import ast
 import pytest
 
 from conftest import site_map
-from optpar.analysis.naming import IdUniquer, identifier, lookup_name, make_site, snake
+from optpar.analysis.naming import SCRIPT_NAMES, IdUniquer, identifier, make_site, script_names, snake
 from optpar.analysis.syntax import SourceLines
 from optpar.space import Space
 
@@ -59,12 +59,13 @@ def test_a_comment_constant_named_like_a_site_gets_the_same_suffix_rule():
     assert set(site_map(text)) == {"dense_units", "dense_units_2"}
 
 
-@pytest.mark.parametrize("source, name", [
-    ("x = 1\nd['params'] = 2\n", "params"),  # a string is not a name: no-op
-    ("params = {'units': 64}\n", "optpar_params"),  # a config dict called params
-    ("def fit_model(params):\n    pass\n", "optpar_params"),
-    ("import params\n", "optpar_params"),
-    ("params = {}\noptpar_params = 2\n", "optpar_params_2"),
+@pytest.mark.parametrize("source, renamed", [
+    ("x = 1\nd['params'] = 2\nd.SPACE = 3\n", {}),  # a string, an attribute: not names (no-op)
+    ("params = {'units': 64}\n", {"params": "optpar_params"}),  # a config dict called params
+    ("def fit_model(params):\n    pass\n", {"params": "optpar_params"}),
+    ("import params\n", {"params": "optpar_params"}),
+    ("params = {}\noptpar_params = 2\n", {"params": "optpar_params_2"}),
+    ("SPACE = 'x'\ndef run_trial():\n    pass\n", {"SPACE": "OPTPAR_SPACE", "run_trial": "optpar_run_trial"}),
 ])
-def test_the_lookup_dict_is_named_so_that_it_shadows_nothing_of_the_program(source, name):
-    assert lookup_name(ast.parse(source)) == name
+def test_the_scripts_own_names_shadow_nothing_of_the_program(source, renamed):
+    assert script_names(ast.parse(source)) == {name: renamed.get(name, name) for name in SCRIPT_NAMES}

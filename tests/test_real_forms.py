@@ -158,6 +158,44 @@ def test_a_config_dict_named_params_is_tuned_and_not_overwritten(tmp_path):
     assert len({r["units"] for r in rows(path)}) > 1
 
 
+OWN_NAMES = """\
+import keras
+import numpy as np
+
+SPACE = {"note": "the user's own, not optpar's"}
+DEFAULTS = {"units": 32}
+
+
+def run_trial():
+    keras.utils.set_random_seed(0)
+    x = np.random.default_rng(0).normal(size=(200, 4)).astype("float32")
+    y = x.sum(axis=1)
+    model = keras.Sequential([keras.Input(shape=(4,)), keras.layers.Dense(DEFAULTS["units"], activation="relu"),
+                              keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-3), loss="mse")
+    model.fit(x, y, epochs=2, validation_split=0.2, verbose=0)
+    print(SPACE["note"])
+
+
+run_trial()
+"""
+
+
+def test_a_program_using_the_scripts_names_and_calling_its_main_with_no_guard_tunes(tmp_path):
+    """A program with its own SPACE, DEFAULTS and run_trial() (the script's names get an optpar_
+    prefix instead; before: hyperopt got the program's SPACE and failed with a traceback), whose
+    driver is called at the top level with no `if __name__` guard (before: that call ran inside
+    each trial, where the driver is no longer defined: every trial failed on a NameError)."""
+    path = tmp_path / "model.py"
+    path.write_text(OWN_NAMES)
+    proc = tune(path, "--max-evals", "2")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert [r["status"] for r in rows(path)] == ["ok", "ok"]
+    text = (tmp_path / "model_tune.py").read_text()
+    assert "space=OPTPAR_SPACE" in text and "run_trial=optpar_run_trial" in text
+    assert "units" in rows(path)[0]  # DEFAULTS["units"]: the program's config dict, tuned
+
+
 def test_a_script_without_a_seed_is_told_that_results_vary(fixture_copy):
     path = fixture_copy("figure5_chain.py")
     text = path.read_text()

@@ -33,18 +33,23 @@ def identifier(text: str) -> str:
     return ident if ident and not ident[0].isdigit() else f"p_{ident}"
 
 
-def lookup_name(tree: ast.Module) -> str:
-    """The name of the dict the tuning script reads its values from: `params`, unless the program
-    uses that name itself (a config dict called `params` is common), then `optpar_params` (and
-    `optpar_params_2`, ... should that be taken too)."""
+# The globals a tuning script defines beside the program's own code.
+SCRIPT_NAMES = ("params", "SOURCE", "FIT_AT", "SEEDS", "SPACE", "DEFAULTS", "BASELINE_POINT", "OPTPAR_ARGV",
+                "run_trial")
+
+
+def script_names(tree: ast.Module) -> dict[str, str]:
+    """{name: what the tuning script calls it}: each of SCRIPT_NAMES as itself, unless the program
+    uses that name too (a config dict called `params`, a `SPACE` of its own), then with an
+    `optpar_` prefix (`optpar_params`, `OPTPAR_SPACE`; numbered should that be taken too)."""
     used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
     used |= {n.arg for n in ast.walk(tree) if isinstance(n, ast.arg)}
     used |= {n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
     used |= {(a.asname or a.name).split(".")[0] for n in ast.walk(tree)
              if isinstance(n, (ast.Import, ast.ImportFrom)) for a in n.names}
-    if "params" not in used:
-        return "params"
-    return IdUniquer(used).claim("optpar_params")
+    taken = IdUniquer(used | set(SCRIPT_NAMES))
+    return {name: name if name not in used else taken.claim(("OPTPAR_" if name.isupper() else "optpar_") + name)
+            for name in SCRIPT_NAMES}
 
 
 class IdUniquer:
