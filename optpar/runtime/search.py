@@ -44,7 +44,8 @@ def parse_args(program: Program, argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog=os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "tune",
         description="Tune the hyperparameters of %s with hyperopt. Running the same command again "
-                    "resumes an interrupted search." % program.source)
+                    "resumes an interrupted search." % program.source,
+        epilog='arguments after "--" are your program\'s own command line (what its argparse reads)')
     options.add_options(parser)
     args = parser.parse_args(argv)
     if args.out is None:
