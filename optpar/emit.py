@@ -15,9 +15,9 @@ from typing import Callable, Sequence
 import libcst as cst
 
 from optpar.analysis import Analysis, Site
+from optpar.analysis.naming import script_names
 from optpar.errors import UserError
 from optpar.plan import Plan, plan
-from optpar.analysis.naming import script_names
 from optpar.rewrite import apply_edits, fit_edit, params_ref, positions_of, site_edits
 from optpar.runtime.state import API_VERSION
 from optpar.seeds import seeding_calls
