@@ -58,24 +58,11 @@ def option_default(facts: Facts, node: ast.Attribute) -> Literal | None:
 
 
 def _passed_along(facts: Facts, function: ast.AST, name: str) -> bool:
-    """Whether every call of `function` (a plain function of the file, called by name and not
-    passed around) passes a variable of the same name for its parameter `name`:
-    `def build(args): ...` called as `build(args)`."""
-    if not isinstance(function, FUNCTIONS) or function.decorator_list or facts.enclosing_class(function):
-        return False
-    calls, referenced = facts.uses_of(function.name)
-    if referenced or not calls or facts.bindings[function.name] != 1:
-        return False
-    positional = [a.arg for a in [*function.args.posonlyargs, *function.args.args]]
-    for call in calls:
-        passed = [k.value for k in call.keywords if k.arg == name]
-        if name in positional and positional.index(name) < len(call.args):
-            passed.append(call.args[positional.index(name)])
-        if len(passed) != 1 or not (isinstance(passed[0], ast.Name) and passed[0].id == name):
-            return False
-        if facts.resolve(passed[0])[0] == "param":
-            return False  # passed along again: one level is followed
-    return True
+    """Whether every call of `function` passes a variable of the same name, not itself a
+    parameter, for its parameter `name`: `def build(args): ...` called as `build(args)`."""
+    passed = facts.passed_for(function, name)
+    return bool(passed) and all(isinstance(value, ast.Name) and value.id == name
+                                and facts.resolve(value)[0] != "param" for value in passed)
 
 
 def _through_function(facts: Facts, value: ast.expr | None) -> ast.expr | None:

@@ -183,10 +183,9 @@ class Facts:
         return self._defaults[cache_key]
 
     def _find_default(self, function: ast.AST, name: str) -> Literal | None:
-        if not isinstance(function, FUNCTIONS) or function.decorator_list:
-            return None  # a lambda, or called through a decorator we cannot see into
-        if self.bindings[function.name] != 1 or self.enclosing_class(function) is not None:
-            return None  # defined twice, or a method (or in one)
+        passed = self.passed_for(function, name)
+        if passed is None or any(value is not None for value in passed):
+            return None  # callers we cannot see, or one that passes the parameter
         literal = parameter_default(function, name)
         if literal is None or not literal_value(literal)[0]:
             return None
@@ -194,17 +193,31 @@ class Facts:
         if name in scope.stores or name in scope.declared_global or any(
                 isinstance(node, ast.Nonlocal) and name in node.names for node in ast.walk(function)):
             return None
+        return Literal(literal, name, f"{function.name}({name}={self.lines.segment(literal)})")
+
+    def passed_for(self, function: ast.AST, name: str) -> list[ast.expr | None] | None:
+        """What each call of `function` passes for its parameter `name` (None: that call leaves
+        the default), when every call can be seen: a plain function (not a lambda, a method or
+        decorated), defined once, called by name in this file and not passed around as a value,
+        no call unpacking `*args` or `**kwargs`. None otherwise."""
+        if not isinstance(function, FUNCTIONS) or function.decorator_list:
+            return None  # a lambda, or called through a decorator we cannot see into
+        if self.bindings[function.name] != 1 or self.enclosing_class(function) is not None:
+            return None  # defined twice, or a method (or in one)
         calls, referenced = self.uses_of(function.name)
         if referenced or not calls:
             return None  # passed around as a value: callers we cannot see
         positional = [a.arg for a in [*function.args.posonlyargs, *function.args.args]]
         index = positional.index(name) if name in positional else None
+        passed: list[ast.expr | None] = []
         for call in calls:
             if any(isinstance(a, ast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords):
                 return None
-            if any(k.arg == name for k in call.keywords) or (index is not None and len(call.args) > index):
-                return None
-        return Literal(literal, name, f"{function.name}({name}={self.lines.segment(literal)})")
+            given = [k.value for k in call.keywords if k.arg == name]
+            if index is not None and len(call.args) > index:
+                given.append(call.args[index])
+            passed.append(given[0] if given else None)
+        return passed
 
     def uses_of(self, function: str) -> tuple[list[ast.Call], bool]:
         """(the calls `function(...)` in the file, whether its name is also read otherwise)."""
