@@ -42,11 +42,16 @@ def script_names(tree: ast.Module) -> dict[str, str]:
     """{name: what the tuning script calls it}: each of SCRIPT_NAMES as itself, unless the program
     uses that name too (a config dict called `params`, a `SPACE` of its own), then with an
     `optpar_` prefix (`optpar_params`, `OPTPAR_SPACE`; numbered should that be taken too)."""
-    used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
-    used |= {n.arg for n in ast.walk(tree) if isinstance(n, ast.arg)}
-    used |= {n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
-    used |= {(a.asname or a.name).split(".")[0] for n in ast.walk(tree)
-             if isinstance(n, (ast.Import, ast.ImportFrom)) for a in n.names}
+    used: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            used.add(node.id)
+        elif isinstance(node, ast.arg):
+            used.add(node.arg)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            used.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            used.update((a.asname or a.name).split(".")[0] for a in node.names)
     taken = IdUniquer(used | set(SCRIPT_NAMES))
     return {name: name if name not in used else taken.claim(("OPTPAR_" if name.isupper() else "optpar_") + name)
             for name in SCRIPT_NAMES}
