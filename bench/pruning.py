@@ -3,6 +3,8 @@ KerasTuner's Hyperband and Optuna's pruners, by the best validation loss found a
 trained to find it.
 
     .venv/bin/python bench/pruning.py [--evals 20] [--seeds 0 1 2] [--arms ...] [--json OUT]
+    .venv/bin/python bench/pruning.py --merge RUN.json [RUN.json ...]   (the report over runs kept
+                                      with --json: more seeds, or arms run on their own)
 
 The model is examples/digits_cnn.py with two textual changes: ``EPOCHS = 9  # optpar: skip``
 (nine epochs, not tuned) and ``keras.optimizers.Adam(learning_rate=1e-3)`` instead of Adadelta.
@@ -640,6 +642,39 @@ def report(args, results: dict, walls: dict, baselines: dict) -> dict:
     return {"per_seed": table, "summary": summary}
 
 
+def merge(args) -> int:
+    """The report over several --json runs of this bench (the same settings; each adds seeds or
+    arms): every arm must have every seed."""
+    results: dict = {}
+    walls: dict = {}
+    baselines: dict = {}
+    settings = None
+    for path in args.merge:
+        data = json.loads(path.read_text())
+        mine = {k: data["settings"][k] for k in ("evals", "max_epochs", "competitor_patience")}
+        if settings not in (None, mine):
+            raise SystemExit("%s: ran with %s, the others with %s" % (path, mine, settings))
+        settings = mine
+        baselines.update({int(seed): value for seed, value in data["baseline"].items()})
+        for arm, by_seed in data["trials"].items():
+            for seed, trials in by_seed.items():
+                results.setdefault(arm, {})[int(seed)] = trials
+                walls.setdefault(arm, {})[int(seed)] = data["wall_s"][arm][seed]
+    seeds = sorted({seed for by_seed in results.values() for seed in by_seed})
+    missing = ["%s seed %d" % (arm, seed) for arm in results for seed in seeds if seed not in results[arm]]
+    if missing:
+        raise SystemExit("not in the merged runs: " + ", ".join(missing))
+    args.evals, args.seeds = settings["evals"], seeds
+    args.arms = [arm for arm in ARMS if arm in results]
+    tables = report(args, results, walls, baselines)
+    if args.json:
+        args.json.write_text(json.dumps({"settings": {**settings, "seeds": seeds, "arms": args.arms,
+                                                      "budgets": args.budgets, "merged": [str(p) for p in args.merge]},
+                                         "baseline": baselines, **tables, "trials": results, "wall_s": walls},
+                                        indent=1, default=str))
+    return 0
+
+
 def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         arm, seed, evals, out, patience = sys.argv[2:7]
@@ -656,7 +691,11 @@ def main() -> int:
     parser.add_argument("--optpar-root", type=Path, default=ROOT,
                         help="the optpar checkout the generated script runs with (PYTHONPATH)")
     parser.add_argument("--json", type=Path, default=None, help="also write the tables and every trial here")
+    parser.add_argument("--merge", type=Path, nargs="+", default=None, metavar="JSON",
+                        help="run nothing: report the union of earlier --json runs (other seeds, other arms)")
     args = parser.parse_args()
+    if args.merge:
+        return merge(args)
 
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONHASHSEED="0",
                PYTHONPATH=os.pathsep.join(filter(None, [str(args.optpar_root), os.environ.get("PYTHONPATH")])))
