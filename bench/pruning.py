@@ -660,6 +660,7 @@ def merge(args) -> int:
             for seed, trials in by_seed.items():
                 results.setdefault(arm, {})[int(seed)] = trials
                 walls.setdefault(arm, {})[int(seed)] = data["wall_s"][arm][seed]
+    results = {arm: by_seed for arm, by_seed in results.items() if arm in args.arms}  # --arms: some of them
     seeds = sorted({seed for by_seed in results.values() for seed in by_seed})
     missing = ["%s seed %d" % (arm, seed) for arm in results for seed in seeds if seed not in results[arm]]
     if missing:
@@ -692,7 +693,8 @@ def main() -> int:
                         help="the optpar checkout the generated script runs with (PYTHONPATH)")
     parser.add_argument("--json", type=Path, default=None, help="also write the tables and every trial here")
     parser.add_argument("--merge", type=Path, nargs="+", default=None, metavar="JSON",
-                        help="run nothing: report the union of earlier --json runs (other seeds, other arms)")
+                        help="run nothing: report the union of earlier --json runs (other seeds, other "
+                             "arms; with --arms, of those arms only)")
     args = parser.parse_args()
     if args.merge:
         return merge(args)
