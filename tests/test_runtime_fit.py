@@ -244,3 +244,29 @@ def test_a_graph_error_says_what_went_wrong_not_where():
     assert trial.error_text(ValueError(layer)) == (
         "ValueError: Input 0 of layer dense is incompatible with the layer: expected axis -1 of input "
         "shape to have value 4")
+
+
+def test_a_model_that_logs_nothing_to_tune_trains_one_epoch_not_all(monkeypatch):
+    """No validation data can be added (a GAN's shape) and no --metric: no epoch will ever log a
+    val_* metric, so the trial stops after one epoch, whose logs name what could be tuned."""
+
+    class OnlyTrains(keras.Model):
+        def train_step(self, data):
+            return {"d_loss": 0.5, "g_loss": 0.25}
+
+    state = rt_fit.STATE
+    for name, value in (("active", True), ("requested", None), ("metric", None), ("prune", "none"),
+                        ("verbose", False), ("trial_dir", None), ("board", None), ("fold", None),
+                        ("patience", 0)):
+        monkeypatch.setattr(state, name, value)
+    model = OnlyTrains()
+    model.compile(optimizer="sgd")
+    x = np.zeros((8, 1), dtype="float32")
+    history = rt_fit.optpar_fit(model.fit, x, epochs=4, batch_size=4)
+    assert len(history.history["g_loss"]) == 1
+    assert list(state.finished.epochs[0]) == ["d_loss", "g_loss"]
+    # With a training metric to tune, it trains every epoch.
+    monkeypatch.setattr(state, "requested", "g_loss")
+    monkeypatch.setattr(state, "metric", None)
+    history = rt_fit.optpar_fit(model.fit, x, epochs=4, batch_size=4)
+    assert len(history.history["g_loss"]) == 4

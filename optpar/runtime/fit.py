@@ -131,6 +131,9 @@ def recorder_class():
                 state.board.epoch(row)
             if state.metric is None:
                 state.metric = pick_metric(state.requested, list(row))
+                if state.metric is None and state.unvalidated:
+                    # Nothing to tune will ever be logged: one epoch shows what is, for the refusal.
+                    self.model.stop_training = True
             value = row.get(state.metric) if state.metric is not None else None
             # A diverged run cannot recover: stop it instead of training on NaNs.
             if ("loss" in row and not math.isfinite(row["loss"])) or (value is not None and not math.isfinite(value)):
@@ -421,12 +424,14 @@ def with_fold(arguments: dict, state: TrialState) -> dict:
 def with_validation(arguments: dict, model, state: TrialState) -> dict:
     """`fit` arguments with validation data: the user's, or a split of the training data decided
     from what it is. None is added when the search tunes a training metric, or when the model
-    cannot be validated."""
+    cannot be validated (then `state.unvalidated`: no val_* metric will ever be logged)."""
+    state.unvalidated = False
     if arguments.get("validation_data") is not None:
         return arguments
     if state.requested is not None and not state.requested.startswith("val_"):
         return arguments
     if not can_validate(model):
+        state.unvalidated = not arguments.get("validation_split")
         return arguments
     x = arguments.get("x")
     share = arguments.get("validation_split") or 0.0

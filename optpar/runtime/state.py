@@ -48,6 +48,7 @@ class TrialState:
     protected: bool = False  # never pruned: the user's configuration
     fold: tuple | None = None  # --folds: (index, count) of the fold this run of the program validates on
     folded: bool = False  # optpar_fit used the fold (array data, no validation_data of the user's)
+    unvalidated: bool = False  # the measured fit() has no validation data and none can be added
     verbose: bool = False
     trial_dir: str | None = None  # where this trial's callbacks write their files
     board: object = None  # the trial's TensorBoard run (board.TrialRun) with --tensorboard
