@@ -219,16 +219,21 @@ class _Planner:
             else:
                 once.append(unit)
         # A statement run once must not write what the trial writes, nor rebind what an earlier
-        # trial statement read, and a definition must not read what the trial binds: those stay
-        # in the trial, in order.
+        # trial statement read, nor read what an earlier trial statement bound or name a file an
+        # earlier trial statement names (run once, it would run before any trial had bound the
+        # name or written the file), and a definition must not read what the trial binds: those
+        # stay in the trial, in order.
         changed = True
         while changed:
             changed = self._pull_definitions(definitions, trial)
             trial_writes = writes_of(trial)
             for unit in list(once):
                 pos = driver_units.index(unit)
-                read_before = set().union(*(u.reads for u in trial if driver_units.index(u) < pos))
-                if unit.writes & (trial_writes | read_before):
+                before = [u for u in trial if driver_units.index(u) < pos]
+                read_before = set().union(*(u.reads for u in before))
+                named_before = set().union(*(u.paths for u in before))
+                if (unit.writes & (trial_writes | read_before) or unit.reads & writes_of(before)
+                        or unit.paths & named_before):
                     once.remove(unit)
                     trial.append(unit)
                     changed = True

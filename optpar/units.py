@@ -8,6 +8,7 @@ line, one unit, two statements.
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -67,6 +68,17 @@ def mutates(stmt: ast.stmt) -> set[str]:
         stack.extend(ast.iter_child_nodes(node))
     names.discard(None)
     return names
+
+
+# A string that names a file or folder: no blank, and a separator or a file extension
+# ("run_1/cp.weights.h5", "my_model.keras"; not "relu" nor "val_loss").
+_PATH = re.compile(r"[^\s]*(/[^\s]*|\.[A-Za-z][A-Za-z0-9]{0,9})")
+
+
+def paths(node: ast.AST) -> set[str]:
+    """The file names a statement spells out as string literals."""
+    return {n.value for n in ast.walk(node)
+            if isinstance(n, ast.Constant) and isinstance(n.value, str) and _PATH.fullmatch(n.value)}
 
 
 def contains(stmt: ast.stmt, line: int, col: int) -> bool:
@@ -146,6 +158,11 @@ class Unit:
         bound = set().union(*(writes(s) for s in self.ast))
         changed = set().union(*(mutates(s) for s in self.ast))
         return bound | (changed - self.imports)
+
+    @property
+    def paths(self) -> set[str]:
+        """Files it names: one that a trial statement before it writes, it may read."""
+        return set().union(*(paths(s) for s in self.ast))
 
     @property
     def calls(self) -> set[str]:

@@ -301,3 +301,78 @@ def test_the_plan_of_a_main_keeps_its_definition_in_place_of_its_body():
     assert lines["setup"] == ["import keras", "from keras import layers", "def main():", "x = y = None",
                               'if __name__ == "__main__":']
     assert len(lines["trial"]) == 3 and lines["omitted"] == [] and layout.declared == ()
+
+
+CHECKPOINTS = '''
+import os
+
+x = y = None
+model = keras.Sequential([keras.Input((4,)), layers.Dense(64, activation="relu"), layers.Dense(2)])
+model.compile(optimizer="adam", loss="mse")
+path = "run_1/model.weights.h5"
+model.fit(x, y, epochs=3)
+model.save_weights(path)
+folder = os.path.dirname(path)
+print(os.listdir(folder))
+path = "run_2/model.weights.h5"
+model.save_weights(path)
+model.fit(x, y, epochs=3, validation_split=0.2)
+'''
+
+
+def test_a_statement_that_reads_what_the_trial_bound_before_it_runs_in_the_trial():
+    """tensorflow/docs save_and_load.ipynb: `checkpoint_dir = os.path.dirname(checkpoint_path)`
+    came after the trial's `checkpoint_path = ...` (the trial's because a later cell rebinds it)
+    but, tuning nothing itself, ran once at import, before any trial had bound the name: a
+    NameError before trial 1. A statement reads what the trial bound before it, so it runs in the
+    trial, after it, and so does what reads its names in turn."""
+    layout, lines = layout_of(CHECKPOINTS)
+    assert lines["setup"] == ["import keras", "from keras import layers", "import os", "x = y = None"]
+    assert lines["trial"][-6:] == ["model.save_weights(path)", "folder = os.path.dirname(path)",
+                                   "print(os.listdir(folder))", 'path = "run_2/model.weights.h5"',
+                                   "model.save_weights(path)", "model.fit(x, y, epochs=3, validation_split=0.2)"]
+
+
+def test_a_statement_that_reads_only_what_runs_once_stays_once():
+    """No-op: what reads names bound at import only (`x`, a module) still runs once."""
+    layout, lines = layout_of(CHECKPOINTS.replace("folder = os.path.dirname(path)", "folder = os.path.dirname(str(x))"))
+    assert "folder = os.path.dirname(str(x))" in lines["setup"]
+    assert "print(os.listdir(folder))" in lines["setup"]
+
+
+SAVED = '''
+x = y = None
+model = keras.Sequential([keras.Input((4,)), layers.Dense(64, activation="relu"), layers.Dense(2)])
+model.compile(optimizer="adam", loss="mse")
+model.fit(x, y, epochs=3)
+model.save("my_model.keras")
+restored = keras.models.load_model("my_model.keras")
+restored.summary()
+model = keras.Sequential([keras.Input((4,)), layers.Dense(32, activation="relu"), layers.Dense(2)])
+model.compile(optimizer="adam", loss="mse")
+model.fit(x, y, epochs=3, validation_split=0.2)
+'''
+
+
+def test_a_statement_that_reads_a_file_the_trial_wrote_before_it_runs_in_the_trial():
+    """save_and_load.ipynb again: `load_model('my_model.keras')` tunes nothing and read no name
+    of the trial, so it ran once at import, before the trial's `model.save('my_model.keras')`
+    had written the file: a traceback before trial 1 in a clean folder. A statement that names a
+    file an earlier trial statement names runs in the trial, after it."""
+    layout, lines = layout_of(SAVED)
+    assert 'restored = keras.models.load_model("my_model.keras")' in lines["trial"]
+    assert "restored.summary()" in lines["trial"]
+    assert lines["setup"] == ["import keras", "from keras import layers", "x = y = None"]
+
+
+@pytest.mark.parametrize("text", ["relu", "val_loss", "Restored model, accuracy: {:5.2f}%", "1e-3"])
+def test_a_string_that_names_no_file_ties_nothing(text):
+    """No-op: a word the trial also spells (an activation, a metric, a message) is not a file."""
+    from optpar.units import paths
+
+    assert paths(ast.parse(repr(text))) == set()
+    layout, lines = layout_of(SAVED.replace('"my_model.keras")\nrestored', '"my_model.keras")\nprint(%r)\nrestored' % text)
+                              .replace('load_model("my_model.keras")', 'load_model("other.keras")'))
+    assert "print(%r)" % text not in lines["trial"]
+    assert 'restored = keras.models.load_model("other.keras")' in lines["setup"]
+
