@@ -112,6 +112,74 @@ def test_an_option_parsed_in_a_function_that_returns_the_namespace(catalog):
     assert found(two, catalog, NO_OUTPUTS) == []
 
 
+GET_ARGS = textwrap.dedent("""\
+    import argparse
+    from keras import layers
+    def get_args():
+        parser = argparse.ArgumentParser()
+        parser.add_argument("--units", type=int, default=64)
+        return parser.parse_args()
+    def main():
+        args = get_args()
+        return layers.Dense(args.units)
+    main()
+""")
+
+
+@pytest.mark.parametrize("change", [
+    ("    return parser.parse_args()", "    args = parser.parse_args()\n    return args"),
+    ("    return parser.parse_args()", "    args, unknown = parser.parse_known_args()\n    return args"),
+    ("    return parser.parse_args()", "    return parser.parse_known_args()[0]"),
+    ("    args = get_args()", "    args, _ = get_args()"),
+])
+def test_a_namespace_a_function_returns_by_name_or_from_a_pair_is_followed(catalog, change):
+    """The common `def parse_args(): ...; args = parser.parse_args(); return args`: `args` is
+    bound in two functions, once in each; each read is resolved in its own scope."""
+    before, after = change
+    assert before in GET_ARGS
+    source = GET_ARGS.replace(before, after)
+    if after.endswith("get_args()"):
+        source = source.replace("return parser.parse_args()", "return parser.parse_known_args()")
+    assert [(c.value, c.node.lineno) for c in found(source, catalog, NO_OUTPUTS)] == [(64, 5)]
+
+
+@pytest.mark.parametrize("change", [
+    ("    args = get_args()", "    args, _ = get_args()"),  # a namespace is not a pair
+    ("    return parser.parse_args()", "    args = parser.parse_args()\n    args = fix(args)\n    return args"),
+    ("    return parser.parse_args()", "    return parser.parse_known_args()"),  # the pair, read as a namespace
+    ("    return parser.parse_args()", "    for args in [parser.parse_args()]:\n        pass\n    return args"),
+])
+def test_a_returned_name_that_may_not_be_the_namespace_is_not_followed(catalog, change):
+    before, after = change
+    assert before in GET_ARGS
+    assert found(GET_ARGS.replace(before, after), catalog, NO_OUTPUTS) == []
+
+
+@pytest.mark.parametrize("parse", [
+    "args, rest = parser.parse_known_args()",
+    "args, _ = parser.parse_known_args(sys.argv[1:])",
+    "[args, rest] = parser.parse_known_args()",
+    "args = parser.parse_known_args()[0]",
+])
+def test_an_option_parsed_with_parse_known_args_is_a_candidate(catalog, parse):
+    """A script meant to run in a notebook too parses with parse_known_args(), which leaves the
+    kernel's own options alone: the namespace is the first of the pair it returns."""
+    result = found(OPTIONS.replace("args = parser.parse_args()", parse), catalog, NO_OUTPUTS)
+    assert [(c.row.param, c.value) for c in result] == [("units", 64), ("activation", "tanh"), ("rate", 0.25)]
+
+
+@pytest.mark.parametrize("parse", [
+    "rest, args = parser.parse_known_args()",  # the namespace is the first of the pair
+    "args = parser.parse_known_args()",  # the pair itself: args.units fails at run time
+    "args = parser.parse_known_args()[1]",
+    "args, rest = parser.parse_args()",
+    "args, rest = parser.parse_known_args()\nargs, more = parser.parse_known_args(rest)",  # bound twice
+])
+def test_a_pair_that_does_not_hold_the_namespace_first_is_not_a_candidate(catalog, parse):
+    result = found(OPTIONS.replace("args = parser.parse_args()", parse), catalog, NO_OUTPUTS)
+    assert [c.row.param for c in result if c.constant is not None] == []
+
+
 @pytest.mark.parametrize("change", [
     ("args = parser.parse_args()", "args = parser.parse_args()\nargs.units = 32"),  # set by the program
     ('"--units", type=int, default=64', '"--units", type=int, default=64, nargs="?"'),  # nargs

@@ -2,10 +2,12 @@
 and `parser.add_argument("--units", type=int, default=64)`. Its default is the user's value,
 tuned at the `default=` literal as a constant is at its definition.
 
-The rule, checked statically (nothing runs): `args` and `parser` each bound once in the file,
-`parser` to `argparse.ArgumentParser(...)`, `args` to `parser.parse_args(...)` (or to a call of a
-function of the file whose one `return` gives it: `args = get_args()`), and read there or in a
-function every call of which passes it on under its name (`build(args)`); exactly one
+The rule, checked statically (nothing runs): `parser` bound once in the file, to
+`argparse.ArgumentParser(...)`; `args`, where it is read, bound once in that scope to
+`parser.parse_args(...)`, to the namespace of `parser.parse_known_args(...)` (`args, rest = ...`
+or `...[0]`), or to a call of a function of the file whose one `return` gives either (or a name
+bound so: `args = parser.parse_args(); return args`); or a parameter every call of whose
+function passes such a namespace on under its name (`build(args)`). Exactly one
 `parser.add_argument(...)` stores that name (its `dest`), with a literal `default=`, a plain
 store (no `action`, no `nargs`, no `**kwargs`); and nothing assigns `args.<name>`.
 """
@@ -24,12 +26,8 @@ def option_default(facts: Facts, node: ast.Attribute) -> Literal | None:
     if not isinstance(node.value, ast.Name) or not isinstance(node.ctx, ast.Load):
         return None
     namespace = node.value.id
-    where, function = facts.resolve(node.value)
-    if where == "param" and not _passed_along(facts, function, namespace):
-        return None  # a function's parameter: whatever its callers pass
-    parsed = _through_function(facts, facts.only_value(namespace))
-    if not (isinstance(parsed, ast.Call) and isinstance(parsed.func, ast.Attribute)
-            and parsed.func.attr == "parse_args" and isinstance(parsed.func.value, ast.Name)):
+    parsed = _parsed(facts, node.value)
+    if parsed is None:
         return None
     parser = parsed.func.value.id
     made = facts.only_value(parser)
@@ -57,23 +55,78 @@ def option_default(facts: Facts, node: ast.Attribute) -> Literal | None:
                    flags)
 
 
-def _passed_along(facts: Facts, function: ast.AST, name: str) -> bool:
-    """Whether every call of `function` passes a variable of the same name, not itself a
-    parameter, for its parameter `name`: `def build(args): ...` called as `build(args)`."""
-    passed = facts.passed_for(function, name)
-    return bool(passed) and all(isinstance(value, ast.Name) and value.id == name
-                                and facts.resolve(value)[0] != "param" for value in passed)
+_DEPTH = 4  # how many functions a namespace may be passed through or returned from
 
 
-def _through_function(facts: Facts, value: ast.expr | None) -> ast.expr | None:
-    """`get_args()`, a function of the file (defined once) whose one `return` gives
-    `parser.parse_args()`: that call; any other value as it is."""
-    if not (isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and facts.bindings[value.func.id] == 1):
+def _parsed(facts: Facts, name: ast.Name, depth: int = 0) -> ast.Call | None:
+    """The `parser.parse_args(...)` (or `parse_known_args`) call whose namespace `name` holds
+    wherever it is read: the one binding of the name in the scope the read resolves to, a
+    parameter every call of whose function passes such a namespace under the same name
+    (`build(args)`), or the one `return` of a function of the file (`args = get_args()`)."""
+    if depth > _DEPTH:
+        return None
+    where, function = facts.resolve(name)
+    if where == "param":
+        passed = facts.passed_for(function, name.id) or [None]
+        found = [_parsed(facts, value, depth + 1) if isinstance(value, ast.Name) and value.id == name.id else None
+                 for value in passed]
+        return found[0] if found[0] is not None and all(f is found[0] for f in found) else None
+    binding = _only_binding(facts, name.id, function or facts.tree)
+    if binding is None:
+        return None
+    target, value = binding
+    if isinstance(target, ast.Name):  # args = ...
+        return _call(facts, value, "namespace", depth)
+    return _call(facts, value, "pair", depth) if target.elts[0].id == name.id else None  # args, rest = ...
+
+
+def _call(facts: Facts, value: ast.expr, wanted: str, depth: int) -> ast.Call | None:
+    """The parse call `value` gives as a namespace (`wanted` "namespace": `parser.parse_args()`,
+    `parser.parse_known_args()[0]`) or as parse_known_args' pair ("pair"), itself or through
+    the one `return` of a function of the file it calls."""
+    if depth > _DEPTH:
+        return None
+    if wanted == "namespace" and isinstance(value, ast.Subscript) and isinstance(value.slice, ast.Constant) \
+            and value.slice.value == 0:
+        return _call(facts, value.value, "pair", depth + 1)
+    if isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and facts.bindings[value.func.id] == 1:
+        function = next((node for node in facts.tree.body
+                         if isinstance(node, FUNCTIONS) and node.name == value.func.id), None)
+        returns = [] if function is None else [n for n in ast.walk(function) if isinstance(n, ast.Return)]
+        if len(returns) != 1 or returns[0].value is None:
+            return None
+        returned = returns[0].value
+        if isinstance(returned, ast.Name):  # args = parser.parse_args(); return args
+            return _parsed(facts, returned, depth + 1) if wanted == "namespace" else None
+        return _call(facts, returned, wanted, depth + 1)
+    method = "parse_args" if wanted == "namespace" else "parse_known_args"
+    if (isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute)
+            and value.func.attr == method and isinstance(value.func.value, ast.Name)):
         return value
-    function = next((node for node in facts.tree.body
-                     if isinstance(node, FUNCTIONS) and node.name == value.func.id), None)
-    returns = [] if function is None else [n for n in ast.walk(function) if isinstance(n, ast.Return)]
-    return returns[0].value if len(returns) == 1 else value
+    return None
+
+
+def _only_binding(facts: Facts, name: str, scope: ast.AST) -> tuple[ast.expr, ast.expr] | None:
+    """(target, value) of the one statement binding `name` in `scope`, when it is `name = value`
+    or `name, other = value`; None when the name is bound otherwise anywhere in the file (a loop,
+    an import, `+=`) or more than once in the scope."""
+    stores = [node for node in ast.walk(facts.tree)
+              if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, (ast.Store, ast.Del))]
+    if len(stores) != facts.bindings[name]:
+        return None
+    here = [node for node in stores if facts.scope(node) is scope]
+    if len(here) != 1:
+        return None
+    store = here[0]
+    parent = facts.parents.get(store)
+    if isinstance(parent, ast.Assign) and parent.targets == [store]:
+        return store, parent.value
+    if (isinstance(parent, (ast.Tuple, ast.List)) and len(parent.elts) == 2
+            and all(isinstance(e, ast.Name) for e in parent.elts)):
+        statement = facts.parents.get(parent)
+        if isinstance(statement, ast.Assign) and statement.targets == [parent]:
+            return parent, statement.value
+    return None
 
 
 def _dest(call: ast.Call) -> str | None:
