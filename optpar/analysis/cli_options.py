@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import ast
 
-from optpar.analysis.facts import Facts, Literal
+from optpar.analysis.facts import FOLLOW_DEPTH, Facts, Literal
 from optpar.analysis.syntax import FUNCTIONS, literal_value
 from optpar.imports import dotted
 
@@ -55,44 +55,33 @@ def option_default(facts: Facts, node: ast.Attribute) -> Literal | None:
                    flags)
 
 
-_DEPTH = 4  # how many functions a namespace may be passed through or returned from
-
-
 def _parsed(facts: Facts, name: ast.Name, depth: int = 0) -> ast.Call | None:
     """The `parser.parse_args(...)` (or `parse_known_args`) call whose namespace `name` holds
-    wherever it is read: the one binding of the name in the scope the read resolves to, a
-    parameter every call of whose function passes such a namespace under the same name
-    (`build(args)`), or the one `return` of a function of the file (`args = get_args()`)."""
-    if depth > _DEPTH:
-        return None
-    where, function = facts.resolve(name)
-    if where == "param":
-        passed = facts.passed_for(function, name.id) or [None]
-        found = [_parsed(facts, value, depth + 1) if isinstance(value, ast.Name) and value.id == name.id else None
-                 for value in passed]
-        return found[0] if found[0] is not None and all(f is found[0] for f in found) else None
-    binding = _only_binding(facts, name.id, function or facts.tree)
-    if binding is None:
-        return None
-    target, value = binding
-    if isinstance(target, ast.Name):  # args = ...
-        return _call(facts, value, "namespace", depth)
-    return _call(facts, value, "pair", depth) if target.elts[0].id == name.id else None  # args, rest = ...
+    wherever it is read: bound to it (`args = parser.parse_args()`, `args, rest =
+    parser.parse_known_args()`, `args = parser.parse_known_args()[0]`), or to what a function of
+    the file returns (`args = get_args()`)."""
+
+    def judge(target: ast.expr, value: ast.expr, depth: int) -> ast.Call | None:
+        if isinstance(target, ast.Name):
+            return _call(facts, value, "namespace", depth)
+        return _call(facts, value, "pair", depth) if target.elts[0].id == name.id else None
+
+    return facts.follow(name, judge, depth)
 
 
 def _call(facts: Facts, value: ast.expr, wanted: str, depth: int) -> ast.Call | None:
     """The parse call `value` gives as a namespace (`wanted` "namespace": `parser.parse_args()`,
     `parser.parse_known_args()[0]`) or as parse_known_args' pair ("pair"), itself or through
     the one `return` of a function of the file it calls."""
-    if depth > _DEPTH:
+    if depth > FOLLOW_DEPTH:
         return None
     if wanted == "namespace" and isinstance(value, ast.Subscript) and isinstance(value.slice, ast.Constant) \
             and value.slice.value == 0:
         return _call(facts, value.value, "pair", depth + 1)
-    if isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and facts.bindings[value.func.id] == 1:
-        function = next((node for node in facts.tree.body
-                         if isinstance(node, FUNCTIONS) and node.name == value.func.id), None)
-        returns = [] if function is None else [n for n in ast.walk(function) if isinstance(n, ast.Return)]
+    function = facts.top_level(value.func.id, FUNCTIONS) if (
+        isinstance(value, ast.Call) and isinstance(value.func, ast.Name)) else None
+    if function is not None:
+        returns = [n for n in ast.walk(function) if isinstance(n, ast.Return)]
         if len(returns) != 1 or returns[0].value is None:
             return None
         returned = returns[0].value
@@ -103,29 +92,6 @@ def _call(facts: Facts, value: ast.expr, wanted: str, depth: int) -> ast.Call | 
     if (isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute)
             and value.func.attr == method and isinstance(value.func.value, ast.Name)):
         return value
-    return None
-
-
-def _only_binding(facts: Facts, name: str, scope: ast.AST) -> tuple[ast.expr, ast.expr] | None:
-    """(target, value) of the one statement binding `name` in `scope`, when it is `name = value`
-    or `name, other = value`; None when the name is bound otherwise anywhere in the file (a loop,
-    an import, `+=`) or more than once in the scope."""
-    stores = [node for node in ast.walk(facts.tree)
-              if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, (ast.Store, ast.Del))]
-    if len(stores) != facts.bindings[name]:
-        return None
-    here = [node for node in stores if facts.scope(node) is scope]
-    if len(here) != 1:
-        return None
-    store = here[0]
-    parent = facts.parents.get(store)
-    if isinstance(parent, ast.Assign) and parent.targets == [store]:
-        return store, parent.value
-    if (isinstance(parent, (ast.Tuple, ast.List)) and len(parent.elts) == 2
-            and all(isinstance(e, ast.Name) for e in parent.elts)):
-        statement = facts.parents.get(parent)
-        if isinstance(statement, ast.Assign) and statement.targets == [parent]:
-            return parent, statement.value
     return None
 
 

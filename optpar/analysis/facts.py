@@ -11,11 +11,14 @@ from __future__ import annotations
 import ast
 from collections import Counter, defaultdict
 from dataclasses import dataclass
+from typing import Callable, TypeVar
 
 from optpar.analysis.syntax import FUNCTIONS, SourceLines, literal_value, parameter_default
 from optpar.imports import ImportTable
 
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.Module)
+FOLLOW_DEPTH = 4  # how many functions a name is followed through (passed on, returned)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -218,6 +221,50 @@ class Facts:
                 given.append(call.args[index])
             passed.append(given[0] if given else None)
         return passed
+
+    def only_binding(self, name: str, scope: ast.AST) -> tuple[ast.expr, ast.expr] | None:
+        """(target, value) of the one statement binding `name` in `scope`, when it is
+        `name = value` or a pair `name, other = value` (`other, name = value`); None when the
+        name is bound another way anywhere in the file (a loop, an import, `+=`) or more than
+        once in the scope."""
+        stores = [node for node in ast.walk(self.tree)
+                  if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, (ast.Store, ast.Del))]
+        if len(stores) != self.bindings[name]:
+            return None
+        here = [node for node in stores if self.scope(node) is scope]
+        if len(here) != 1:
+            return None
+        store = here[0]
+        parent = self.parents.get(store)
+        if isinstance(parent, ast.Assign) and parent.targets == [store]:
+            return store, parent.value
+        if (isinstance(parent, (ast.Tuple, ast.List)) and len(parent.elts) == 2
+                and all(isinstance(e, ast.Name) for e in parent.elts)):
+            statement = self.parents.get(parent)
+            if isinstance(statement, ast.Assign) and statement.targets == [parent]:
+                return parent, statement.value
+        return None
+
+    def follow(self, name: ast.Name, judge: Callable[[ast.expr, ast.expr, int], T | None], depth: int = 0) -> T | None:
+        """What `judge(target, value, depth)` makes of the one binding of `name` in the scope the
+        read resolves to; a parameter is followed to what every call of its function passes
+        under the same name (`build(args)`), when all of them come to the same answer."""
+        if depth > FOLLOW_DEPTH:
+            return None
+        where, function = self.resolve(name)
+        if where == "param":
+            passed = self.passed_for(function, name.id) or [None]
+            found = [self.follow(value, judge, depth + 1) if isinstance(value, ast.Name) and value.id == name.id
+                     else None for value in passed]
+            return found[0] if found[0] is not None and all(f is found[0] for f in found) else None
+        binding = self.only_binding(name.id, function or self.tree)
+        return None if binding is None else judge(*binding, depth)
+
+    def top_level(self, name: str, kind: type) -> ast.AST | None:
+        """The `def` or `class` (`kind`) of the file's top level named `name`, bound nowhere else."""
+        if self.bindings[name] != 1:
+            return None
+        return next((node for node in self.tree.body if isinstance(node, kind) and node.name == name), None)
 
     def uses_of(self, function: str) -> tuple[list[ast.Call], bool]:
         """(the calls `function(...)` in the file, whether its name is also read otherwise)."""
