@@ -9,6 +9,7 @@ import hashlib
 import os
 import shutil
 import sys
+import types
 
 import pytest
 
@@ -93,11 +94,18 @@ def _run_original(path) -> None:
 
 
 def _run_generated(path, text) -> dict:
-    scope = {"__name__": "optpar_equivalence_test", "__file__": str(path)}
-    exec(compile(text, str(path), "exec"), scope)
-    assert scope["params"] == scope["DEFAULTS"]
-    with pytest.raises(_Stop):
-        scope["run_trial"]()
+    # A module of its own, as the script is when run: a dataclass looks its module up.
+    module = types.ModuleType("optpar_equivalence_test")
+    module.__file__ = str(path)
+    scope = module.__dict__
+    sys.modules[module.__name__] = module
+    try:
+        exec(compile(text, str(path), "exec"), scope)
+        assert scope["params"] == scope["DEFAULTS"]
+        with pytest.raises(_Stop):
+            scope["run_trial"]()
+    finally:
+        sys.modules.pop(module.__name__, None)
     return scope
 
 

@@ -129,6 +129,27 @@ def test_tuned_command_line_options_and_config_entries_applied_give_the_reported
         losses, best["best_metric"])  # Keras prints 4 decimals
 
 
+def test_tuned_settings_classes_applied_give_the_reported_metric(fixture_copy):
+    """A notebook-style script (`class CFG` read as `CFG.lr`, a dataclass instance passed to the
+    model builder): the values are tuned in the class bodies, and the file after `apply` trains
+    to the best the search reported."""
+    path = fixture_copy("settings_class.py")
+    proc = tune(path, "--max-evals", "3")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    best = json.loads((path.parent / "runs" / "best.json").read_text())
+    assert best["best"] != best["baseline"]  # (seed 0: a trial other than the user's won)
+    proc = run_optpar("apply", path.name, "runs/best.json", "--in-place", cwd=path.parent, env=ENV)
+    assert proc.returncode == 0, proc.stderr
+    text = path.read_text()
+    assert "lr: float = 0.1  #" not in text and "class CFG:" in text
+    run = subprocess.run([sys.executable, path.name], cwd=path.parent, env=ENV, capture_output=True,
+                         text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    losses = [float(v) for v in re.findall(r"val_loss: ([0-9.]+)", run.stdout)]
+    assert losses and math.isclose(min(losses), best["best_metric"], rel_tol=1e-3, abs_tol=1e-4), (
+        losses, best["best_metric"])  # Keras prints 4 decimals
+
+
 PARAMS_DICT = """\
 import keras
 import numpy as np

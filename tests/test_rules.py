@@ -233,6 +233,65 @@ def test_a_dict_entry_that_may_not_hold_its_literal_is_not_a_candidate(catalog, 
     assert [c.constant.name for c in result if c.constant is not None and c.constant.name == "units"] == []
 
 
+# A settings class's attribute (config_objects): `CFG.lr` where `class CFG: lr = 1e-3`, or
+# `cfg.units` where `cfg = Config()` and Config is such a class or a dataclass.
+SETTINGS = textwrap.dedent("""\
+    from dataclasses import dataclass
+    from keras import layers
+    class CFG:
+        units = 64
+        rate: float = 0.25
+    @dataclass(frozen=True)
+    class Config:
+        \"\"\"Model settings.\"\"\"
+        width: int = 32
+    def block(cfg):
+        return layers.Dense(cfg.width)
+    h = layers.Dense(CFG.units)
+    h = layers.Dropout(CFG.rate)
+    cfg = Config()
+    h = block(cfg)
+""")
+
+
+def test_a_settings_class_attribute_is_a_candidate_where_it_is_written(catalog):
+    result = found(SETTINGS, catalog, NO_OUTPUTS)
+    assert [(c.row.param, c.value, c.node.lineno, c.node.col_offset, c.constant.definition) for c in result] == [
+        ("units", 32, 9, 17, "Config.width = 32"),
+        ("units", 64, 4, 12, "CFG.units = 64"), ("rate", 0.25, 5, 18, "CFG.rate = 0.25")]
+
+
+@pytest.mark.parametrize("change", [
+    ("h = layers.Dropout(CFG.rate)", "CFG.units = 32"),  # set by the program
+    ("h = layers.Dropout(CFG.rate)", "setattr(CFG, 'units', 32)"),
+    ("    units = 64", "    units = 64\n    units = 128"),  # assigned twice
+    ("    units = 64", "    units = int('64')"),  # not a literal
+    ("class CFG:", "class CFG(Base):"),  # a base could hold another units
+    ("class CFG:", "@register\nclass CFG:"),  # a decorator could change it
+    ("    rate: float = 0.25", "    rate: float = 0.25\n    def scale(self):\n        return 2"),  # a method
+    ("h = layers.Dropout(CFG.rate)", "CFG = load()"),  # bound twice
+    ("h = layers.Dense(CFG.units)", "def f(CFG):\n    return layers.Dense(CFG.units)\nh = f(other)"),
+])
+def test_a_class_setting_that_may_not_hold_its_literal_is_not_a_candidate(catalog, change):
+    before, after = change
+    assert before in SETTINGS
+    result = found(SETTINGS.replace(before, after), catalog, NO_OUTPUTS)
+    assert [c.constant.name for c in result if c.constant is not None and c.constant.name == "units"] == []
+
+
+@pytest.mark.parametrize("change", [
+    ("cfg = Config()", "cfg = Config(width=16)"),  # the instance's own value
+    ("cfg = Config()", "cfg = Config()\ncfg = Config()"),  # bound twice where read
+    ("h = block(cfg)", "h = block(cfg)\nh = block(other)"),  # a caller passes something else
+    ("cfg = Config()", "cfg = Config()\ncfg.width = 8"),
+])
+def test_an_instance_that_may_not_hold_the_default_is_not_followed(catalog, change):
+    before, after = change
+    assert before in SETTINGS
+    result = found(SETTINGS.replace(before, after), catalog, NO_OUTPUTS)
+    assert [c.constant.name for c in result if c.constant is not None and c.constant.name == "width"] == []
+
+
 def test_nothing_tunable_yields_nothing(catalog):  # no-op
     assert found("""
         from keras import layers

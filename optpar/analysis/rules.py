@@ -3,8 +3,8 @@
 A call counts when `calls.callee` resolves it to a catalog key; each argument a row describes is
 a candidate when it holds a literal: written there (`Dense(128)`), a constant bound once to one
 (`EPOCHS = 15`), a parameter's default that every call sees (`def build(units=64)`), a
-command-line option's default (`args.units`, cli_options) or a config dict's entry
-(`CONFIG["units"]`, config_dicts). Output
+command-line option's default (`args.units`, cli_options), a config dict's entry
+(`CONFIG["units"]`, config_dicts) or a settings class's (`CFG.lr`, `cfg.units`, config_objects). Output
 layers, output widths and output activations (roles.csv) are never candidates.
 """
 
@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from optpar.analysis.calls import bound_arguments
 from optpar.analysis.cli_options import option_default
 from optpar.analysis.config_dicts import dict_entry
+from optpar.analysis.config_objects import class_setting
 from optpar.analysis.facts import Facts, Literal
 from optpar.analysis.outputs import Outputs
 from optpar.analysis.syntax import literal_value
@@ -57,9 +58,9 @@ def candidates(facts: Facts, catalog: Catalog, outputs: Outputs,
 
 def held_literal(facts: Facts, outputs: Outputs, arg: ast.expr) -> tuple[ast.expr, Literal | None] | None:
     """(the literal an argument holds, where a name got it); None when it holds none we can tune."""
-    if isinstance(arg, ast.Attribute):  # `args.units`: an option's default, or nothing
-        option = option_default(facts, arg)
-        return None if option is None else (option.node, option)
+    if isinstance(arg, ast.Attribute):  # `args.units`, `CFG.lr`: an option's default, a setting, or nothing
+        held = option_default(facts, arg) or class_setting(facts, arg)
+        return None if held is None else (held.node, held)
     if isinstance(arg, ast.Subscript):  # `CONFIG["units"]`: a config dict's entry, or nothing
         entry = dict_entry(facts, arg)
         return None if entry is None else (entry.node, entry)
