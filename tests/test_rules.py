@@ -216,6 +216,18 @@ def test_a_config_dicts_entry_is_a_candidate_where_it_is_written(catalog):
         ("units", 64, 2, 19, "CONFIG['units'] = 64")]  # one entry read twice: one site (naming)
 
 
+def test_a_dict_made_by_keywords_is_a_config_dict(catalog):
+    source = CONFIG.replace('{"units": 64, "rate": 0.25, "name": "mlp"}', 'dict(units=64, rate=0.25, name="mlp")')
+    result = found(source, catalog, NO_OUTPUTS)
+    assert [(c.value, c.node.lineno, c.node.col_offset, c.constant.definition) for c in result] == [
+        (64, 2, 20, "CONFIG['units'] = 64"), (0.25, 2, 29, "CONFIG['rate'] = 0.25"),
+        (64, 2, 20, "CONFIG['units'] = 64")]
+    for other in ('dict(units=64, rate=0.25, **EXTRA)', 'dict(BASE, units=64, rate=0.25)'):
+        assert found(source.replace('dict(units=64, rate=0.25, name="mlp")', other), catalog, NO_OUTPUTS) == []
+    shadowed = source.replace("from keras import layers", "from keras import layers\nfrom mylib import dict")
+    assert found(shadowed, catalog, NO_OUTPUTS) == []
+
+
 @pytest.mark.parametrize("change", [
     ('h = layers.Dropout(CONFIG["rate"])', 'CONFIG["units"] = 32'),  # set in place
     ('h = layers.Dropout(CONFIG["rate"])', 'CONFIG["units"] += 32'),
