@@ -428,14 +428,33 @@ def test_defaults_of_a_model_building_function_are_hyperparameters():
     assert "num_classes" not in sites  # it feeds the output layer
 
 
-@pytest.mark.parametrize("call", [
-    "build_model(units=32)", "build_model(32)", "build_model(**config)", "build_model(*args)",
-])
-def test_a_default_that_a_call_passes_is_not_tuned(call):
-    found = ids(BUILD.format(call=call))
-    assert "units" not in found
-    if "*" not in call:
-        assert "dropout" in found  # only the one passed
+@pytest.mark.parametrize("call", ["build_model(units=32)", "build_model(32)"])
+def test_a_value_the_one_call_passes_is_tuned_at_the_call_not_at_the_default(call):
+    """The function's one call passes 32: that is the value the model is built with, so the
+    site is the 32 at the call (`apply` writes the best there), and the default 64 is left."""
+    text = BUILD.format(call=call)
+    sites = site_map(text)
+    units = sites["units"]
+    assert (units.line, units.value, units.default, units.constant) == (text.count("\n"), "32", 32, "units")
+    assert units.origin.startswith(f"model.py:{text.count(chr(10))} build_model(units=32), used as Dense(units)")
+    assert "dropout" in sites  # its default, as before
+
+
+@pytest.mark.parametrize("call", ["build_model(**config)", "build_model(*args)", "build_model(UNKNOWN)",
+                                  "build_model(32) if x else build_model(64)"])
+def test_a_value_passed_that_is_not_one_literal_is_not_tuned(call):
+    """No-op: what an unpacked call, a computed value or two calls pass is not one literal."""
+    assert "units" not in ids(BUILD.format(call=call))
+
+
+def test_a_literal_passed_through_two_functions_is_tuned_where_it_is_written():
+    text = ("import keras\n"
+            "def block(n):\n"
+            "    return keras.layers.Dense(n)\n"
+            "def tower(width):\n"
+            "    return keras.Sequential([block(width), keras.layers.Dense(1)])\n"
+            "model = tower(48)\n")
+    assert values(text) == {"width": (6, "48")}
 
 
 @pytest.mark.parametrize("change", [
@@ -486,7 +505,7 @@ def test_nested_and_keyword_only_defaults():
             "    model.fit(x, y, epochs=epochs)\n"
             "main()\n")
     assert values(text) == {"epochs": (2, "3"), "units": (3, "32")}
-    assert "epochs" not in ids(text.replace("main()\n", "main(epochs=5)\n"))
+    assert values(text.replace("main()\n", "main(epochs=5)\n"))["epochs"] == (7, "5")  # the call's
 
 
 def test_defaults_of_two_functions_with_one_name_are_two_hyperparameters():
@@ -517,13 +536,15 @@ def test_a_module_constant_is_tuned_beside_a_parameter_of_the_same_name():
         2, "units", "model.py:2 units = 64, used as Dense(units) at line 5")
 
 
-def test_a_parameter_without_default_shadows_the_module_constant():  # no-op
+def test_a_parameter_without_default_shadows_the_module_constant():
+    """The module's `units = 64` is not what Dense gets: the parameter is, 8 from the one call."""
     text = ("import keras\n"
             "units = 64\n"
             "def layer(units):\n"
             "    return keras.layers.Dense(units)\n"
             "h = layer(8)\n")
-    assert ids(text) == []
+    assert values(text) == {"units": (5, "8")}
+    assert ids(text.replace("h = layer(8)\n", "h = layer(8)\nk = layer(16)\n")) == []  # two calls
 
 
 def test_function_defaults_are_idempotent(tmp_path):

@@ -65,7 +65,7 @@ def test_a_top_level_that_does_more_than_call_the_driver_is_the_program(tmp_path
     level, and every function it calls is still defined (it used to inline one and drop it)."""
     text = generated(tmp_path, NET2NET)
     trial = run_trial(text)
-    assert "teacher = make_teacher(epochs=3)" in trial
+    assert 'teacher = make_teacher(epochs=params["epochs"])' in trial  # its one call's value, tuned
     assert "wider_experiment()" in trial and "deeper_experiment()" in trial
     assert {"make_teacher", "make_student", "wider_experiment", "deeper_experiment"} <= top_level_functions(text)
     compile(text, "model_tune.py", "exec")

@@ -190,13 +190,23 @@ class Facts:
         if passed is None or any(value is not None for value in passed):
             return None  # callers we cannot see, or one that passes the parameter
         literal = parameter_default(function, name)
-        if literal is None or not literal_value(literal)[0]:
-            return None
-        scope = self.scope_of(function)
-        if name in scope.stores or name in scope.declared_global or any(
-                isinstance(node, ast.Nonlocal) and name in node.names for node in ast.walk(function)):
+        if literal is None or not literal_value(literal)[0] or self._rebinds(function, name):
             return None
         return Literal(literal, name, f"{function.name}({name}={self.lines.segment(literal)})")
+
+    def passed_once(self, function: ast.AST, name: str) -> ast.expr | None:
+        """What the one call of `function` in the file passes for its parameter `name`
+        (`build_model(64)` for `units`), when that call passes it and the function never
+        rebinds it; None otherwise (several calls: which one builds the measured model?)."""
+        passed = self.passed_for(function, name)
+        if not passed or len(passed) != 1 or passed[0] is None or self._rebinds(function, name):
+            return None
+        return passed[0]
+
+    def _rebinds(self, function: ast.AST, name: str) -> bool:
+        scope = self.scope_of(function)
+        return name in scope.stores or name in scope.declared_global or any(
+            isinstance(node, ast.Nonlocal) and name in node.names for node in ast.walk(function))
 
     def passed_for(self, function: ast.AST, name: str) -> list[ast.expr | None] | None:
         """What each call of `function` passes for its parameter `name` (None: that call leaves

@@ -2,7 +2,8 @@
 
 A call counts when `calls.callee` resolves it to a catalog key; each argument a row describes is
 a candidate when it holds a literal: written there (`Dense(128)`), a constant bound once to one
-(`EPOCHS = 15`), a parameter's default that every call sees (`def build(units=64)`), a
+(`EPOCHS = 15`), a parameter's default that every call sees (`def build(units=64)`), what the one
+call of a function passes for a parameter (`build(64)`, or a name holding a literal), a
 command-line option's default (`args.units`, cli_options), a config dict's entry
 (`CONFIG["units"]`, config_dicts) or a settings class's (`CFG.lr`, `cfg.units`, config_objects). Output
 layers, output widths and output activations (roles.csv) are never candidates.
@@ -18,7 +19,7 @@ from optpar.analysis.calls import bound_arguments
 from optpar.analysis.cli_options import option_default
 from optpar.analysis.config_dicts import dict_entry
 from optpar.analysis.config_objects import class_setting
-from optpar.analysis.facts import Facts, Literal
+from optpar.analysis.facts import FOLLOW_DEPTH, Facts, Literal
 from optpar.analysis.outputs import Outputs
 from optpar.analysis.syntax import literal_value
 from optpar.csvrows import Key
@@ -56,7 +57,8 @@ def candidates(facts: Facts, catalog: Catalog, outputs: Outputs,
                 yield Candidate(call, key, row, node, value, constant)
 
 
-def held_literal(facts: Facts, outputs: Outputs, arg: ast.expr) -> tuple[ast.expr, Literal | None] | None:
+def held_literal(facts: Facts, outputs: Outputs, arg: ast.expr,
+                 depth: int = 0) -> tuple[ast.expr, Literal | None] | None:
     """(the literal an argument holds, where a name got it); None when it holds none we can tune."""
     if isinstance(arg, ast.Attribute):  # `args.units`, `CFG.lr`: an option's default, a setting, or nothing
         held = option_default(facts, arg) or class_setting(facts, arg)
@@ -69,8 +71,24 @@ def held_literal(facts: Facts, outputs: Outputs, arg: ast.expr) -> tuple[ast.exp
     if arg.id in outputs.blocked:
         return None
     where, function = facts.resolve(arg)
+    if where == "param" and facts.default(function, arg.id) is None:
+        return _passed(facts, outputs, function, arg.id, depth)
     constant = facts.default(function, arg.id) if where == "param" else facts.constant(arg.id)
     return None if constant is None else (constant.node, constant)
+
+
+def _passed(facts: Facts, outputs: Outputs, function: ast.AST, name: str,
+            depth: int) -> tuple[ast.expr, Literal | None] | None:
+    """What a parameter holds when its function's one call passes it: the literal written at the
+    call (`build_model(64)`: the site is `64`), or what the passed name or entry holds."""
+    value = facts.passed_once(function, name)
+    held = None if value is None or depth >= FOLLOW_DEPTH else held_literal(facts, outputs, value, depth + 1)
+    if held is None or held[1] is not None:
+        return held
+    node = held[0]
+    if not literal_value(node)[0]:
+        return None
+    return node, Literal(node, name, f"{function.name}({name}={facts.lines.segment(node)})")
 
 
 def tunable_value(catalog: Catalog, row: Row, node: ast.expr) -> object | None:
