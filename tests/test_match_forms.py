@@ -562,3 +562,56 @@ def test_apply_writes_the_best_value_into_the_default():
     assert new == text.replace("def build_model(units=64,", "def build_model(units=128,")
     again, changes = applied_text(analyze_text(new), {"units": 128}, {"units": 128}, "best.json")
     assert again == new and changes == []
+
+
+BLOCK = """import keras
+from keras import layers
+num_heads = 2
+class Block(layers.Layer):
+    def __init__(self, num_heads, ff_dim, rate=0.1):
+        super().__init__()
+        self.att = layers.MultiHeadAttention(num_heads=num_heads, key_dim=16)
+        self.ffn = layers.Dense(ff_dim, activation="relu")
+        self.drop = layers.Dropout(rate)
+block = Block(num_heads, ff_dim=64)
+"""
+
+
+def test_a_layer_class_made_once_takes_its_values_from_the_constructor_call():
+    """keras-io's TransformerBlock(embed_dim, num_heads, ff_dim): the values its __init__ hands
+    to Keras are tuned where they are written: a constant passed by name, a literal at the call,
+    a default no call passes."""
+    assert values(BLOCK) == {"num_heads": (3, "2"), "multi_head_attention_key_dim": (7, "16"),
+                             "ff_dim": (10, "64"), "dense_activation": (8, '"relu"'), "rate": (5, "0.1")}
+    assert site_map(BLOCK)["ff_dim"].origin.startswith("model.py:10 Block(ff_dim=64), used as Dense(units)")
+
+
+def test_a_class_made_twice_keeps_only_the_default_both_see():
+    """Two instances, each with its own values: which one is measured? Only `rate`, the default
+    neither passes, is the value of both."""
+    found = ids(BLOCK.replace("block = Block(num_heads, ff_dim=64)\n",
+                              "block = Block(num_heads, ff_dim=64)\nother = Block(4, ff_dim=8)\n"))
+    assert not {"num_heads", "ff_dim"} & set(found) and "rate" in found
+
+
+@pytest.mark.parametrize("change", [
+    ("block = Block(num_heads, ff_dim=64)\n", "block = Block(num_heads, ff_dim=64)\nclass Wide(Block):\n    pass\n"),
+    ("block = Block(num_heads, ff_dim=64)\n", "block = Block(num_heads, ff_dim=64)\nmake = Block\n"),
+    ("block = Block(num_heads, ff_dim=64)\n", "block = Block(**config)\n"),
+])
+def test_a_class_made_elsewhere_too_keeps_its_constructor_values_untuned(change):
+    """No-op: a subclass, the class passed around, a call unpacking a dict: its callers are not
+    all seen, so neither its defaults nor the values passed are tuned."""
+    before, after = change
+    assert before in BLOCK
+    found = ids(BLOCK.replace(before, after))
+    assert not {"num_heads", "ff_dim", "rate"} & set(found)
+
+
+def test_constructor_values_are_idempotent(tmp_path):
+    text = BLOCK.replace("import keras\n", "import keras\nimport numpy as np\n") + (
+        "x = np.zeros((8, 4, 16), 'float32')\n"
+        "model = keras.Sequential([keras.Input((4, 16)), block, layers.GlobalAveragePooling1D(), layers.Dense(1)])\n"
+        "model.compile(optimizer='adam', loss='mse')\n"
+        "model.fit(x, x[:, 0, :1], epochs=1, validation_split=0.25)\n")
+    assert refactored_sites(tmp_path, text) == ()

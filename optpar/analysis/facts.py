@@ -192,7 +192,21 @@ class Facts:
         literal = parameter_default(function, name)
         if literal is None or not literal_value(literal)[0] or self._rebinds(function, name):
             return None
-        return Literal(literal, name, f"{function.name}({name}={self.lines.segment(literal)})")
+        return Literal(literal, name, f"{self.call_name(function)}({name}={self.lines.segment(literal)})")
+
+    def call_name(self, function: ast.AST) -> str:
+        """The name a function is called by: a class's for its `__init__`."""
+        return self._constructed(function) or getattr(function, "name", "lambda")
+
+    def _constructed(self, function: ast.AST) -> str | None:
+        """The class whose `__init__` `function` is, when calls of the class by name are the
+        only calls of it: a class of the file's top level, defined once (a subclass names it as
+        a base, which `uses_of` counts as a use other than a call)."""
+        cls = self.parents.get(function)
+        if (not isinstance(function, FUNCTIONS) or function.name != "__init__" or not isinstance(cls, ast.ClassDef) or cls not in self.tree.body
+                or self.bindings[cls.name] != 1):
+            return None
+        return cls.name
 
     def passed_once(self, function: ast.AST, name: str) -> ast.expr | None:
         """What the one call of `function` in the file passes for its parameter `name`
@@ -212,15 +226,19 @@ class Facts:
         """What each call of `function` passes for its parameter `name` (None: that call leaves
         the default), when every call can be seen: a plain function (not a lambda, a method or
         decorated), defined once, called by name in this file and not passed around as a value,
-        no call unpacking `*args` or `**kwargs`. None otherwise."""
+        no call unpacking `*args` or `**kwargs`; or the `__init__` of a top-level class, made
+        only by calls of the class by name (`Block(32)`). None otherwise."""
         if not isinstance(function, FUNCTIONS) or function.decorator_list:
             return None  # a lambda, or called through a decorator we cannot see into
-        if self.bindings[function.name] != 1 or self.enclosing_class(function) is not None:
+        callee = self.call_name(function)
+        if callee == function.name and (self.bindings[function.name] != 1 or self.enclosing_class(function) is not None):
             return None  # defined twice, or a method (or in one)
-        calls, referenced = self.uses_of(function.name)
+        calls, referenced = self.uses_of(callee)
         if referenced or not calls:
-            return None  # passed around as a value: callers we cannot see
+            return None  # passed around as a value, or subclassed: callers we cannot see
         positional = [a.arg for a in [*function.args.posonlyargs, *function.args.args]]
+        if callee != function.name:
+            positional = positional[1:]  # `self`: `Block(32)` passes 32 for the next one
         index = positional.index(name) if name in positional else None
         passed: list[ast.expr | None] = []
         for call in calls:

@@ -88,7 +88,7 @@ def _passed(facts: Facts, outputs: Outputs, function: ast.AST, name: str,
     node = held[0]
     if not literal_value(node)[0]:
         return None
-    return node, Literal(node, name, f"{function.name}({name}={facts.lines.segment(node)})")
+    return node, Literal(node, name, f"{facts.call_name(function)}({name}={facts.lines.segment(node)})")
 
 
 def tunable_value(catalog: Catalog, row: Row, node: ast.expr) -> object | None:
