@@ -110,6 +110,20 @@ def test_the_applied_best_of_a_seeded_model_gives_the_reported_metric(fixture_co
     assert math.isclose(printed, best["best_metric"], rel_tol=1e-4), (printed, best["best_metric"])
 
 
+def applied(path, best) -> str:
+    """`optpar apply --in-place` of runs/best.json, then the file run as it is: its best
+    val_loss (printed each epoch, `verbose=2`) is the best the search reported. The new text."""
+    proc = run_optpar("apply", path.name, "runs/best.json", "--in-place", cwd=path.parent, env=ENV)
+    assert proc.returncode == 0, proc.stderr
+    run = subprocess.run([sys.executable, path.name], cwd=path.parent, env=ENV, capture_output=True,
+                         text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    losses = [float(v) for v in re.findall(r"val_loss: ([0-9.]+)", run.stdout)]
+    assert losses and math.isclose(min(losses), best["best_metric"], rel_tol=1e-3, abs_tol=1e-4), (
+        losses, best["best_metric"])  # Keras prints 4 decimals
+    return path.read_text()
+
+
 def test_tuned_command_line_options_and_config_entries_applied_give_the_reported_metric(fixture_copy):
     """A research-style script (argparse defaults, a config dict): the search tunes the values
     where they are written, and the file after `apply` trains to the best the search reported."""
@@ -118,15 +132,8 @@ def test_tuned_command_line_options_and_config_entries_applied_give_the_reported
     assert proc.returncode == 0, proc.stderr[-3000:]
     best = json.loads((path.parent / "runs" / "best.json").read_text())
     assert best["best"] != best["baseline"]  # (seed 0: a trial other than the user's won)
-    proc = run_optpar("apply", path.name, "runs/best.json", "--in-place", cwd=path.parent, env=ENV)
-    assert proc.returncode == 0, proc.stderr
-    assert "parser.add_argument(\"--lr\", type=float, default=1e-3)" not in path.read_text()
-    run = subprocess.run([sys.executable, path.name], cwd=path.parent, env=ENV, capture_output=True,
-                         text=True, timeout=300)
-    assert run.returncode == 0, run.stderr[-3000:]
-    losses = [float(v) for v in re.findall(r"val_loss: ([0-9.]+)", run.stdout)]
-    assert losses and math.isclose(min(losses), best["best_metric"], rel_tol=1e-3, abs_tol=1e-4), (
-        losses, best["best_metric"])  # Keras prints 4 decimals
+    text = applied(path, best)
+    assert "parser.add_argument(\"--lr\", type=float, default=1e-3)" not in text
 
 
 def test_tuned_settings_classes_applied_give_the_reported_metric(fixture_copy):
@@ -138,16 +145,8 @@ def test_tuned_settings_classes_applied_give_the_reported_metric(fixture_copy):
     assert proc.returncode == 0, proc.stderr[-3000:]
     best = json.loads((path.parent / "runs" / "best.json").read_text())
     assert best["best"] != best["baseline"]  # (seed 0: a trial other than the user's won)
-    proc = run_optpar("apply", path.name, "runs/best.json", "--in-place", cwd=path.parent, env=ENV)
-    assert proc.returncode == 0, proc.stderr
-    text = path.read_text()
+    text = applied(path, best)
     assert "lr: float = 0.1  #" not in text and "class CFG:" in text
-    run = subprocess.run([sys.executable, path.name], cwd=path.parent, env=ENV, capture_output=True,
-                         text=True, timeout=300)
-    assert run.returncode == 0, run.stderr[-3000:]
-    losses = [float(v) for v in re.findall(r"val_loss: ([0-9.]+)", run.stdout)]
-    assert losses and math.isclose(min(losses), best["best_metric"], rel_tol=1e-3, abs_tol=1e-4), (
-        losses, best["best_metric"])  # Keras prints 4 decimals
 
 
 PARAMS_DICT = """\

@@ -87,31 +87,6 @@ def test_an_options_default_is_a_candidate_at_its_definition(catalog):
     ]
 
 
-def test_an_option_parsed_in_a_function_that_returns_the_namespace(catalog):
-    source = textwrap.dedent("""\
-        import argparse
-        from keras import layers
-        def get_args():
-            parser = argparse.ArgumentParser()
-            parser.add_argument("--units", type=int, default=64)
-            return parser.parse_args()
-        def main():
-            args = get_args()
-            return layers.Dense(args.units)
-        main()
-    """)
-    assert [(c.value, c.node.lineno) for c in found(source, catalog, NO_OUTPUTS)] == [(64, 5)]
-    # Passed on to a function under its name, by position or by keyword.
-    for call in ("build(args)", "build(n=1, args=args)"):
-        passed = source.replace("    return layers.Dense(args.units)",
-                                "    return %s\ndef build(args, n=0):\n    return layers.Dense(args.units)" % call)
-        assert "def build" in passed
-        assert [(c.value, c.node.lineno) for c in found(passed, catalog, NO_OUTPUTS)] == [(64, 5)], call
-    # Two returns: which one gives the namespace is not known statically.
-    two = source.replace("    return parser.parse_args()", "    if x:\n        return None\n    return parser.parse_args()")
-    assert found(two, catalog, NO_OUTPUTS) == []
-
-
 GET_ARGS = textwrap.dedent("""\
     import argparse
     from keras import layers
@@ -124,6 +99,20 @@ GET_ARGS = textwrap.dedent("""\
         return layers.Dense(args.units)
     main()
 """)
+
+
+def test_an_option_parsed_in_a_function_that_returns_the_namespace(catalog):
+    source = GET_ARGS
+    assert [(c.value, c.node.lineno) for c in found(source, catalog, NO_OUTPUTS)] == [(64, 5)]
+    # Passed on to a function under its name, by position or by keyword.
+    for call in ("build(args)", "build(n=1, args=args)"):
+        passed = source.replace("    return layers.Dense(args.units)",
+                                "    return %s\ndef build(args, n=0):\n    return layers.Dense(args.units)" % call)
+        assert "def build" in passed
+        assert [(c.value, c.node.lineno) for c in found(passed, catalog, NO_OUTPUTS)] == [(64, 5)], call
+    # Two returns: which one gives the namespace is not known statically.
+    two = source.replace("    return parser.parse_args()", "    if x:\n        return None\n    return parser.parse_args()")
+    assert found(two, catalog, NO_OUTPUTS) == []
 
 
 @pytest.mark.parametrize("change", [
