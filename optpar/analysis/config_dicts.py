@@ -2,10 +2,11 @@
 Its literal in the dict is the user's value, tuned where it is written, as a constant is.
 
 The rule, checked statically: the name bound once in the file, to a dict display whose keys are
-string literals (no `**` spread) or to `dict(units=64, ...)` (keywords only, `dict` not rebound), one entry under that key holding a literal, the key read as a
-string literal, and nothing in the file changing the dict in place (`CONFIG["units"] = 32`,
-`del`, `+=`, `.update()`, `.pop()`, `.setdefault()`, `.clear()`, `.popitem()`). A dict passed to a
-function is read there as whatever the function calls it, so it is not followed.
+string literals (no `**` spread) or to `dict(units=64, ...)` (keywords only, `dict` not
+rebound), one entry under that key holding a literal, the key read as a string literal, and
+nothing in the file changing the dict in place (`CONFIG["units"] = 32`, `del`, `+=`, `.update()`,
+`.pop()`, `.setdefault()`, `.clear()`, `.popitem()`). A dict passed to a function is read there as
+whatever the function calls it, so it is not followed.
 """
 
 from __future__ import annotations

@@ -203,8 +203,8 @@ class Facts:
         only calls of it: a class of the file's top level, defined once (a subclass names it as
         a base, which `uses_of` counts as a use other than a call)."""
         cls = self.parents.get(function)
-        if (not isinstance(function, FUNCTIONS) or function.name != "__init__" or not isinstance(cls, ast.ClassDef) or cls not in self.tree.body
-                or self.bindings[cls.name] != 1):
+        if (not isinstance(function, FUNCTIONS) or function.name != "__init__" or not isinstance(cls, ast.ClassDef)
+                or cls not in self.tree.body or self.bindings[cls.name] != 1):
             return None
         return cls.name
 
@@ -231,7 +231,8 @@ class Facts:
         if not isinstance(function, FUNCTIONS) or function.decorator_list:
             return None  # a lambda, or called through a decorator we cannot see into
         callee = self.call_name(function)
-        if callee == function.name and (self.bindings[function.name] != 1 or self.enclosing_class(function) is not None):
+        if callee == function.name and (
+                self.bindings[function.name] != 1 or self.enclosing_class(function) is not None):
             return None  # defined twice, or a method (or in one)
         calls, referenced = self.uses_of(callee)
         if referenced or not calls:
