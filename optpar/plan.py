@@ -115,7 +115,8 @@ class _Planner:
             elif self._holds_site(unit) or unit.reads & tainted:
                 prologue.append(unit)
         self._pull_definitions(definitions, prologue)
-        prologue.sort(key=self.top.index)
+        order = {id(u): i for i, u in enumerate(self.top)}
+        prologue.sort(key=lambda u: order[id(u)])
         return prologue
 
     def _only_calls(self, name: str) -> bool:
@@ -223,13 +224,13 @@ class _Planner:
         # earlier trial statement names (run once, it would run before any trial had bound the
         # name or written the file), and a definition must not read what the trial binds: those
         # stay in the trial, in order.
+        position = {id(u): i for i, u in enumerate(driver_units)}  # not list.index: Units compare deeply
         changed = True
         while changed:
             changed = self._pull_definitions(definitions, trial)
             trial_writes = writes_of(trial)
             for unit in list(once):
-                pos = driver_units.index(unit)
-                before = [u for u in trial if driver_units.index(u) < pos]
+                before = [u for u in trial if position[id(u)] < position[id(unit)]]
                 read_before = set().union(*(u.reads for u in before))
                 named_before = set().union(*(u.paths for u in before))
                 if (unit.writes & (trial_writes | read_before) or unit.reads & writes_of(before)
@@ -237,7 +238,7 @@ class _Planner:
                     once.remove(unit)
                     trial.append(unit)
                     changed = True
-            trial.sort(key=driver_units.index)
+            trial.sort(key=lambda u: position[id(u)])
         if in_module:
             moved = {id(u.cst) for u in [*trial, *omitted]}
             setup = [u for u in driver_units if id(u.cst) not in moved]

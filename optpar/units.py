@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Sequence
 
 import libcst as cst
@@ -139,7 +140,8 @@ def imported_names(tree: ast.Module) -> frozenset[str]:
 
 @dataclass(frozen=True)
 class Unit:
-    """One libcst statement and the ast statements it holds."""
+    """One libcst statement and the ast statements it holds. What it reads, binds, names and
+    calls is worked out once (the planner asks again at every pass of its fixpoint)."""
 
     cst: cst.BaseStatement
     ast: tuple[ast.stmt, ...]
@@ -149,22 +151,22 @@ class Unit:
     def first(self) -> ast.stmt:
         return self.ast[0]
 
-    @property
+    @cached_property
     def reads(self) -> set[str]:
         return set().union(*(reads(s) for s in self.ast))
 
-    @property
+    @cached_property
     def writes(self) -> set[str]:
         bound = set().union(*(writes(s) for s in self.ast))
         changed = set().union(*(mutates(s) for s in self.ast))
         return bound | (changed - self.imports)
 
-    @property
+    @cached_property
     def paths(self) -> set[str]:
         """Files it names: one that a trial statement before it writes, it may read."""
         return set().union(*(paths(s) for s in self.ast))
 
-    @property
+    @cached_property
     def calls(self) -> set[str]:
         """Names called by name anywhere in the statement: `f(...)`."""
         return set().union(*(called_names(s) for s in self.ast))

@@ -262,35 +262,27 @@ def test_a_settings_class_attribute_is_a_candidate_where_it_is_written(catalog):
         ("units", 64, 4, 12, "CFG.units = 64"), ("rate", 0.25, 5, 18, "CFG.rate = 0.25")]
 
 
-@pytest.mark.parametrize("change", [
-    ("h = layers.Dropout(CFG.rate)", "CFG.units = 32"),  # set by the program
-    ("h = layers.Dropout(CFG.rate)", "setattr(CFG, 'units', 32)"),
-    ("    units = 64", "    units = 64\n    units = 128"),  # assigned twice
-    ("    units = 64", "    units = int('64')"),  # not a literal
-    ("class CFG:", "class CFG(Base):"),  # a base could hold another units
-    ("class CFG:", "@register\nclass CFG:"),  # a decorator could change it
-    ("    rate: float = 0.25", "    rate: float = 0.25\n    def scale(self):\n        return 2"),  # a method
-    ("h = layers.Dropout(CFG.rate)", "CFG = load()"),  # bound twice
-    ("h = layers.Dense(CFG.units)", "def f(CFG):\n    return layers.Dense(CFG.units)\nh = f(other)"),
+@pytest.mark.parametrize("change, name", [
+    (("h = layers.Dropout(CFG.rate)", "CFG.units = 32"), "units"),  # set by the program
+    (("h = layers.Dropout(CFG.rate)", "setattr(CFG, 'units', 32)"), "units"),
+    (("    units = 64", "    units = 64\n    units = 128"), "units"),  # assigned twice
+    (("    units = 64", "    units = int('64')"), "units"),  # not a literal
+    (("class CFG:", "class CFG(Base):"), "units"),  # a base could hold another units
+    (("class CFG:", "@register\nclass CFG:"), "units"),  # a decorator could change it
+    (("    rate: float = 0.25", "    rate: float = 0.25\n    def scale(self):\n        return 2"), "units"),  # a method
+    (("h = layers.Dropout(CFG.rate)", "CFG = load()"), "units"),  # bound twice
+    (("h = layers.Dense(CFG.units)", "def f(CFG):\n    return layers.Dense(CFG.units)\nh = f(other)"), "units"),
+    (("cfg = Config()", "cfg = Config(width=16)"), "width"),  # the instance's own value
+    (("cfg = Config()", "cfg = Config()\ncfg = Config()"), "width"),  # bound twice where read
+    (("h = block(cfg)", "h = block(cfg)\nh = block(other)"), "width"),  # a caller passes something else
+    (("cfg = Config()", "cfg = Config()\ncfg.width = 8"), "width"),
 ])
-def test_a_class_setting_that_may_not_hold_its_literal_is_not_a_candidate(catalog, change):
+def test_a_class_setting_that_may_not_hold_its_literal_is_not_a_candidate(catalog, change, name):
+    """The class's own (`CFG.units`) and an instance's (`cfg.width`, through `block(cfg)`)."""
     before, after = change
     assert before in SETTINGS
     result = found(SETTINGS.replace(before, after), catalog, NO_OUTPUTS)
-    assert [c.constant.name for c in result if c.constant is not None and c.constant.name == "units"] == []
-
-
-@pytest.mark.parametrize("change", [
-    ("cfg = Config()", "cfg = Config(width=16)"),  # the instance's own value
-    ("cfg = Config()", "cfg = Config()\ncfg = Config()"),  # bound twice where read
-    ("h = block(cfg)", "h = block(cfg)\nh = block(other)"),  # a caller passes something else
-    ("cfg = Config()", "cfg = Config()\ncfg.width = 8"),
-])
-def test_an_instance_that_may_not_hold_the_default_is_not_followed(catalog, change):
-    before, after = change
-    assert before in SETTINGS
-    result = found(SETTINGS.replace(before, after), catalog, NO_OUTPUTS)
-    assert [c.constant.name for c in result if c.constant is not None and c.constant.name == "width"] == []
+    assert [c.constant.name for c in result if c.constant is not None and c.constant.name == name] == []
 
 
 def test_nothing_tunable_yields_nothing(catalog):  # no-op
