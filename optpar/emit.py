@@ -201,10 +201,33 @@ def _run_trial(module: cst.Module, layout: Plan, source_name: str, names: dict[s
         header.append(f"    global {', '.join(layout.declared)}")
     func = cst.parse_statement("\n".join(header) + "\n    pass\n")
     assert isinstance(func, cst.FunctionDef)
-    new_body = list(func.body.body[:-1]) + [_strip_leading_blank(u.cst) if i == 0 else _unindented_blanks(u.cst)
-                                             for i, u in enumerate(layout.trial)]
+    plain = _PlainAssignments(frozenset(layout.declared))
+    new_body = list(func.body.body[:-1]) + [
+        (_strip_leading_blank if i == 0 else _unindented_blanks)(u.cst.visit(plain)) for i, u in enumerate(layout.trial)]
     func = func.with_changes(body=func.body.with_changes(body=new_body))
     return module.code_for_node(func).rstrip("\n") + "\n"
+
+
+class _PlainAssignments(cst.CSTTransformer):
+    """`units: int = 64` of a name run_trial() declares global, as `units = 64` (Python refuses an
+    annotated global); a bare `units: int` as `pass`. Nested functions and classes are their own."""
+
+    def __init__(self, declared: frozenset[str]) -> None:
+        super().__init__()
+        self.declared = declared
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return False
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+        return False
+
+    def leave_AnnAssign(self, original: cst.AnnAssign, updated: cst.AnnAssign) -> cst.BaseSmallStatement:
+        if not (isinstance(updated.target, cst.Name) and updated.target.value in self.declared):
+            return updated
+        if updated.value is None:
+            return cst.Pass()
+        return cst.Assign(targets=[cst.AssignTarget(updated.target)], value=updated.value)
 
 
 def _strip_leading_blank(stmt: cst.BaseStatement) -> cst.BaseStatement:

@@ -376,3 +376,19 @@ def test_a_string_that_names_no_file_ties_nothing(text):
     assert "print(%r)" % text not in lines["trial"]
     assert 'restored = keras.models.load_model("other.keras")' in lines["setup"]
 
+
+
+def test_annotated_names_run_trial_declares_global_lose_their_annotation(tmp_path):
+    # Python refuses `global m` beside `m: keras.Model = ...`; the annotation says nothing at run time.
+    text = generated(tmp_path, """\
+x = y = None
+units: int = 64
+m: keras.Model = keras.Sequential([keras.Input((8,)), layers.Dense(units), layers.Dense(1)])
+flag: bool
+m.compile(optimizer="adam", loss="mse")
+m.fit(x, y, epochs=1)
+""")
+    compile(text, "model_tune.py", "exec")  # a SyntaxError before
+    trial = run_trial(text)
+    assert "    global m, units\n" in trial
+    assert '    units = params["units"]\n' in trial and "    m = keras.Sequential(" in trial
