@@ -131,6 +131,12 @@ class ImportTable:
         return keras_key(qualified) if qualified else None
 
     @property
+    def uses_tensorflow(self) -> bool:
+        """Whether the program imports TensorFlow (and so may build tf.data pipelines)."""
+        modules = [*self.names.values(), *self.star_modules]
+        return any(m.split(".")[0] in ("tensorflow", "tensorflow_datasets") for m in modules)
+
+    @property
     def uses_keras(self) -> bool:
         modules = [*self.names.values(), *self.star_modules]
         return any(m.split(".")[0] in KERAS_ROOTS for m in modules)

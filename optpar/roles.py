@@ -2,9 +2,11 @@
 
 What the matcher has to know about Keras beyond which arguments are tuned: which parameters set
 a layer's width, which activations only an output layer has, which keywords tell a model's
-``fit``/``compile`` from another library's, where ``fit`` takes its validation data, and the
-Keras 1 positional forms to warn about. Adding such knowledge for a new Keras API is a row here,
-not code. The file is read and checked like the other tables (``path:line:col: error: ...``).
+``fit``/``compile`` from another library's, where ``fit`` takes its validation data, which
+``tf.data.Dataset`` methods are tuned, which values are tuned only when the measured ``fit`` has
+validation data of its own, and the Keras 1 positional forms to warn about. Adding such knowledge
+for a new Keras API is a row here, not code. The file is read and checked like the other tables
+(``path:line:col: error: ...``).
 
 ``Role,Layer,Name,Position,Size``; which cells each role takes:
 
@@ -19,6 +21,8 @@ activation_layer    layer (``Activation``)   its activation parameter    require
 model_method        ``Model.<method>``       a keyword of the method     --        --
 method_alias        ``Model.<method>``       an older name of it         --        --
 validation          ``Model.<method>``       a validation argument       optional  --
+dataset_method      ``Dataset.<method>``     --                          --        --
+needs_validation    a call (``Dataset.batch``) its parameter             --        --
 keras1_positional   layer (``Conv2D``)       the Keras 3 parameter       required  >= 2
 ==================  =======================  ==========================  ========  ====
 """
@@ -36,8 +40,8 @@ __all__ = ["ROLE_COLUMNS", "ROLES", "Role", "Roles", "read_roles"]
 
 ROLE_COLUMNS = ("Role", "Layer", "Name", "Position", "Size")
 
-# role -> (Layer: "" none / "layer" / "method", Name required, Position: "" none / "optional" /
-# "required", Size required)
+# role -> (Layer: "" none / "layer" / "method" (Model.) / "dataset" (Dataset.) / "call" (any),
+# Name required, Position: "" none / "optional" / "required", Size required)
 _SHAPES: Mapping[str, tuple[str, bool, str, bool]] = MappingProxyType({
     "width": ("", True, "", False),
     "activation": ("", True, "", False),
@@ -47,6 +51,8 @@ _SHAPES: Mapping[str, tuple[str, bool, str, bool]] = MappingProxyType({
     "model_method": ("method", True, "", False),
     "method_alias": ("method", True, "", False),
     "validation": ("method", True, "optional", False),
+    "dataset_method": ("dataset", False, "", False),
+    "needs_validation": ("call", True, "", False),
     "keras1_positional": ("layer", True, "required", True),
 })
 ROLES = tuple(_SHAPES)
@@ -90,6 +96,10 @@ class Roles:
     methods: Mapping[str, str] = field(default_factory=_empty)  # name written -> method (fit_generator -> fit)
     validation: Mapping[str, tuple[Role, ...]] = field(default_factory=_empty)  # fit -> its validation arguments
     keras1_positional: Mapping[Key, Role] = field(default_factory=_empty)
+    dataset_methods: frozenset[str] = frozenset()  # batch, padded_batch: tuned on a tf.data.Dataset
+    # (call, parameter): a value that changes what optpar would hold out of the training data (a
+    # dataset's batch size changes which batches are held out), tuned only when fit() has its own
+    needs_validation: frozenset[tuple[Key, str]] = frozenset()
 
     @classmethod
     def of(cls, rows: Iterable[Role]) -> Roles:
@@ -118,6 +128,8 @@ class Roles:
             methods=_frozen(methods),
             validation=_frozen({method: tuple(found) for method, found in validation.items()}),
             keras1_positional=_frozen({r.key: r for r in rows if r.role == "keras1_positional"}),
+            dataset_methods=frozenset(r.key[1] for r in rows if r.role == "dataset_method"),
+            needs_validation=frozenset((r.key, r.name) for r in rows if r.role == "needs_validation"),
         )
 
     def __add__(self, other: Roles) -> Roles:
@@ -139,6 +151,8 @@ def _parse_role(c: Cells) -> Role:
             raise c.error("Layer", f"Layer must be a dotted Keras path like 'layers.Dense', not {layer!r}") from None
         if layer_kind == "method" and key[0] != "Model":
             raise c.error("Layer", f"{role} rows name a model method like 'Model.fit', not {layer!r}")
+        if layer_kind == "dataset" and key[0] != "Dataset":
+            raise c.error("Layer", f"{role} rows name a dataset method like 'Dataset.batch', not {layer!r}")
     if wants_name and not IDENT.match(name):
         raise c.error("Name", f"Name must be a Python identifier, not {name!r}")
     if not wants_name and name:

@@ -20,6 +20,10 @@ def _rows(path):
 
 def _resolve(path: str):
     obj = keras
+    if path.startswith("Dataset."):  # tf.data.Dataset's methods: batch, padded_batch
+        import tensorflow as tf
+
+        obj = tf.data
     for part in path.split("."):
         obj = getattr(obj, part)
     return obj

@@ -149,6 +149,20 @@ def test_tuned_settings_classes_applied_give_the_reported_metric(fixture_copy):
     assert "lr: float = 0.1  #" not in text and "class CFG:" in text
 
 
+def test_a_tf_data_batch_size_is_tuned_and_applied_to_the_reported_metric(fixture_copy):
+    """keras-io's form: `.batch(BATCH_SIZE)` in a tf.data pipeline and validation_data=val_ds. The
+    search tries other batch sizes, and the file after `apply` trains to the best it reported."""
+    path = fixture_copy("tfdata_validation.py")
+    path.write_text(path.read_text().replace("verbose=0)", "verbose=2)"))  # applied() reads each epoch
+    proc = tune(path, "--max-evals", "4")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert len({row["batch_size"] for row in rows(path)}) > 1
+    best = json.loads((path.parent / "runs" / "best.json").read_text())
+    assert best["best"]["batch_size"] != best["baseline"]["batch_size"]  # (seed 0: trial 4, 32, won)
+    text = applied(path, best)
+    assert f"BATCH_SIZE = {best['best']['batch_size']}\n" in text
+
+
 PARAMS_DICT = """\
 import keras
 import numpy as np

@@ -64,6 +64,8 @@ def test_an_extra_output_activation_changes_what_is_tuned(tmp_path):
     ("output_layer,Dense,,,", 2, "Layer must be a dotted Keras path"),
     ("output_layer,layers.Softmax,axis,,", 3, "output_layer rows take no Name"),
     ("model_method,layers.Dense,epochs,,", 2, "model_method rows name a model method like 'Model.fit'"),
+    ("dataset_method,Model.fit,,,", 2, "dataset_method rows name a dataset method like 'Dataset.batch'"),
+    ("needs_validation,Dataset.batch,,,", 3, "Name must be a Python identifier"),
     ("width,,2units,,", 3, "Name must be a Python identifier"),
     ("activation_layer,layers.Activation,activation,,", 4, "activation_layer rows need a Position"),
     ("width,,units,0,", 4, "width rows take no Position"),

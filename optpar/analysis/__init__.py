@@ -17,6 +17,7 @@ The data flows one way, each step a module that can be read and tested alone:
     keras1   the OPT2xx lint on the same facts
     fit      the measured fit() call
     loops    the counts of loops that build layers (depth)
+    datasets which data pipelines' batch sizes are left as written
 
 The Keras policy they apply (widths, output activations, fit/compile keywords, ...) is data:
 metadata/roles.csv, on the catalog.
@@ -28,7 +29,8 @@ from itertools import chain
 
 from optpar.analysis.calls import callee
 from optpar.analysis.facts import collect
-from optpar.analysis.fit import measured_fit
+from optpar.analysis.datasets import untuned
+from optpar.analysis.fit import measured_call, measured_fit
 from optpar.analysis.keras1 import lint
 from optpar.analysis.loops import loop_candidates
 from optpar.analysis.naming import sites
@@ -50,7 +52,8 @@ def analyze(text: str, path: str, catalog: Catalog) -> Analysis:
     outputs = find_outputs(facts, catalog)
     keyed = [(call, key) for call in facts.calls
              if (key := callee(facts, catalog.roles, call)) is not None]
-    found = sites(chain(candidates(facts, catalog, outputs, keyed), loop_candidates(facts, outputs, keyed)),
-                  path, lines)
-    return Analysis(path, text, tree, tuple(found), tuple(lint(path, lines, catalog, keyed)),
-                    measured_fit(lines, catalog.roles, keyed), True)
+    fit = measured_fit(lines, catalog.roles, keyed)
+    held = untuned(facts, catalog.roles, keyed, measured_call(keyed))
+    found = sites(chain(candidates(facts, catalog, outputs, keyed, held),
+                        loop_candidates(facts, outputs, keyed)), path, lines)
+    return Analysis(path, text, tree, tuple(found), tuple(lint(path, lines, catalog, keyed)), fit, True)

@@ -13,22 +13,25 @@ from optpar.roles import Roles
 
 
 def callee(facts: Facts, roles: Roles, call: ast.Call) -> Key | None:
-    """The catalog key of what `call` calls: resolved through the imports (`layers.Dense`), or a
+    """The catalog key of what `call` calls: resolved through the imports (`layers.Dense`); a
     model method (`model.fit(...)` on an object we cannot resolve, with a keyword that only
-    Keras's method takes: roles.csv's `model_method` rows)."""
+    Keras's method takes: roles.csv's `model_method` rows); or a tf.data.Dataset method
+    (`ds.batch(32)` in a program that imports TensorFlow: its `dataset_method` rows)."""
     key = facts.imports.key(call.func)
     if key is not None:
         return key
     func = call.func
-    if not isinstance(func, ast.Attribute) or func.attr not in roles.methods:
+    if not isinstance(func, ast.Attribute) or func.attr in facts.user_methods:
         return None
-    if func.attr in facts.user_methods:
+    if func.attr not in roles.methods and func.attr not in roles.dataset_methods:
         return None
     receiver = dotted(func.value)
     if receiver is not None:
         head = receiver.split(".")[0]
         if head in facts.imports.names and facts.imports.qualify(receiver) is not None:
-            return None  # re.compile, np.fit: a module's function, not a model
+            return None  # re.compile, np.fit: a module's function, not a model's or a dataset's
+    if func.attr in roles.dataset_methods:
+        return ("Dataset", func.attr) if facts.imports.uses_tensorflow else None
     keywords = {k.arg for k in call.keywords if k.arg}
     method = roles.methods[func.attr]
     if keywords & roles.method_keywords.get(method, frozenset()):
@@ -53,9 +56,11 @@ def bound_arguments(catalog: Catalog, key: Key, call: ast.Call) -> Iterator[tupl
 
 
 def qualified_name(key: Key) -> str:
-    """`keras.layers.Dense`, `keras.Model.fit`: how a site names its call."""
+    """`keras.layers.Dense`, `keras.Model.fit`, `tf.data.Dataset.batch`: how a site names its call."""
     if key[0] == "Model":
         return f"keras.Model.{key[1]}"
+    if key[0] == "Dataset":
+        return f"tf.data.Dataset.{key[1]}"
     if key[0] == "builtins":
         return key[1]
     return f"keras.{key[0]}.{key[1]}"

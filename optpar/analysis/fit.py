@@ -12,11 +12,15 @@ from optpar.csvrows import Key
 from optpar.roles import Roles
 
 
-def measured_fit(lines: SourceLines, roles: Roles, keyed: Sequence[tuple[ast.Call, Key]]) -> FitCall | None:
+def measured_call(keyed: Sequence[tuple[ast.Call, Key]]) -> ast.Call | None:
     fits = [call for call, key in keyed if key == ("Model", "fit")]
-    if not fits:
+    return fits[-1] if fits else None
+
+
+def measured_fit(lines: SourceLines, roles: Roles, keyed: Sequence[tuple[ast.Call, Key]]) -> FitCall | None:
+    call = measured_call(keyed)
+    if call is None:
         return None
-    call = fits[-1]
     keywords = {k.arg: k.value for k in call.keywords if k.arg}
     has_validation = any(r.name in keywords or (r.position is not None and len(call.args) > r.position)
                          for r in roles.validation.get("fit", ()))

@@ -18,6 +18,7 @@ from optpar.analysis.loops import LOOP
 from optpar.analysis.records import Site
 from optpar.analysis.rules import Candidate
 from optpar.analysis.syntax import SourceLines
+from optpar.csvrows import Key
 from optpar.space import Space, anchor, kind_of
 
 
@@ -105,6 +106,12 @@ class _CallNames:
         return self._bases[call]
 
 
+def _callee_word(key: Key) -> str:
+    """What an id says of the call: `dense` (units), `fit` (batch_size), `dataset` (`ds.batch(32)`,
+    `ds.padded_batch(32)`: dataset_batch_size), `loop` (a range() that builds layers)."""
+    return "loop" if key == LOOP else "dataset" if key[0] == "Dataset" else key[1]
+
+
 def sites(candidates: Iterable[Candidate], path: str, lines: SourceLines) -> list[Site]:
     """Name the candidates that have a search space; one site per constant (at its definition,
     for its first use), sorted by position."""
@@ -126,7 +133,7 @@ def sites(candidates: Iterable[Candidate], path: str, lines: SourceLines) -> lis
             use = "the count of range()" if loop else f"{key[1]}({row.param})"
             origin = f"{path}:{node.lineno} {found.constant.definition}, used as {use} at line {found.call.lineno}"
         else:
-            hp_id = f"{calls.base(found.call, 'loop' if loop else key[1], key[0] == 'Model')}_{row.param}"
+            hp_id = f"{calls.base(found.call, _callee_word(key), key[0] == 'Model')}_{row.param}"
             origin = (f"{path}:{node.lineno} range({lines.segment(node)}), a loop that builds layers" if loop
                       else f"{path}:{node.lineno} {key[1]}({row.param}={lines.segment(node)})")
         name = found.constant.name if found.constant is not None else None

@@ -6,13 +6,14 @@ a candidate when it holds a literal: written there (`Dense(128)`), a constant bo
 call of a function passes for a parameter (`build(64)`, or a name holding a literal), a
 command-line option's default (`args.units`, cli_options), a config dict's entry
 (`CONFIG["units"]`, config_dicts) or a settings class's (`CFG.lr`, `cfg.units`, config_objects). Output
-layers, output widths and output activations (roles.csv) are never candidates.
+layers, output widths and output activations (roles.csv) are never candidates, nor are the batch
+sizes datasets.untuned leaves.
 """
 
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 
 from optpar.analysis.calls import bound_arguments
@@ -39,14 +40,18 @@ class Candidate:
 
 
 def candidates(facts: Facts, catalog: Catalog, outputs: Outputs,
-               keyed: Sequence[tuple[ast.Call, Key]]) -> Iterator[Candidate]:
-    """In call order, then argument order (positional first): the order ids are numbered in."""
+               keyed: Sequence[tuple[ast.Call, Key]],
+               untuned: Collection[tuple[int, str]] = ()) -> Iterator[Candidate]:
+    """In call order, then argument order (positional first): the order ids are numbered in.
+    `untuned`: (id of a call, parameter) left as written (datasets.untuned: batch sizes)."""
     roles = catalog.roles
     for call, key in keyed:
         if call in outputs.calls:
             continue
         for row, arg in bound_arguments(catalog, key, call):
             if call in outputs.width_frozen and row.param in roles.width:
+                continue
+            if (id(call), row.param) in untuned:
                 continue
             found = held_literal(facts, outputs, arg)
             if found is None:
