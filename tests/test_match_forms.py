@@ -187,7 +187,7 @@ def test_layer_before_a_softmax_activation_in_a_list_sum_is_an_output():
     ("hidden = [Dense(64), Dense(10)]\nmodel = Sequential(hidden)\n", [64]),
     ("hidden = [Dense(64)]\nhidden.append(Dense(10))\nmodel = Sequential(hidden)\n", [64]),
     ("hidden = [Dense(64)]\nfor u in (32, 16):\n    hidden.append(Dense(u))\n"
-     "hidden.extend([Dense(10)])\nmodel = Sequential(hidden)\n", [64]),
+     "hidden.extend([Dense(10)])\nmodel = Sequential(hidden)\n", [64, 32, 16]),  # the loop's items too
     ("hidden = [Dense(64)]\nhidden.insert(0, Dense(10))\nmodel = Sequential(hidden)\n", [64, 10]),  # unknown
     ("hidden = [Dense(64)]\nhidden += [Dense(10)]\nmodel = Sequential(hidden)\n", [64, 10]),  # unknown
 ])

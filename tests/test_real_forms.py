@@ -163,6 +163,19 @@ def test_a_tf_data_batch_size_is_tuned_and_applied_to_the_reported_metric(fixtur
     assert f"BATCH_SIZE = {best['best']['batch_size']}\n" in text
 
 
+def test_items_of_a_list_a_layer_loop_walks_are_tuned_and_applied_to_the_reported_metric(fixture_copy):
+    """keras-io's `for size in [16, 32]:` block loop and a head built from `HEAD_UNITS = [64, 8]`:
+    each item is tuned in its list, and the file after `apply` trains to the best reported."""
+    path = fixture_copy("layer_loops.py")
+    proc = tune(path, "--max-evals", "3")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    best = json.loads((path.parent / "runs" / "best.json").read_text())
+    assert best["best"]["size_0"] != best["baseline"]["size_0"]  # (seed 0: trial 3 won)
+    text = applied(path, best)
+    assert f"for size in [{best['best']['size_0']}, {best['best']['size_1']}]:" in text
+    assert f"HEAD_UNITS = [{best['best']['head_units_0']}, {best['best']['head_units_1']}]" in text
+
+
 PARAMS_DICT = """\
 import keras
 import numpy as np

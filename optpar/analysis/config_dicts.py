@@ -36,19 +36,7 @@ def dict_entry(facts: Facts, node: ast.Subscript) -> Literal | None:
         entries = [k.value for k in table.keywords if k.arg == key]  # dict(units=64, ...)
     else:
         return None
-    if len(entries) != 1 or not literal_value(entries[0])[0] or _changed(facts, name):
+    if len(entries) != 1 or not literal_value(entries[0])[0] or facts.changed_in_place(name, _CHANGERS):
         return None
     literal = entries[0]
     return Literal(literal, key, f"{name}[{key!r}] = {facts.lines.segment(literal)}")
-
-
-def _changed(facts: Facts, name: str) -> bool:
-    """Whether the file changes the dict `name` in place anywhere."""
-    for node in ast.walk(facts.tree):
-        if (isinstance(node, ast.Subscript) and isinstance(node.ctx, (ast.Store, ast.Del))
-                and isinstance(node.value, ast.Name) and node.value.id == name):
-            return True
-        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in _CHANGERS
-                and isinstance(node.func.value, ast.Name) and node.func.value.id == name):
-            return True
-    return False

@@ -141,6 +141,18 @@ class Facts:
         literal = self.literal_defs[name]
         return Literal(literal, name, f"{name} = {self.lines.segment(literal)}")
 
+    def changed_in_place(self, name: str, methods: frozenset[str]) -> bool:
+        """Whether the file changes the object `name` holds in place anywhere: an item set or
+        deleted (`name[k] = v`, `del name[k]`), or one of `methods` called on it (`.update()`)."""
+        for node in ast.walk(self.tree):
+            if (isinstance(node, ast.Subscript) and isinstance(node.ctx, (ast.Store, ast.Del))
+                    and isinstance(node.value, ast.Name) and node.value.id == name):
+                return True
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in methods
+                    and isinstance(node.func.value, ast.Name) and node.func.value.id == name):
+                return True
+        return False
+
     def assigned_values(self, name: str, scope: ast.AST) -> list[ast.expr] | None:
         """The values of every `name = value` in `scope`; None when the name is also bound another
         way anywhere in the file (a loop target, `+=`, an import, ...)."""
@@ -190,7 +202,7 @@ class Facts:
         if passed is None or any(value is not None for value in passed):
             return None  # callers we cannot see, or one that passes the parameter
         literal = parameter_default(function, name)
-        if literal is None or not literal_value(literal)[0] or self._rebinds(function, name):
+        if literal is None or not literal_value(literal)[0] or self.rebinds(function, name):
             return None
         return Literal(literal, name, f"{self.call_name(function)}({name}={self.lines.segment(literal)})")
 
@@ -213,11 +225,11 @@ class Facts:
         (`build_model(64)` for `units`), when that call passes it and the function never
         rebinds it; None otherwise (several calls: which one builds the measured model?)."""
         passed = self.passed_for(function, name)
-        if not passed or len(passed) != 1 or passed[0] is None or self._rebinds(function, name):
+        if not passed or len(passed) != 1 or passed[0] is None or self.rebinds(function, name):
             return None
         return passed[0]
 
-    def _rebinds(self, function: ast.AST, name: str) -> bool:
+    def rebinds(self, function: ast.AST, name: str) -> bool:
         scope = self.scope_of(function)
         return name in scope.stores or name in scope.declared_global or any(
             isinstance(node, ast.Nonlocal) and name in node.names for node in ast.walk(function))

@@ -21,6 +21,7 @@ from optpar.analysis.cli_options import option_default
 from optpar.analysis.config_dicts import dict_entry
 from optpar.analysis.config_objects import class_setting
 from optpar.analysis.facts import FOLLOW_DEPTH, Facts, Literal
+from optpar.analysis.loop_lists import loop_items
 from optpar.analysis.outputs import Outputs
 from optpar.analysis.syntax import literal_value
 from optpar.csvrows import Key
@@ -53,13 +54,20 @@ def candidates(facts: Facts, catalog: Catalog, outputs: Outputs,
                 continue
             if (id(call), row.param) in untuned:
                 continue
-            found = held_literal(facts, outputs, arg)
-            if found is None:
-                continue
-            node, constant = found
-            value = tunable_value(catalog, row, node)
-            if value is not None:
-                yield Candidate(call, key, row, node, value, constant)
+            for node, constant in _held(facts, outputs, arg):
+                value = tunable_value(catalog, row, node)
+                if value is not None:
+                    yield Candidate(call, key, row, node, value, constant)
+
+
+def _held(facts: Facts, outputs: Outputs, arg: ast.expr) -> list[tuple[ast.expr, Literal | None]]:
+    """The literals an argument holds: one (held_literal), or one per item of the list a loop
+    variable walks (loop_lists)."""
+    items = loop_items(facts, arg) if isinstance(arg, ast.Name) and arg.id not in outputs.blocked else None
+    if items is not None:
+        return [(item.node, item) for item in items]
+    found = held_literal(facts, outputs, arg)
+    return [] if found is None else [found]
 
 
 def held_literal(facts: Facts, outputs: Outputs, arg: ast.expr,

@@ -1,0 +1,96 @@
+"""A loop variable that walks a list of literals: `for units in [64, 32]: Dense(units)`,
+`HIDDEN_UNITS = [64, 32]` ... `for units in HIDDEN_UNITS:`, keras-io's `for size in [256, 512, 728]:`
+block loop, `for i, units in enumerate(...)`, `[Dense(u) for u in HIDDEN_UNITS]`. Each item is a
+value of its own, tuned where it is written, as a constant is: the rewrite reads
+`HIDDEN_UNITS = [params["hidden_units_0"], params["hidden_units_1"]]`.
+
+The rule, checked statically: the name read is the target of the nearest loop around the read
+that binds it (a `for` whose body holds the read, or a comprehension of one `for`), as a plain
+name or as the second name of `enumerate(...)`; the loop's body does not bind it again; and the
+loop walks a list or tuple display whose items are all literals (no `*`): written in the loop, or
+held by a name bound once in the file, by a parameter's default no call passes, or by what the one
+call of a function passes; and nothing changes that list in place (`.append`, `x[0] = ...`).
+"""
+
+from __future__ import annotations
+
+import ast
+
+from optpar.analysis.facts import FOLLOW_DEPTH, Facts, Literal
+from optpar.analysis.syntax import literal_value, parameter_default
+
+_CHANGERS = frozenset({"append", "extend", "insert", "pop", "remove", "sort", "reverse", "clear"})
+_COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)
+
+
+def loop_items(facts: Facts, name: ast.Name) -> list[Literal] | None:
+    """One Literal per item of the list the loop variable `name` walks; None when the rule fails."""
+    loop = _loop(facts, name)
+    if loop is None:
+        return None
+    target, iterable = loop
+    found = _display(facts, iterable, name.id, 0)
+    if found is None:
+        return None
+    display, label = found
+    if not display.elts or not all(literal_value(item)[0] for item in display.elts):
+        return None
+    listed = facts.lines.segment(display)
+    return [Literal(item, f"{label}_{index}", f"{label} = {listed}, item {index}")
+            for index, item in enumerate(display.elts)]
+
+
+def _loop(facts: Facts, name: ast.Name) -> tuple[ast.expr, ast.expr] | None:
+    """(the loop's target, what it walks) of the nearest loop around `name` that binds it."""
+    child, node = name, facts.parents.get(name)
+    while node is not None and not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda,
+                                                      ast.ClassDef)):
+        if isinstance(node, ast.For) and child in node.body:
+            bound = _bound(node.target, node.iter, name.id)
+            if bound is not None:
+                return None if _rebound(node.body, name.id) else bound
+        elif isinstance(node, _COMPREHENSIONS) and child not in node.generators:
+            bound = [b for g in node.generators if (b := _bound(g.target, g.iter, name.id)) is not None]
+            if bound:
+                return bound[0] if len(node.generators) == 1 else None
+        child, node = node, facts.parents.get(node)
+    return None
+
+
+def _bound(target: ast.expr, iterable: ast.expr, name: str) -> tuple[ast.expr, ast.expr] | None:
+    if isinstance(target, ast.Name) and target.id == name:
+        return target, iterable
+    if (isinstance(target, ast.Tuple) and len(target.elts) == 2 and isinstance(target.elts[1], ast.Name)
+            and target.elts[1].id == name and isinstance(iterable, ast.Call)
+            and isinstance(iterable.func, ast.Name) and iterable.func.id == "enumerate"
+            and len(iterable.args) == 1 and not iterable.keywords):
+        return target.elts[1], iterable.args[0]
+    if any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(target)):
+        return target, ast.Constant(None)  # bound otherwise (zip, pairs): never a display
+    return None
+
+
+def _rebound(body: list[ast.stmt], name: str) -> bool:
+    return any(isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, (ast.Store, ast.Del))
+               for statement in body for n in ast.walk(statement))
+
+
+def _display(facts: Facts, node: ast.expr, label: str, depth: int) -> tuple[ast.List | ast.Tuple, str] | None:
+    """(the list or tuple display `node` holds, the name its items are called by)."""
+    if isinstance(node, (ast.List, ast.Tuple)):
+        return node, label
+    if not isinstance(node, ast.Name) or depth >= FOLLOW_DEPTH:
+        return None
+    where, function = facts.resolve(node)
+    if where == "param":
+        passed = facts.passed_for(function, node.id)
+        if not passed or facts.rebinds(function, node.id) or facts.changed_in_place(node.id, _CHANGERS):
+            return None
+        if all(value is None for value in passed):
+            default = parameter_default(function, node.id)
+            return None if default is None else _display(facts, default, node.id, depth + 1)
+        return _display(facts, passed[0], node.id, depth + 1) if len(passed) == 1 and passed[0] is not None else None
+    value = facts.only_value(node.id)
+    if value is None or facts.changed_in_place(node.id, _CHANGERS):
+        return None
+    return _display(facts, value, node.id, depth + 1)
