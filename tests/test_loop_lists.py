@@ -12,6 +12,7 @@ import keras
 from keras import layers
 
 """
+MODEL = "model = keras.Model(inputs, layers.Dense(1)(h))\n"
 FIT = """\
 model.compile(optimizer="adam", loss="mse")
 model.fit(x, y, epochs=2, validation_split=0.2)
@@ -59,7 +60,7 @@ model = keras.Model(inputs, layers.Dense(1)(layers.GlobalAveragePooling2D()(x)))
     ("h = keras.Sequential([layers.Dense(u) for u in HIDDEN])(h)\n", 4),
 ])
 def test_enumerate_tuples_and_comprehensions(loop, line):
-    body = f"HIDDEN = [64, 32]\ninputs = keras.Input((4,))\nh = inputs\n{loop}model = keras.Model(inputs, layers.Dense(1)(h))\n"
+    body = f"HIDDEN = [64, 32]\ninputs = keras.Input((4,))\nh = inputs\n{loop}{MODEL}"
     assert sorted(v[:2] for v in found(body).values()) == [(line, "32"), (line, "64")]
 
 
@@ -98,7 +99,7 @@ def test_a_list_that_changes_is_left_alone(change):  # no-op
     "for units in range(16, 64, 16):\n    h = layers.Dense(units)(h)\n",  # not a list display
 ])
 def test_loops_that_do_not_walk_a_list_of_literals_are_left_alone(loop):  # no-op
-    body = f"WIDTH = int('8')\ninputs = keras.Input((4,))\nh = inputs\n{loop}model = keras.Model(inputs, layers.Dense(1)(h))\n"
+    body = f"WIDTH = int('8')\ninputs = keras.Input((4,))\nh = inputs\n{loop}{MODEL}"
     assert found(body) == {}
 
 
