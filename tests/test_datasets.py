@@ -138,3 +138,21 @@ model.compile(optimizer="adam", loss="mse")
 model.fit(ds_train, epochs=2, validation_data=ds_val)
 """
     assert batch_sites(text) == {"dataset_batch_size": (15, "64", "tf.data.Dataset.batch")}
+
+
+@pytest.mark.parametrize("module", ["keras.utils", "keras.preprocessing"])
+def test_keras_ios_time_series_windows_batch_size(module):
+    text = f"""\
+import keras
+import numpy as np
+
+batch_size = 256
+x = np.zeros((1000, 3), "float32")
+train = {module}.timeseries_dataset_from_array(x[:800], x[5:805, 0], sequence_length=5, batch_size=batch_size)
+val = {module}.timeseries_dataset_from_array(x[800:-5], x[805:, 0], sequence_length=5, batch_size=batch_size)
+model = keras.Sequential([keras.Input((5, 3)), keras.layers.LSTM(32), keras.layers.Dense(1)])
+model.compile(optimizer="adam", loss="mse")
+model.fit(train, epochs=2, validation_data=val)
+"""
+    call = f"keras.{module.split('.')[1]}.timeseries_dataset_from_array"
+    assert batch_sites(text) == {"batch_size": (4, "256", call)}
