@@ -257,7 +257,7 @@ def test_a_model_that_logs_nothing_to_tune_trains_one_epoch_not_all(monkeypatch)
     state = rt_fit.STATE
     for name, value in (("active", True), ("requested", None), ("metric", None), ("prune", "none"),
                         ("verbose", False), ("trial_dir", None), ("board", None), ("fold", None),
-                        ("patience", 0)):
+                        ("patience", 0), ("finished", None), ("runs", [])):
         monkeypatch.setattr(state, name, value)
     model = OnlyTrains()
     model.compile(optimizer="sgd")
@@ -268,5 +268,6 @@ def test_a_model_that_logs_nothing_to_tune_trains_one_epoch_not_all(monkeypatch)
     # With a training metric to tune, it trains every epoch.
     monkeypatch.setattr(state, "requested", "g_loss")
     monkeypatch.setattr(state, "metric", None)
+    monkeypatch.setattr(state, "finished", None)  # a new trial
     history = rt_fit.optpar_fit(model.fit, x, epochs=4, batch_size=4)
     assert len(history.history["g_loss"]) == 4

@@ -14,9 +14,10 @@ import functools
 import inspect
 import math
 import os
+import weakref
 
 from optpar.runtime import prune
-from optpar.runtime.state import INTERRUPT, STATE, Refusal, TrialState, default_mode, note
+from optpar.runtime.state import INTERRUPT, STATE, Refusal, TrialOver, TrialState, default_mode, note
 
 # Share of the training data held out for validation when fit() has none.
 VALIDATION_SHARE = 0.2
@@ -46,8 +47,10 @@ def optpar_fit(fit, *args, **kwargs):
         arguments = dict(inspect.signature(fit).bind(*args, **kwargs).arguments)
     except TypeError:
         return fit(*args, **kwargs)  # Keras says what is wrong with the call
-    arguments = with_validation(arguments, fit.__self__, state)
-    arguments["callbacks"] = trial_callbacks(arguments.get("callbacks"), state)
+    model = fit.__self__
+    recorder = again(state, model)
+    arguments = with_validation(arguments, model, state)
+    arguments["callbacks"] = trial_callbacks(arguments.get("callbacks"), state, recorder)
     if not state.verbose:
         arguments["verbose"] = 0
     state.fitting = True
@@ -55,8 +58,33 @@ def optpar_fit(fit, *args, **kwargs):
         history = fit(**arguments)
     finally:
         state.fitting = False
+        state.recorder.set_model(None)  # a finished run keeps its logs, not its model
     state.finished = state.recorder
     return history
+
+
+def again(state: TrialState, model):
+    """The measured fit() called again in one run of the program (a training loop): on the same
+    model its epochs continue the trial's curve (the recorder to go on with is returned); on a new
+    model (cross-validation written by hand) it is another run, and the trial's score is the mean
+    of the runs' bests. A trial that has ended (pruned, diverged; on the same model also stalled)
+    trains no more: TrialOver ends the program's run."""
+    previous = state.finished
+    if previous is None:
+        return None
+    if previous.trained() is model:
+        if previous.stopped:
+            raise TrialOver
+        note("the measured fit() runs again on the same model: its epochs continue the trial's "
+             "curve, and the score is the best over all of them")
+        return previous
+    if previous.stopped in ("pruned", "diverged", "unvalidated"):
+        raise TrialOver
+    note("the measured fit() trains a new model each time it runs (cross-validation by hand): a "
+         "trial's score is the mean of the models' bests, and only the first model can be pruned")
+    state.runs.append(previous)
+    state.finished, state.protected, state.board = None, True, None
+    return None
 
 
 # -- the metric: --metric, or val_loss, or the validation metric the model logs --------------------
@@ -117,11 +145,28 @@ def recorder_class():
             self.epochs: list[dict] = []
             self.best = None
             self.wait = 0
-            self.pruned = False  # stopped by the pruner
-            self.planned = None  # the epochs fit() asked for
+            self.stopped = None  # why the recorder stopped the training: pruned, diverged, stalled, unvalidated
+            self.planned = None  # the epochs the first fit() asked for
+            self.trained = lambda: None  # the model trained (a weak reference)
+
+        @property
+        def pruned(self) -> bool:
+            return self.stopped == "pruned"
+
+        def set_model(self, model):
+            super().set_model(model)
+            if model is not None:
+                try:
+                    self.trained = weakref.ref(model)
+                except TypeError:
+                    self.trained = lambda: model
 
         def on_train_begin(self, logs=None):
-            self.planned = (self.params or {}).get("epochs")
+            if self.planned is None:
+                self.planned = (self.params or {}).get("epochs")
+
+        def stop(self, why: str) -> None:
+            self.model.stop_training, self.stopped = True, why
 
         def on_epoch_end(self, epoch, logs=None):
             row = {str(k): v for k, v in ((k, log_value(v)) for k, v in (logs or {}).items()) if v is not None}
@@ -133,11 +178,11 @@ def recorder_class():
                 state.metric = pick_metric(state.requested, list(row))
                 if state.metric is None and state.unvalidated:
                     # Nothing to tune will ever be logged: one epoch shows what is, for the refusal.
-                    self.model.stop_training = True
+                    self.stop("unvalidated")
             value = row.get(state.metric) if state.metric is not None else None
             # A diverged run cannot recover: stop it instead of training on NaNs.
             if ("loss" in row and not math.isfinite(row["loss"])) or (value is not None and not math.isfinite(value)):
-                self.model.stop_training = True
+                self.stop("diverged")
             elif value is not None:
                 mode = state.mode or default_mode(state.metric)
                 if self.best is None or (value < self.best if mode == "min" else value > self.best):
@@ -145,9 +190,9 @@ def recorder_class():
                 else:
                     self.wait += 1
                     if self.patience and self.wait >= self.patience:
-                        self.model.stop_training = True
-                if not self.model.stop_training and self._hopeless(mode):
-                    self.model.stop_training = self.pruned = True
+                        self.stop("stalled")
+                if not self.stopped and self._hopeless(mode):
+                    self.stop("pruned")
             INTERRUPT.check()
 
         def _hopeless(self, mode: str) -> bool:
@@ -187,11 +232,11 @@ def under(folder: str, path) -> str:
     return os.path.join(folder, *parts) if parts else folder
 
 
-def trial_callbacks(user_callbacks, state: TrialState) -> list:
+def trial_callbacks(user_callbacks, state: TrialState, recorder=None) -> list:
     """The callbacks of one trial: each of the user's as it was before the first trial (a shared
     ModelCheckpoint must not remember the previous trial's best), the ones that write files
     writing under the trial's folder (a TensorBoard callback: the trial's run with --tensorboard),
-    then the recorder."""
+    then the recorder (`recorder` when the same model trains on, else a new one)."""
     if user_callbacks is None:
         callbacks = []
     elif isinstance(user_callbacks, (list, tuple)):
@@ -221,8 +266,10 @@ def trial_callbacks(user_callbacks, state: TrialState) -> list:
                 callback.__init__(new, **{k: getattr(callback, k) for k in options if hasattr(callback, k)})
             state.routed[os.path.abspath(os.fspath(old))] = new
         fresh.append(callback)
-    patience = 0 if any(_is_early_stopping(c) for c in fresh) else state.patience
-    state.recorder = recorder_class()(state, patience)
+    if recorder is None:
+        patience = 0 if any(_is_early_stopping(c) for c in fresh) else state.patience
+        recorder = recorder_class()(state, patience)
+    state.recorder = recorder
     return fresh + [state.recorder]
 
 

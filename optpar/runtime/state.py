@@ -54,6 +54,7 @@ class TrialState:
     board: object = None  # the trial's TensorBoard run (board.TrialRun) with --tensorboard
     recorder: object = None  # the recorder of the fit() running or last run
     finished: object = None  # the recorder of the last fit() that finished
+    runs: list = field(default_factory=list)  # recorders of earlier models this run of the program trained
     fitting: bool = False
     routed: dict = field(default_factory=dict)  # the user's file path (absolute) -> the trial's
     holdouts: dict = field(default_factory=dict)  # id(dataset) -> (dataset, split), once per search
@@ -71,6 +72,12 @@ class Refusal(Exception):
     """The search cannot run on this script as it is: one line that says what to change. Raised
     before any training where possible; it stops the search (exit 2) instead of failing every
     trial."""
+
+
+class TrialOver(BaseException):
+    """Raised by the measured fit() when it runs again after the trial has ended (pruned, diverged,
+    or stopped improving on the same model): the rest of the user's loop is skipped and the trial
+    ends as if the program had. A BaseException, so the user's `except Exception` lets it pass."""
 
 
 class Interrupt:

@@ -16,7 +16,7 @@ import uuid
 from optpar.runtime import board, randomness
 from optpar.runtime.devices import enable_gpu_memory_growth
 from optpar.runtime.fit import metric_refusal, read_routed_files
-from optpar.runtime.state import INTERRUPT, STATE, Program, Refusal, default_mode, note
+from optpar.runtime.state import INTERRUPT, STATE, Program, Refusal, TrialOver, default_mode, note
 
 MAX_ERROR_CHARS = 300
 
@@ -204,9 +204,11 @@ class Objective:
                 if position:
                     state.protected, state.board = True, None
                 state.fold, state.folded = (None if fold is None else (fold, self.folds)), False
-                recorder = self._run(program, state, result)
-                trained += len(recorder.epochs)
-                scores.append(self._score(recorder.epochs, state.metric))
+                runs = self._run(program, state, result)
+                recorder = runs[0]
+                trained += sum(len(run.epochs) for run in runs)
+                bests = [self._score(run.epochs, state.metric) for run in runs]
+                scores.append(sum(bests) / len(bests))
                 if position == 0:
                     epochs, planned, pruned = recorder.epochs, recorder.planned, recorder.pruned
                     self.metric = state.metric
@@ -216,7 +218,7 @@ class Objective:
                              "training one): each trial trains once" % self.folds)
                     if pruned or not state.folded:
                         break
-                del recorder
+                del recorder, runs
             metric = sum(scores) / len(scores)
             mode = self.mode or default_mode(self.metric)
             # A pruned trial reports its best up to where it stopped, as the literature does:
@@ -231,6 +233,7 @@ class Objective:
                 result["folds"] = scores
         except Exception as exc:  # noqa: BLE001 - every failure is a failed trial
             state.recorder = state.finished = None
+            state.runs = []
             if INTERRUPT.requested:
                 raise KeyboardInterrupt from None  # Ctrl-C, seen through an error of TF's
             result.update(status="fail", error=error_text(exc))
@@ -249,12 +252,14 @@ class Objective:
             result["files"] = os.path.relpath(state.trial_dir, self.out)
         return result
 
-    def _run(self, program: Program, state, result: dict):
+    def _run(self, program: Program, state, result: dict) -> list:
         """One run of the program in a fresh Keras session from the user's random state; the
-        recorder of its measured fit()."""
+        recorders of its measured fit(), one per model it trained (more than one: a training loop
+        that builds a new model each time)."""
         import keras
 
         state.recorder = state.finished = None
+        state.runs = []
         # A fresh Keras session; it also runs gc.collect() (free_memory=True), which frees the
         # previous trial's model: no second collection needed.
         keras.backend.clear_session()
@@ -265,6 +270,8 @@ class Objective:
         try:
             with contextlib.nullcontext() if self.verbose else contextlib.redirect_stdout(io.StringIO()):
                 program.run_trial()
+        except TrialOver:
+            pass  # the measured fit() ran again after the trial had ended
         except Exception as exc:  # noqa: BLE001
             # The score is known once the measured fit() has finished: what the user's code
             # does after it (a removed Keras 2 call in a training loop, a plot) cannot change
@@ -273,10 +280,10 @@ class Objective:
                 raise
             result["error"] = "ignored, after fit() had finished: " + error_text(exc)
             del exc
-        recorder, state.recorder, state.finished = state.finished, None, None
+        runs, recorder, state.runs, state.recorder, state.finished = state.runs, state.finished, [], None, None
         if recorder is None:
             raise RuntimeError("the measured fit() call did not run (no epoch logs)")
-        return recorder
+        return [*runs, recorder]
 
     def _score(self, epochs: list[dict], metric: str | None) -> float:
         if not epochs:
