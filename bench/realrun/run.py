@@ -37,6 +37,8 @@ from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from optpar.notebook import PYTHON_BODY_CELL_MAGICS
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 SHIM = HERE / "shim"
@@ -67,7 +69,12 @@ def notebook_as_script(notebook: Path, out: Path) -> Path:
     for cell in cells:
         if cell.get("cell_type") == "code":
             source = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
-            lines += [("# " + l if l.lstrip().startswith(("%", "!")) else l) for l in source.splitlines()]
+            cell_lines = source.splitlines()
+            head = next((l.lstrip() for l in cell_lines if l.strip()), "")
+            if head.startswith("%%") and (head[2:].split() or [""])[0] not in PYTHON_BODY_CELL_MAGICS:
+                lines += ["# " + l for l in cell_lines]  # %%bash, %%writefile: not Python
+                continue
+            lines += [("# " + l if l.lstrip().startswith(("%", "!")) else l) for l in cell_lines]
     out.write_text("\n".join(lines) + "\n")
     return out
 
