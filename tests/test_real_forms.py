@@ -176,6 +176,40 @@ def test_items_of_a_list_a_layer_loop_walks_are_tuned_and_applied_to_the_reporte
     assert f"HEAD_UNITS = [{best['best']['head_units_0']}, {best['best']['head_units_1']}]" in text
 
 
+EPOCH_LOOP = """\
+import keras
+import numpy as np
+
+keras.utils.set_random_seed(0)
+rng = np.random.default_rng(0)
+x = rng.normal(size=(256, 4)).astype("float32")
+y = x @ np.array([1.0, -2.0, 0.5, 3.0], dtype="float32")
+model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(16, activation="relu"), keras.layers.Dense(1)])
+model.compile(optimizer="adam", loss="mse")
+
+EPOCHS = 6
+for epoch in range(1, EPOCHS):
+    model.fit(x, y, batch_size=32, epochs=1, validation_split=0.25, verbose=2)
+"""
+
+
+def test_the_bound_of_a_loop_of_one_epoch_fits_is_tuned_and_applied_to_the_reported_metric(tmp_path):
+    """keras's addition_rnn form: `for epoch in range(1, EPOCHS): model.fit(..., epochs=1)`. EPOCHS
+    is the hyperparameter (each trial trains EPOCHS - 1 epochs on one curve), `epochs=1` stays,
+    and the file after `apply` trains to the best the search reported."""
+    path = tmp_path / "model.py"
+    path.write_text(EPOCH_LOOP)
+    proc = tune(path, "--max-evals", "3")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    trials = rows(path)
+    assert (trials[0]["epochs"], trials[0]["epochs_run"]) == ("6", "5")
+    assert all(int(row["epochs_run"]) <= int(row["epochs"]) - 1 for row in trials)
+    assert len({row["epochs"] for row in trials}) > 1
+    best = json.loads((path.parent / "runs" / "best.json").read_text())
+    text = applied(path, best)
+    assert f"EPOCHS = {best['best']['epochs']}\n" in text and "epochs=1, validation_split" in text
+
+
 PARAMS_DICT = """\
 import keras
 import numpy as np

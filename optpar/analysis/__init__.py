@@ -17,7 +17,7 @@ The data flows one way, each step a module that can be read and tested alone:
     naming   stable ids, the one id-uniquer, Site construction
     keras1   the OPT2xx lint on the same facts
     fit      the measured fit() call
-    loops    the counts of loops that build layers (depth)
+    loops    the counts of loops that build layers (depth); the bound of a loop of fit(epochs=1)
     datasets which data pipelines' batch sizes are left as written
 
 The Keras policy they apply (widths, output activations, fit/compile keywords, ...) is data:
@@ -33,7 +33,7 @@ from optpar.analysis.facts import collect
 from optpar.analysis.datasets import untuned
 from optpar.analysis.fit import measured_call, measured_fit
 from optpar.analysis.keras1 import lint
-from optpar.analysis.loops import loop_candidates
+from optpar.analysis.loops import epoch_loop, epoch_loop_bound, loop_candidates
 from optpar.analysis.naming import sites
 from optpar.analysis.outputs import find_outputs
 from optpar.analysis.records import Analysis, Diagnostic, FitCall, Site, Span
@@ -54,7 +54,12 @@ def analyze(text: str, path: str, catalog: Catalog) -> Analysis:
     keyed = [(call, key) for call in facts.calls
              if (key := callee(facts, catalog.roles, call)) is not None]
     fit = measured_fit(lines, catalog.roles, keyed)
-    held = untuned(facts, catalog.roles, keyed, measured_call(keyed))
+    measured = measured_call(keyed)
+    held = untuned(facts, catalog.roles, keyed, measured)
+    passes = None
+    if (loop := epoch_loop(facts, outputs, catalog, measured)) is not None:
+        held = held | {(id(measured), "epochs")}  # the loop's bound is how long it trains
+        passes = epoch_loop_bound(facts, outputs, catalog, measured, loop)
     found = sites(chain(candidates(facts, catalog, outputs, keyed, held),
-                        loop_candidates(facts, outputs, keyed)), path, lines)
+                        loop_candidates(facts, outputs, keyed), [passes] if passes else ()), path, lines)
     return Analysis(path, text, tree, tuple(found), tuple(lint(path, lines, catalog, keyed)), fit, True)

@@ -7,6 +7,10 @@ or such a constant seen through simple arithmetic: keras-io's ResNet writes `n =
 `range(num_res_blocks)`; the tuned value is `n`, at its definition. The layers inside the loop
 keep one hyperparameter per call site, shared by the repetitions, so nothing that is not built
 is ever sampled.
+
+The same module finds the other loop whose bound is a hyperparameter: a loop around the measured
+fit() that trains one epoch per pass, whose bound is the real number of epochs (epoch_loop,
+epoch_loop_bound).
 """
 
 from __future__ import annotations
@@ -14,14 +18,16 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator, Sequence
 
+from optpar.analysis.calls import bound_arguments
 from optpar.analysis.facts import Facts, Literal
 from optpar.analysis.outputs import Outputs
 from optpar.analysis.rules import Candidate, held_literal
 from optpar.analysis.syntax import FUNCTIONS, literal_value
 from optpar.csvrows import Key
-from optpar.metadata import Row
+from optpar.metadata import Catalog, Row
 
 LOOP: Key = ("builtins", "range")
+FIT: Key = ("Model", "fit")
 # The count's space: integers from 1 to twice the user's count (rel bounds 0.01 .. 2, at least 1).
 COUNT = Row(layer="builtins.range", param="count", hptype="quniform", tuple_size=0, order=0, base="rel",
             type="int", min=0.01, max=2.0, int=True, choices=(), step=1.0, source="optpar/analysis/loops.py")
@@ -49,17 +55,60 @@ def loop_candidates(facts: Facts, outputs: Outputs, keyed: Sequence[tuple[ast.Ca
             yield Candidate(call, LOOP, COUNT, node, value, constant)
 
 
+def epoch_loop(facts: Facts, outputs: Outputs, catalog: Catalog, measured: ast.Call | None) -> ast.For | None:
+    """The `for ... in range(...)` loop around the measured fit() when that fit trains one epoch
+    per pass (keras's addition_rnn: `for epoch in range(1, epochs): model.fit(..., epochs=1)`):
+    its `epochs=1` is then how the script trains, not a hyperparameter. The loop is the nearest
+    one around the fit in its function."""
+    if measured is None:
+        return None
+    epochs = next((arg for r, arg in bound_arguments(catalog, FIT, measured) if r.param == "epochs"), None)
+    held = None if epochs is None else held_literal(facts, outputs, epochs)
+    if held is None or count_of(held[0]) != 1:
+        return None
+    loop = _loop_around(facts, measured)
+    return loop if loop is not None and _is_range(facts, loop.iter, counts=(1, 2)) else None
+
+
+def epoch_loop_bound(facts: Facts, outputs: Outputs, catalog: Catalog, measured: ast.Call,
+                     loop: ast.For) -> Candidate | None:
+    """The bound N of that loop's `range([start,] N)`, the real number of epochs, in the space of
+    fit()'s epochs: when start, if written, is the literal 0 or 1, and N is at least twice
+    start + 1, so that the lowest N of the space still trains."""
+    row = catalog.row(FIT, "epochs")
+    args = loop.iter.args
+    start = args[0].value if len(args) == 2 and isinstance(args[0], ast.Constant) else 0 if len(args) == 1 else None
+    if row is None or type(start) is not int or start not in (0, 1):
+        return None
+    found = held_literal(facts, outputs, args[-1])
+    value = None if found is None else count_of(found[0])
+    if value is None or value < 2 * (start + 1):
+        return None
+    return Candidate(measured, FIT, row, found[0], value, found[1], use="the passes of a loop around fit()")
+
+
+def _loop_around(facts: Facts, node: ast.AST) -> ast.For | None:
+    """The nearest `for` statement whose body holds `node`, within its function."""
+    child, parent = node, facts.parents.get(node)
+    while parent is not None and not isinstance(parent, (*FUNCTIONS, ast.Lambda, ast.ClassDef)):
+        if isinstance(parent, ast.For):
+            return parent if any(child is stmt for stmt in parent.body) else None
+        child, parent = parent, facts.parents.get(parent)
+    return None
+
+
 def count_of(node: ast.expr) -> int | None:
     """The literal's value when it can be a count (a whole number, at least 1)."""
     ok, value = literal_value(node)
     return value if ok and isinstance(value, int) and not isinstance(value, bool) and value >= 1 else None
 
 
-def _is_range(facts: Facts, call: ast.Call) -> bool:
-    """`range(N)`, the builtin (not rebound), with one argument, iterated by a for or a
-    comprehension."""
-    if not (isinstance(call.func, ast.Name) and call.func.id == "range" and facts.bindings["range"] == 0
-            and len(call.args) == 1 and not call.keywords and not isinstance(call.args[0], ast.Starred)):
+def _is_range(facts: Facts, call: ast.expr, counts: tuple[int, ...] = (1,)) -> bool:
+    """`range(N)` (or, with counts (1, 2), `range(start, N)`), the builtin (not rebound), iterated
+    by a for or a comprehension."""
+    if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "range"
+            and facts.bindings["range"] == 0 and len(call.args) in counts and not call.keywords
+            and not any(isinstance(a, ast.Starred) for a in call.args)):
         return False
     parent = facts.parents.get(call)
     return isinstance(parent, (ast.For, ast.comprehension)) and parent.iter is call

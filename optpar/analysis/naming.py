@@ -130,11 +130,12 @@ def sites(candidates: Iterable[Candidate], path: str, lines: SourceLines) -> lis
                 continue
             constants.add(id(node))
             hp_id = identifier(found.constant.name)
-            use = "the count of range()" if loop else f"{key[1]}({row.param})"
+            use = "the count of range()" if loop else found.use or f"{key[1]}({row.param})"
             origin = f"{path}:{node.lineno} {found.constant.definition}, used as {use} at line {found.call.lineno}"
         else:
             hp_id = f"{calls.base(found.call, _callee_word(key), key[0] == 'Model')}_{row.param}"
             origin = (f"{path}:{node.lineno} range({lines.segment(node)}), a loop that builds layers" if loop
+                      else f"{path}:{node.lineno} {lines.segment(node)}, {found.use}" if found.use
                       else f"{path}:{node.lineno} {key[1]}({row.param}={lines.segment(node)})")
         name = found.constant.name if found.constant is not None else None
         made.append(make_site(

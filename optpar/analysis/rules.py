@@ -38,6 +38,7 @@ class Candidate:
     node: ast.expr  # the literal: at the call, or at the constant's or the default's definition
     value: object  # its value (the scalar of an all-equal tuple)
     constant: Literal | None = None  # where a name gets it, when the argument is a name
+    use: str | None = None  # what the literal is to the call, when it is not the argument itself
 
 
 def candidates(facts: Facts, catalog: Catalog, outputs: Outputs,
