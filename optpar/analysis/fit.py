@@ -12,8 +12,11 @@ from optpar.csvrows import Key
 from optpar.roles import Roles
 
 
+FIT: Key = ("Model", "fit")
+
+
 def measured_call(keyed: Sequence[tuple[ast.Call, Key]]) -> ast.Call | None:
-    fits = [call for call, key in keyed if key == ("Model", "fit")]
+    fits = [call for call, key in keyed if key == FIT]
     return fits[-1] if fits else None
 
 

@@ -20,14 +20,15 @@ from collections.abc import Iterator, Sequence
 
 from optpar.analysis.calls import bound_arguments
 from optpar.analysis.facts import Facts, Literal
+from optpar.analysis.fit import FIT
 from optpar.analysis.outputs import Outputs
 from optpar.analysis.rules import Candidate, held_literal
 from optpar.analysis.syntax import FUNCTIONS, literal_value
 from optpar.csvrows import Key
 from optpar.metadata import Catalog, Row
+from optpar.space import anchor
 
 LOOP: Key = ("builtins", "range")
-FIT: Key = ("Model", "fit")
 # The count's space: integers from 1 to twice the user's count (rel bounds 0.01 .. 2, at least 1).
 COUNT = Row(layer="builtins.range", param="count", hptype="quniform", tuple_size=0, order=0, base="rel",
             type="int", min=0.01, max=2.0, int=True, choices=(), step=1.0, source="optpar/analysis/loops.py")
@@ -73,16 +74,17 @@ def epoch_loop(facts: Facts, outputs: Outputs, catalog: Catalog, measured: ast.C
 def epoch_loop_bound(facts: Facts, outputs: Outputs, catalog: Catalog, measured: ast.Call,
                      loop: ast.For) -> Candidate | None:
     """The bound N of that loop's `range([start,] N)`, the real number of epochs, in the space of
-    fit()'s epochs: when start, if written, is the literal 0 or 1, and N is at least twice
-    start + 1, so that the lowest N of the space still trains."""
+    fit()'s epochs: when start, if written, is the literal 0 or 1, and the lowest N of the space
+    still trains a pass."""
     row = catalog.row(FIT, "epochs")
-    args = loop.iter.args
-    start = args[0].value if len(args) == 2 and isinstance(args[0], ast.Constant) else 0 if len(args) == 1 else None
+    *first, bound = loop.iter.args
+    start = first[0].value if first and isinstance(first[0], ast.Constant) else None if first else 0
     if row is None or type(start) is not int or start not in (0, 1):
         return None
-    found = held_literal(facts, outputs, args[-1])
+    found = held_literal(facts, outputs, bound)
     value = None if found is None else count_of(found[0])
-    if value is None or value < 2 * (start + 1):
+    space = None if value is None else anchor(row, value)
+    if space is None or space.low is None or space.low <= start:
         return None
     return Candidate(measured, FIT, row, found[0], value, found[1], use="the passes of a loop around fit()")
 
