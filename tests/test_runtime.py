@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import csv
+import gc
 import json
 import math
 import signal
@@ -21,7 +22,7 @@ import pytest
 
 import tune_script_builder as builder
 from optpar.runtime.fit import trial_callbacks, under
-from optpar.runtime.state import TrialState, default_mode
+from optpar.runtime.state import Interrupt, TrialState, default_mode
 from optpar.runtime.trial import error_text
 
 DEFAULTS = {"dense_units": 8, "adam_learning_rate": 0.001, "fit_epochs": 2}
@@ -369,6 +370,35 @@ def test_resume_after_sigkill(tmp_path):
     points = [json.dumps(r["values"], sort_keys=True) for r in records]
     assert len(set(points)) == 5
     assert len(read_csv(out)) == 5
+
+
+def test_a_ctrl_c_inside_a_gc_callback_is_kept_for_later_not_printed_and_lost():
+    """jax registers `_xla_gc_callback` in gc.callbacks; a KeyboardInterrupt raised inside one is
+    printed as "Exception ignored ... Traceback" and dropped. There the Ctrl-C is only remembered
+    (the search checks the flag after each epoch); anywhere else it is raised at once."""
+    interrupt, seen = Interrupt(), []
+
+    def deep():
+        interrupt.handler(signal.SIGINT, sys._getframe())  # the signal arrives two calls down
+
+    def callback(phase, info):
+        if phase == "start":
+            try:
+                deep()
+                seen.append("kept")
+            except KeyboardInterrupt:
+                seen.append("raised")
+
+    gc.callbacks.append(callback)
+    try:
+        gc.collect()
+    finally:
+        gc.callbacks.remove(callback)
+    assert seen and set(seen) == {"kept"} and interrupt.requested
+    with pytest.raises(KeyboardInterrupt):
+        interrupt.check()
+    with pytest.raises(KeyboardInterrupt):
+        Interrupt().handler(signal.SIGINT, sys._getframe())
 
 
 def test_ctrl_c_keeps_trials_and_says_how_to_resume(tmp_path):

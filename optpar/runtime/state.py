@@ -4,6 +4,7 @@ settings live in one object per process)."""
 
 from __future__ import annotations
 
+import gc
 import weakref
 from dataclasses import dataclass, field
 from typing import Callable
@@ -82,18 +83,18 @@ class TrialOver(BaseException):
 
 class Interrupt:
     """Ctrl-C during a search. The first one is remembered as well as raised: a KeyboardInterrupt
-    that Python delivers inside a destructor or a callback of TensorFlow's is printed and dropped
-    there, so the search also checks the flag after every epoch and every trial."""
+    that Python delivers inside a destructor, a weakref or gc callback (TensorFlow's, jax's
+    `_xla_gc_callback`) is printed as "Exception ignored" with a traceback and dropped there, so
+    there it is only remembered, and the search checks the flag after every epoch and every trial."""
 
     def __init__(self) -> None:
         self.requested = False
 
     def handler(self, signum, frame) -> None:
         self.requested = True
-        code = getattr(frame, "f_code", None)
-        if code is not None and (code.co_name == "__del__" or code.co_filename.endswith("weakref.py")):
-            return  # raised here, it would be printed as "Exception ignored" and lost
-        raise KeyboardInterrupt
+        if not _dropped_there(frame):
+            raise KeyboardInterrupt
+
 
     def check(self) -> None:
         if self.requested:
@@ -101,6 +102,20 @@ class Interrupt:
 
     def __reduce__(self):
         return (Interrupt, ())
+
+
+def _dropped_there(frame) -> bool:
+    """Whether an exception raised in `frame` would be printed and dropped: the frame is a
+    destructor's or weakref's, or it runs inside a gc callback (`gc.callbacks`)."""
+    code = getattr(frame, "f_code", None)
+    if code is not None and (code.co_name == "__del__" or code.co_filename.endswith("weakref.py")):
+        return True
+    callbacks = {getattr(callback, "__code__", None) for callback in gc.callbacks} - {None}
+    while callbacks and frame is not None:
+        if frame.f_code in callbacks:
+            return True
+        frame = frame.f_back
+    return False
 
 
 INTERRUPT = Interrupt()
