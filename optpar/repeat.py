@@ -21,8 +21,8 @@ from __future__ import annotations
 import ast
 
 from optpar.analysis import Analysis, Site
-from optpar.analysis.naming import IdUniquer, make_site, snake
-from optpar.analysis.syntax import SourceLines
+from optpar.analysis.naming import IdUniquer, make_site
+from optpar.analysis.syntax import SourceLines, snake
 from optpar.directives import Directive
 from optpar.errors import UserError
 from optpar.space import Space

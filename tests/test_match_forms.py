@@ -441,9 +441,9 @@ def test_a_value_the_one_call_passes_is_tuned_at_the_call_not_at_the_default(cal
 
 
 @pytest.mark.parametrize("call", ["build_model(**config)", "build_model(*args)", "build_model(UNKNOWN)",
-                                  "build_model(32) if x else build_model(64)"])
+                                  "build_model(UNKNOWN) if x else build_model(2 * UNKNOWN)"])
 def test_a_value_passed_that_is_not_one_literal_is_not_tuned(call):
-    """No-op: what an unpacked call, a computed value or two calls pass is not one literal."""
+    """No-op: what an unpacked call or a computed value passes is not a literal."""
     assert "units" not in ids(BUILD.format(call=call))
 
 
@@ -544,7 +544,8 @@ def test_a_parameter_without_default_shadows_the_module_constant():
             "    return keras.layers.Dense(units)\n"
             "h = layer(8)\n")
     assert values(text) == {"units": (5, "8")}
-    assert ids(text.replace("h = layer(8)\n", "h = layer(8)\nk = layer(16)\n")) == []  # two calls
+    two_calls = text.replace("h = layer(8)\n", "h = layer(8)\nk = layer(16)\n")
+    assert values(two_calls) == {"layer_units": (5, "8"), "layer_1_units": (6, "16")}  # never the 64
 
 
 def test_function_defaults_are_idempotent(tmp_path):
@@ -586,12 +587,18 @@ def test_a_layer_class_made_once_takes_its_values_from_the_constructor_call():
     assert site_map(BLOCK)["ff_dim"].origin.startswith("model.py:10 Block(ff_dim=64), used as Dense(units)")
 
 
-def test_a_class_made_twice_keeps_only_the_default_both_see():
-    """Two instances, each with its own values: which one is measured? Only `rate`, the default
-    neither passes, is the value of both."""
-    found = ids(BLOCK.replace("block = Block(num_heads, ff_dim=64)\n",
-                              "block = Block(num_heads, ff_dim=64)\nother = Block(4, ff_dim=8)\n"))
-    assert not {"num_heads", "ff_dim"} & set(found) and "rate" in found
+def test_a_class_made_twice_tunes_what_each_call_passes_and_the_default_both_see():
+    """Two instances, each with its own values: what each construction writes is a value of its
+    own (`block_ff_dim`, `block_1_ff_dim`), the constant passed once is tuned at its definition,
+    and `rate`, the default neither passes, is one value for both."""
+    text = BLOCK.replace("block = Block(num_heads, ff_dim=64)\n",
+                         "block = Block(num_heads, ff_dim=64)\nother = Block(4, ff_dim=8)\n")
+    found = values(text)
+    assert {k: found[k] for k in ("num_heads", "block_1_num_heads", "block_ff_dim", "block_1_ff_dim", "rate")} == {
+        "num_heads": (3, "2"), "block_1_num_heads": (11, "4"), "block_ff_dim": (10, "64"),
+        "block_1_ff_dim": (11, "8"), "rate": (5, "0.1")}
+    assert site_map(text)["block_1_ff_dim"].origin.startswith(
+        "model.py:11 Block(ff_dim=8), call 2 of 2, used as Dense(units)")
 
 
 @pytest.mark.parametrize("change", [

@@ -176,6 +176,22 @@ def test_items_of_a_list_a_layer_loop_walks_are_tuned_and_applied_to_the_reporte
     assert f"HEAD_UNITS = [{best['best']['head_units_0']}, {best['best']['head_units_1']}]" in text
 
 
+def test_values_each_call_of_a_helper_passes_are_tuned_and_applied_to_the_reported_metric(fixture_copy):
+    """keras-io's `conv_block(x, 16)` / `conv_block(x, 32, kernel_size=5)` and `mlp(x, [64], 0.1)` /
+    `mlp(x, HEAD_UNITS, 0.3)`: each call's values are tuned at that call, the head a helper makes
+    is not, and the file after `apply` trains to the best the search reported."""
+    path = fixture_copy("block_helpers.py")
+    proc = tune(path, "--max-evals", "3")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert all(row["status"] == "ok" for row in rows(path))
+    best = json.loads((path.parent / "runs" / "best.json").read_text())
+    assert best["best"]["conv_block_filters"] != best["baseline"]["conv_block_filters"]  # (seed 0: trial 3 won)
+    assert "num_classes" not in best["best"]
+    text = applied(path, best)
+    assert f"x = conv_block(inputs, {best['best']['conv_block_filters']})\n" in text
+    assert f"x = mlp(x, HEAD_UNITS, {best['best']['mlp_1_dropout_rate']!r})\n" in text
+
+
 EPOCH_LOOP = """\
 import keras
 import numpy as np

@@ -13,7 +13,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Callable, TypeVar
 
-from optpar.analysis.syntax import FUNCTIONS, SourceLines, literal_value, parameter_default
+from optpar.analysis.syntax import FUNCTIONS, SourceLines, literal_value, parameter_default, snake
 from optpar.imports import ImportTable
 
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.Module)
@@ -39,6 +39,13 @@ class Literal:
     name: str  # the constant's (or the parameter's) name
     definition: str  # `EPOCHS = 15`, `build_model(units=64)`: where the name gets it
     flags: tuple[str, ...] = ()  # a command-line option's flags (`--units`), which also set it
+
+
+def call_label(callee: str, index: int, name: str) -> str:
+    """The name of what call `index` (from 0) of the function `callee` passes for its parameter
+    `name` when there are several calls, numbered as the ids of Keras calls are:
+    `conv_block_filters`, `conv_block_1_filters`, ..."""
+    return f"{snake(callee)}_{index}_{name}" if index else f"{snake(callee)}_{name}"
 
 
 class Facts:
@@ -235,11 +242,18 @@ class Facts:
             isinstance(node, ast.Nonlocal) and name in node.names for node in ast.walk(function))
 
     def passed_for(self, function: ast.AST, name: str) -> list[ast.expr | None] | None:
-        """What each call of `function` passes for its parameter `name` (None: that call leaves
-        the default), when every call can be seen: a plain function (not a lambda, a method or
-        decorated), defined once, called by name in this file and not passed around as a value,
-        no call unpacking `*args` or `**kwargs`; or the `__init__` of a top-level class, made
-        only by calls of the class by name (`Block(32)`). None otherwise."""
+        """What each call of `function` passes for its parameter `name`, in source order (see
+        :meth:`passed_by_call`)."""
+        by_call = self.passed_by_call(function, name)
+        return None if by_call is None else [value for _, value in by_call]
+
+    def passed_by_call(self, function: ast.AST, name: str) -> list[tuple[ast.Call, ast.expr | None]] | None:
+        """(each call of `function`, what it passes for its parameter `name`; None: that call
+        leaves the default), in source order, when every call can be seen: a plain function
+        (not a lambda, a method or decorated), defined once, called by name in this file and
+        not passed around as a value, no call unpacking `*args` or `**kwargs`; or the `__init__`
+        of a top-level class, made only by calls of the class by name (`Block(32)`). None
+        otherwise."""
         if not isinstance(function, FUNCTIONS) or function.decorator_list:
             return None  # a lambda, or called through a decorator we cannot see into
         callee = self.call_name(function)
@@ -253,14 +267,14 @@ class Facts:
         if callee != function.name:
             positional = positional[1:]  # `self`: `Block(32)` passes 32 for the next one
         index = positional.index(name) if name in positional else None
-        passed: list[ast.expr | None] = []
-        for call in calls:
+        passed: list[tuple[ast.Call, ast.expr | None]] = []
+        for call in sorted(calls, key=lambda c: (c.lineno, c.col_offset)):
             if any(isinstance(a, ast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords):
                 return None
             given = [k.value for k in call.keywords if k.arg == name]
             if index is not None and len(call.args) > index:
                 given.append(call.args[index])
-            passed.append(given[0] if given else None)
+            passed.append((call, given[0] if given else None))
         return passed
 
     def only_binding(self, name: str, scope: ast.AST) -> tuple[ast.expr, ast.expr] | None:

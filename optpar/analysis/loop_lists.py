@@ -8,15 +8,16 @@ The rule, checked statically: the name read is the target of the nearest loop ar
 that binds it (a `for` whose body holds the read, or a comprehension of one `for`), as a plain
 name or as the second name of `enumerate(...)`; the loop's body does not bind it again; and the
 loop walks a list or tuple display whose items are all literals (no `*`): written in the loop, or
-held by a name bound once in the file, by a parameter's default no call passes, or by what the one
-call of a function passes; and nothing changes that list in place (`.append`, `x[0] = ...`).
+held by a name bound once in the file, by a parameter's default, or by what a call of the function
+passes (each call's list has values of its own: `mlp(x, [64, 32])`, `mlp(x, HEAD_UNITS)`); and
+nothing changes that list in place (`.append`, `x[0] = ...`).
 """
 
 from __future__ import annotations
 
 import ast
 
-from optpar.analysis.facts import FOLLOW_DEPTH, Facts, Literal
+from optpar.analysis.facts import FOLLOW_DEPTH, Facts, Literal, call_label
 from optpar.analysis.syntax import literal_value, parameter_default
 
 _CHANGERS = frozenset({"append", "extend", "insert", "pop", "remove", "sort", "reverse", "clear"})
@@ -24,20 +25,19 @@ _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)
 
 
 def loop_items(facts: Facts, name: ast.Name) -> list[Literal] | None:
-    """One Literal per item of the list the loop variable `name` walks; None when the rule fails."""
+    """One Literal per item of the list the loop variable `name` walks (of each list, when the
+    loop is in a function whose calls pass lists of their own); None when the rule fails."""
     loop = _loop(facts, name)
     if loop is None:
         return None
     target, iterable = loop
-    found = _display(facts, iterable, name.id, 0)
-    if found is None:
+    found = _displays(facts, iterable, name.id, 0)
+    if not found:
         return None
-    display, label = found
-    if not display.elts or not all(literal_value(item)[0] for item in display.elts):
-        return None
-    listed = facts.lines.segment(display)
-    return [Literal(item, f"{label}_{index}", f"{label} = {listed}, item {index}")
-            for index, item in enumerate(display.elts)]
+    items = []
+    for display, label, written in found:
+        items += [Literal(item, f"{label}_{index}", f"{written}, item {index}") for index, item in enumerate(display.elts)]
+    return items
 
 
 def _loop(facts: Facts, name: ast.Name) -> tuple[ast.expr, ast.expr] | None:
@@ -75,22 +75,35 @@ def _rebound(body: list[ast.stmt], name: str) -> bool:
                for statement in body for n in ast.walk(statement))
 
 
-def _display(facts: Facts, node: ast.expr, label: str, depth: int) -> tuple[ast.List | ast.Tuple, str] | None:
-    """(the list or tuple display `node` holds, the name its items are called by)."""
+def _displays(facts: Facts, node: ast.expr, label: str, depth: int,
+              written: str | None = None) -> list[tuple[ast.List | ast.Tuple, str, str]] | None:
+    """[(a list or tuple display of literals `node` holds, the name its items are called by, how
+    the list is written)]: one, or one per call of the function whose parameter `node` is
+    (`mlp(x, [64, 32])`, `mlp(x, HEAD_UNITS)`), the calls that pass no such list left out; None
+    when it holds none."""
     if isinstance(node, (ast.List, ast.Tuple)):
-        return node, label
+        ok = node.elts and all(literal_value(item)[0] for item in node.elts)
+        return [(node, label, written or f"{label} = {facts.lines.segment(node)}")] if ok else None
     if not isinstance(node, ast.Name) or depth >= FOLLOW_DEPTH:
         return None
     where, function = facts.resolve(node)
     if where == "param":
-        passed = facts.passed_for(function, node.id)
-        if not passed or facts.rebinds(function, node.id) or facts.changed_in_place(node.id, _CHANGERS):
+        by_call = facts.passed_by_call(function, node.id)
+        if not by_call or facts.rebinds(function, node.id) or facts.changed_in_place(node.id, _CHANGERS):
             return None
-        if all(value is None for value in passed):
-            default = parameter_default(function, node.id)
-            return None if default is None else _display(facts, default, node.id, depth + 1)
-        return _display(facts, passed[0], node.id, depth + 1) if len(passed) == 1 and passed[0] is not None else None
+        default, callee = parameter_default(function, node.id), facts.call_name(function)
+        found: list[tuple[ast.List | ast.Tuple, str, str]] = []
+        for index, (_, value) in enumerate(by_call):
+            if value is None and default is not None and not any(default is d for d, _, _ in found):
+                found += _displays(facts, default, node.id, depth + 1) or []
+            elif value is not None:
+                several = len(by_call) > 1
+                here = call_label(callee, index, node.id) if several else node.id
+                written = f"{callee}({node.id}={facts.lines.segment(value)})" + (
+                    f", call {index + 1} of {len(by_call)}" if several else "")
+                found += _displays(facts, value, here, depth + 1, written) or []
+        return found or None
     value = facts.only_value(node.id)
     if value is None or facts.changed_in_place(node.id, _CHANGERS):
         return None
-    return _display(facts, value, node.id, depth + 1)
+    return _displays(facts, value, node.id, depth + 1)

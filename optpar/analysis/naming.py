@@ -17,15 +17,9 @@ from optpar.analysis.calls import qualified_name
 from optpar.analysis.loops import LOOP
 from optpar.analysis.records import Site
 from optpar.analysis.rules import Candidate
-from optpar.analysis.syntax import SourceLines
+from optpar.analysis.syntax import SourceLines, snake
 from optpar.csvrows import Key
 from optpar.space import Space, anchor, kind_of
-
-
-def snake(name: str) -> str:
-    """Keras's layer-name style: Conv2D -> conv2d, BatchNormalization -> batch_normalization."""
-    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 def identifier(text: str) -> str:

@@ -3,7 +3,8 @@
 - the end of each Sequential chain, back to and including the last layer that sets a width;
 - the layers behind a functional `Model(inputs, outputs)`, also through the user's own Model
   subclasses (`MyModel(inputs, outputs)`, `super().__init__(inputs, outputs)`), and what a
-  subclass's `call` returns;
+  subclass's `call` returns; through the user's own functions (`outputs = dense_block(x, 1)`,
+  `model.add(dense_layer(10))`): the layers they return, for every call of them;
 - the safety net: a layer with an output activation (softmax, ...), or followed in a Sequential
   by an `Activation("softmax")`, keeps its width wherever it is.
 
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 
 from optpar.analysis.calls import bound_arguments
 from optpar.analysis.chains import Chains, sequential_chains
-from optpar.analysis.facts import Facts
+from optpar.analysis.facts import FOLLOW_DEPTH, Facts
 from optpar.analysis.syntax import FUNCTIONS, parameter_default
 from optpar.csvrows import Key
 from optpar.imports import canonical, dotted
@@ -86,6 +87,9 @@ class _OutputLayers:
         for layer in reversed(layers):
             if not isinstance(layer, ast.Call):
                 break
+            if (helper := self._helper(layer.func)) is not None:  # model.add(dense_layer(10, "softmax"))
+                self._mark_layers(helper, 0)
+                break
             self.marked.add(layer)
             if is_width_layer(self.facts, self.catalog, layer) or self.facts.imports.key(layer.func) is None:
                 break
@@ -107,7 +111,14 @@ class _OutputLayers:
             if value is not None:
                 self._mark(value, scope, value.lineno, depth + 1)
         elif isinstance(expr, ast.Call):
+            if (helper := self._helper(expr.func)) is not None:  # out = dense_block(x, 1)
+                for value in _returned(helper):
+                    self._mark(value, helper, value.lineno + 1, depth + 1)
+                return
             layer = expr.func
+            if isinstance(layer, ast.Call) and (helper := self._helper(layer.func)) is not None:
+                self._mark_layers(helper, depth + 1)  # out = dense_layer(1)(x)
+                return
             if isinstance(layer, ast.Name):  # a layer held in a variable: out = Dense(10); out(x)
                 layer = facts.last_assignment(layer.id, scope, expr.lineno) or layer
             elif isinstance(layer, ast.Attribute) and dotted(layer) and dotted(layer).startswith("self."):
@@ -120,6 +131,21 @@ class _OutputLayers:
                 # keras.ops / layers.add(...) merging branches: each branch is an output.
                 for arg in expr.args:
                     self._mark(arg, scope, before, depth + 1)
+
+    def _helper(self, func: ast.expr) -> ast.AST | None:
+        """The user's own top-level function a call calls (`dense_block(x, 1)`), if it is one."""
+        return self.facts.top_level(func.id, FUNCTIONS) if isinstance(func, ast.Name) else None
+
+    def _mark_layers(self, helper: ast.AST, depth: int) -> None:
+        """Mark the Keras layers a helper returns unapplied (`return layers.Dense(n)`), through
+        the helpers it returns the layers of: for every call, since one of them makes an output."""
+        if depth > 25:
+            return
+        for value in _returned(helper):
+            if isinstance(value, ast.Call) and (inner := self._helper(value.func)) is not None:
+                self._mark_layers(inner, depth + 1)
+            elif isinstance(value, ast.Call) and self.facts.imports.key(value.func) is not None:
+                self.marked.add(value)
 
     def _mark_model_outputs(self, call: ast.Call, outputs: ast.expr | None) -> None:
         if outputs is not None:
@@ -161,6 +187,19 @@ class _OutputLayers:
             index = self._init_outputs_index(facts.model_classes[owner.id], frozenset())
             return _outputs_argument(call, index, offset=1)
         return None
+
+
+def _returned(function: ast.AST) -> list[ast.expr]:
+    """What the `return` statements of `function` itself (not of a function in it) return."""
+    found: list[ast.expr] = []
+    todo = list(ast.iter_child_nodes(function))
+    while todo:
+        node = todo.pop()
+        if isinstance(node, ast.Return) and node.value is not None:
+            found.append(node.value)
+        elif not isinstance(node, (*FUNCTIONS, ast.Lambda, ast.ClassDef)):
+            todo.extend(ast.iter_child_nodes(node))
+    return found
 
 
 def _outputs_argument(call: ast.Call, index: int | None, offset: int = 0) -> ast.expr | None:
@@ -216,14 +255,17 @@ def _is_output_activation_layer(facts: Facts, roles: Roles, node: ast.expr) -> b
     return given is not None and is_output_activation(facts, roles, given)
 
 
-def is_output_activation(facts: Facts, roles: Roles, node: ast.expr) -> bool:
+def is_output_activation(facts: Facts, roles: Roles, node: ast.expr, depth: int = 0) -> bool:
     """`"softmax"`, `keras.activations.softmax`, `tf.nn.sigmoid`, or a name bound to one (a
-    constant, a parameter's default)."""
+    constant; a parameter whose default is one, or that a call of its function passes one)."""
     if isinstance(node, ast.Name):
         where, function = facts.resolve(node)
-        if where == "param":  # def head(x, activation="softmax")
-            node = parameter_default(function, node.id) or node
-        elif node.id in facts.literal_defs and facts.bindings[node.id] == 1:
+        if where == "param":  # def head(x, activation="softmax"), or a call head(x, "softmax")
+            values = [parameter_default(function, node.id), *(facts.passed_for(function, node.id) or ())]
+            return depth < FOLLOW_DEPTH and any(
+                value is not None and value is not node and is_output_activation(facts, roles, value, depth + 1)
+                for value in values)
+        if node.id in facts.literal_defs and facts.bindings[node.id] == 1:
             node = facts.literal_defs[node.id]
     if isinstance(node, ast.Constant):
         return isinstance(node.value, str) and node.value in roles.output_activations

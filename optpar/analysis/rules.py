@@ -20,10 +20,10 @@ from optpar.analysis.calls import bound_arguments
 from optpar.analysis.cli_options import option_default
 from optpar.analysis.config_dicts import dict_entry
 from optpar.analysis.config_objects import class_setting
-from optpar.analysis.facts import FOLLOW_DEPTH, Facts, Literal
+from optpar.analysis.facts import FOLLOW_DEPTH, Facts, Literal, call_label
 from optpar.analysis.loop_lists import loop_items
 from optpar.analysis.outputs import Outputs
-from optpar.analysis.syntax import literal_value
+from optpar.analysis.syntax import literal_value, parameter_default
 from optpar.csvrows import Key
 from optpar.metadata import Catalog, Row
 
@@ -61,14 +61,46 @@ def candidates(facts: Facts, catalog: Catalog, outputs: Outputs,
                     yield Candidate(call, key, row, node, value, constant)
 
 
-def _held(facts: Facts, outputs: Outputs, arg: ast.expr) -> list[tuple[ast.expr, Literal | None]]:
-    """The literals an argument holds: one (held_literal), or one per item of the list a loop
-    variable walks (loop_lists)."""
+def _held(facts: Facts, outputs: Outputs, arg: ast.expr, depth: int = 0) -> list[tuple[ast.expr, Literal | None]]:
+    """The literals an argument holds: one (held_literal); one per item of the list a loop
+    variable walks (loop_lists); or one per call of the function whose parameter it is."""
     items = loop_items(facts, arg) if isinstance(arg, ast.Name) and arg.id not in outputs.blocked else None
     if items is not None:
         return [(item.node, item) for item in items]
     found = held_literal(facts, outputs, arg)
-    return [] if found is None else [found]
+    return [found] if found is not None else _passed_by_each_call(facts, outputs, arg, depth)
+
+
+def _passed_by_each_call(facts: Facts, outputs: Outputs, arg: ast.expr,
+                         depth: int) -> list[tuple[ast.expr, Literal | None]]:
+    """A parameter of a function called several times (`conv_block(x, 32)`, `conv_block(x, 64)`):
+    what each call passes is a value of its own, tuned where that call writes it
+    (`conv_block_filters`, `conv_block_1_filters`), and the default is one more, for the calls
+    that leave it. A call that passes something else (`filters * 2`) keeps it; a list its loop
+    variable walks, or a name holding a literal, is followed as at a Keras call. Also what the
+    one call of a function passes when that is a loop variable."""
+    if not isinstance(arg, ast.Name) or arg.id in outputs.blocked or depth >= FOLLOW_DEPTH:
+        return []
+    where, function = facts.resolve(arg)
+    name = arg.id
+    if where != "param" or facts.rebinds(function, name):
+        return []
+    by_call = facts.passed_by_call(function, name) or []
+    callee, segment = facts.call_name(function), facts.lines.segment
+    held: list[tuple[ast.expr, Literal | None]] = []
+    for index, (_, value) in enumerate(by_call):
+        if value is None:
+            default = parameter_default(function, name)
+            if default is not None and literal_value(default)[0]:
+                held.append((default, Literal(default, name, f"{callee}({name}={segment(default)}), its default")))
+            continue
+        for node, literal in _held(facts, outputs, value, depth + 1):
+            if literal is None and literal_value(node)[0]:
+                literal = Literal(node, call_label(callee, index, name) if len(by_call) > 1 else name,
+                                  f"{callee}({name}={segment(node)}), call {index + 1} of {len(by_call)}")
+            if literal is not None:
+                held.append((node, literal))
+    return held
 
 
 def held_literal(facts: Facts, outputs: Outputs, arg: ast.expr,

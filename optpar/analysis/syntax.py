@@ -11,6 +11,14 @@ from optpar.analysis.records import Span
 from optpar.errors import UserError
 
 FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
+
+
+def snake(name: str) -> str:
+    """Keras's layer-name style: Conv2D -> conv2d, BatchNormalization -> batch_normalization."""
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
