@@ -56,6 +56,17 @@ def test_the_bound_of_a_loop_of_one_epoch_fits_is_tuned(tmp_path, body, before, 
     assert "epochs=1, validation_split=0.2)" in text  # as written
 
 
+@pytest.mark.parametrize("imported, values", [
+    ("from six.moves import range\n", ["30"]),  # the legacy examples' Python 2 shim: the builtin
+    ("from builtins import range\n", ["30"]),
+    ("from mylib import range\n", ["1"]),  # someone else's range: fit's epochs as before
+    ("range = print\n", ["1"]),
+])
+def test_range_imported_from_a_compatibility_module_is_the_builtin(imported, values):
+    body = imported + "for epoch in range(1, 30):\n    model.fit(x, y, epochs=1, validation_split=0.2)\n"
+    assert sorted(value for _, value, _ in epochs_sites(body).values()) == values
+
+
 @pytest.mark.parametrize("body, values", [
     # fit trains 2 epochs a pass: its epochs are the hyperparameter, the loop is left alone
     ("for i in range(10):\n    model.fit(x, y, epochs=2, validation_split=0.2)\n", ["2"]),

@@ -109,11 +109,21 @@ def _is_range(facts: Facts, call: ast.expr, counts: tuple[int, ...] = (1,)) -> b
     """`range(N)` (or, with counts (1, 2), `range(start, N)`), the builtin (not rebound), iterated
     by a for or a comprehension."""
     if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "range"
-            and facts.bindings["range"] == 0 and len(call.args) in counts and not call.keywords
+            and _builtin_range(facts) and len(call.args) in counts and not call.keywords
             and not any(isinstance(a, ast.Starred) for a in call.args)):
         return False
     parent = facts.parents.get(call)
     return isinstance(parent, (ast.For, ast.comprehension)) and parent.iter is call
+
+
+# The builtin under another import: Python 2 compatibility shims (keras legacy examples).
+_RANGE_IMPORTS = frozenset({"six.moves.range", "builtins.range", "future.builtins.range"})
+
+
+def _builtin_range(facts: Facts) -> bool:
+    """`range` is the builtin: never bound in the file, or bound once, by `from six.moves import range`."""
+    return facts.bindings["range"] == 0 or (
+        facts.bindings["range"] == 1 and facts.imports.names.get("range") in _RANGE_IMPORTS)
 
 
 def _builds(facts: Facts, call: ast.Call, builders: set[int]) -> bool:
