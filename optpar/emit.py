@@ -19,7 +19,7 @@ from optpar.analysis.naming import script_names
 from optpar.errors import UserError
 from optpar.plan import Plan, plan
 from optpar.rewrite import apply_edits, fit_edit, params_ref, positions_of, site_edits
-from optpar.runtime.state import API_VERSION
+from optpar.runtime.state import API_VERSION, required_api
 from optpar.seeds import seeding_calls
 from optpar.source import GENERATED_MARK, STANDALONE_MARK
 from optpar.units import is_future_import
@@ -144,8 +144,11 @@ def build_script(analysis: Analysis, source_name: str, out_name: str, standalone
         raise UserError(path, span.line, span.col + 1, "internal: could not instrument this fit() call")
     layout = plan(analysis, trial_module)
     code = trial_module.code_for_node
+    passes = analysis.fit.passes if analysis.fit.passes and any(
+        s.id == analysis.fit.passes[0] for s in analysis.sites) else None
     text = _template("tune_script.py.tmpl").substitute(
-        mark=GENERATED_MARK, source=source_name, out=out_name, api=API_VERSION,
+        mark=GENERATED_MARK, source=source_name, out=out_name, api=required_api(passes is not None),
+        passes="" if passes is None else f",\n        passes={passes!r}",
         flag=" --standalone" if standalone else "",
         notes=_lines([f"# Note: {n}" for n in notes]),
         future=_lines([code(u.cst).strip("\n") for u in layout.setup if is_future_import(u.first)]),

@@ -92,3 +92,33 @@ def test_the_rewrite_is_idempotent(tmp_path):
     text = refactored(tmp_path, FORMS[0].values[0])
     assert 'epochs = params["epochs"]' in text
     assert [s for s in analyze_text(text, "again.py").sites if s.param == "epochs"] == []
+
+
+def generated(tmp_path, body: str) -> str:
+    from optpar.pipeline import generate
+
+    path = tmp_path / "model.py"
+    path.write_text(HEAD + body, encoding="utf-8")
+    return generate(path).text
+
+
+@pytest.mark.parametrize("body, passes", [
+    (FORMS[0].values[0], "passes=('epochs', 1)"),
+    (FORMS[1].values[0], "passes=('fit_epochs', 0)"),
+])
+def test_the_script_tells_the_runtime_the_passes_it_plans_pruning_on(tmp_path, body, passes):
+    """The runtime sees fit(epochs=1) each pass: the script hands it the tuned bound and the
+    loop's start, so a trial plans EPOCHS - 1 epochs (pruning and the epoch counts use them).
+    Only such a script needs runtime API 3."""
+    text = generated(tmp_path, body)
+    assert text.rstrip().endswith(f"{passes}))") and "(runtime API 3)" in text and "api=3," in text
+
+
+@pytest.mark.parametrize("body", [
+    "for i in range(10):\n    model.fit(x, y, epochs=2, validation_split=0.2)\n",  # not a loop of one-epoch fits
+    "epochs = 30  # optpar: skip\nfor epoch in range(1, epochs):\n"
+    "    model.fit(x, y, epochs=1, validation_split=0.2)\nmodel.compile(optimizer='adam', loss='mse')\n",
+])
+def test_a_script_without_a_tuned_loop_bound_hands_no_passes(tmp_path, body):  # no-op
+    text = generated(tmp_path, body)
+    assert "passes=" not in text and "(runtime API 2)" in text and "api=2," in text

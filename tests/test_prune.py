@@ -351,3 +351,14 @@ def test_epochs_saved_counts_up_to_where_finished_trials_stopped(tmp_path):
     # Without early stopping, what fit() asked for.
     store.records = [record("ok", 9, 9), record("pruned", 1, 9), record("pruned", 3, 9)]
     assert store.epochs_saved() == 8 + 6
+
+
+@pytest.mark.parametrize("values, planned", [
+    ({"epochs": 13}, 12), ({"epochs": 1}, 1), ({"epochs": 5.0}, 4), ({"units": 8}, None), ({"epochs": True}, None),
+])
+def test_a_loop_of_one_epoch_fits_plans_its_passes(values, planned):
+    from optpar.runtime.state import Program
+
+    program = Program("model.py", {}, {}, {}, {}, lambda: None, passes=("epochs", 1))
+    assert program.planned_passes(values) == planned
+    assert Program("model.py", {}, {}, {}, {}, lambda: None).planned_passes(values) is None

@@ -226,6 +226,21 @@ def test_the_bound_of_a_loop_of_one_epoch_fits_is_tuned_and_applied_to_the_repor
     assert f"EPOCHS = {best['best']['epochs']}\n" in text and "epochs=1, validation_split" in text
 
 
+def test_trials_of_a_loop_of_one_epoch_fits_are_pruned_on_the_passes_they_plan(tmp_path):
+    """12 passes of fit(epochs=1): each trial plans EPOCHS - 1 epochs, so the default pruning is on
+    (before, a trial planned 1 epoch and was never pruned) and a hopeless trial stops after a
+    pass or a few: the program's loop ends there."""
+    path = tmp_path / "model.py"
+    path.write_text(EPOCH_LOOP.replace("EPOCHS = 6", "EPOCHS = 13"))
+    proc = tune(path, "--max-evals", "6")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    trials = rows(path)
+    assert (trials[0]["status"], trials[0]["epochs_run"]) == ("ok", "12")  # the user's run, never pruned
+    pruned = [row for row in trials if row["status"] == "pruned"]
+    assert pruned and all(int(row["epochs_run"]) < int(row["epochs"]) - 1 for row in pruned)
+    assert "pruning saved" in proc.stdout
+
+
 PARAMS_DICT = """\
 import keras
 import numpy as np

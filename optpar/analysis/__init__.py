@@ -26,6 +26,7 @@ metadata/roles.csv, on the catalog.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from itertools import chain
 
 from optpar.analysis.calls import callee
@@ -33,7 +34,7 @@ from optpar.analysis.facts import collect
 from optpar.analysis.datasets import untuned
 from optpar.analysis.fit import measured_call, measured_fit
 from optpar.analysis.keras1 import lint
-from optpar.analysis.loops import epoch_loop, epoch_loop_bound, loop_candidates
+from optpar.analysis.loops import epoch_loop, epoch_loop_bound, loop_candidates, loop_start
 from optpar.analysis.naming import sites
 from optpar.analysis.outputs import find_outputs
 from optpar.analysis.records import Analysis, Diagnostic, FitCall, Site, Span
@@ -62,4 +63,7 @@ def analyze(text: str, path: str, catalog: Catalog) -> Analysis:
         passes = epoch_loop_bound(facts, outputs, catalog, measured, loop)
     found = sites(chain(candidates(facts, catalog, outputs, keyed, held),
                         loop_candidates(facts, outputs, keyed), [passes] if passes else ()), path, lines)
+    if passes is not None and fit is not None:  # the runtime plans pruning on the loop's passes
+        bound = lines.span(passes.node)
+        fit = replace(fit, passes=next(((s.id, loop_start(loop)) for s in found if s.span == bound), None))
     return Analysis(path, text, tree, tuple(found), tuple(lint(path, lines, catalog, keyed)), fit, True)

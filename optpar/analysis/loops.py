@@ -77,16 +77,22 @@ def epoch_loop_bound(facts: Facts, outputs: Outputs, catalog: Catalog, measured:
     fit()'s epochs: when start, if written, is the literal 0 or 1, and the lowest N of the space
     still trains a pass."""
     row = catalog.row(FIT, "epochs")
-    *first, bound = loop.iter.args
-    start = first[0].value if first and isinstance(first[0], ast.Constant) else None if first else 0
-    if row is None or type(start) is not int or start not in (0, 1):
+    start = loop_start(loop)
+    if row is None or start is None:
         return None
-    found = held_literal(facts, outputs, bound)
+    found = held_literal(facts, outputs, loop.iter.args[-1])
     value = None if found is None else count_of(found[0])
     space = None if value is None else anchor(row, value)
     if space is None or space.low is None or space.low <= start:
         return None
     return Candidate(measured, FIT, row, found[0], value, found[1], use="the passes of a loop around fit()")
+
+
+def loop_start(loop: ast.For) -> int | None:
+    """The start of an epoch loop's `range([start,] N)` when it is 0 (or not written) or 1."""
+    first = loop.iter.args[:-1]
+    start = first[0].value if first and isinstance(first[0], ast.Constant) else None if first else 0
+    return start if type(start) is int and start in (0, 1) else None
 
 
 def _loop_around(facts: Facts, node: ast.AST) -> ast.For | None:

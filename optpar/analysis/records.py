@@ -82,6 +82,7 @@ class FitCall:
     span: Span
     has_validation: bool
     callbacks: Span | None  # the value of callbacks=..., when given
+    passes: tuple[str, int] | None = None  # a loop of one-epoch fits: (id of its tuned bound N, its start)
 
 
 @dataclass(frozen=True)

@@ -146,7 +146,7 @@ def recorder_class():
             self.best = None
             self.wait = 0
             self.stopped = None  # why the recorder stopped the training: pruned, diverged, stalled, unvalidated
-            self.planned = None  # the epochs the first fit() asked for
+            self.planned = None  # the epochs the first fit() asked for, or a loop of one-epoch fits' passes
             self.trained = lambda: None  # the model trained (a weak reference)
 
         @property
@@ -162,8 +162,8 @@ def recorder_class():
                     self.trained = lambda: model
 
         def on_train_begin(self, logs=None):
-            if self.planned is None:
-                self.planned = (self.params or {}).get("epochs")
+            if self.planned is None:  # a loop of one-epoch fits plans its passes
+                self.planned = self.state.passes or (self.params or {}).get("epochs")
 
         def stop(self, why: str) -> None:
             self.model.stop_training, self.stopped = True, why

@@ -20,7 +20,7 @@ from optpar.runtime.trial import Objective, error_text, plain
 
 
 def main(*, source: str, space: dict, defaults: dict, baseline: dict, params: dict, run_trial,
-         seeds=(), fit_at: str = "", api: int = API_VERSION, argv=None) -> int:
+         seeds=(), fit_at: str = "", api: int = API_VERSION, argv=None, passes=None) -> int:
     """Run (or resume) the search of a generated script; 0 ok, 1 every trial failed, 2 bad input,
     130 interrupted."""
     if api > API_VERSION:
@@ -29,7 +29,7 @@ def main(*, source: str, space: dict, defaults: dict, baseline: dict, params: di
               file=sys.stderr)
         return 2
     program = Program(source, space, defaults, baseline, params, run_trial, tuple(seeds), fit_at,
-                      options.program_argv())
+                      options.program_argv(), None if passes is None else tuple(passes))
     INTERRUPT.requested = False
     previous = _on_sigint(INTERRUPT.handler)
     try:

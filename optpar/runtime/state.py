@@ -12,7 +12,13 @@ from typing import Callable
 # Changes only when the contract between a generated script and the runtime changes (what
 # main() takes, what optpar_fit does with its arguments), not with optpar's version: a script
 # generated for API 1 runs on every optpar that supports API 1.
-API_VERSION = 2  # 2: the script splits its command line at "--" (options.split_argv)
+API_VERSION = 3  # 2: the script splits its command line at "--" (options.split_argv); 3: main() takes passes
+
+
+def required_api(passes: bool) -> int:
+    """The oldest runtime API a generated script runs on: 3 only for a script that hands main()
+    the passes of a loop of one-epoch fits, so that the others stay as they were generated."""
+    return 3 if passes else 2
 
 
 @dataclass(frozen=True)
@@ -28,6 +34,14 @@ class Program:
     seeds: tuple[str, ...] = ()  # where the program seeds its random numbers
     fit_at: str = ""  # the measured fit() in the model file, "model.py:LINE:COL"
     argv: tuple[str, ...] | None = None  # the program's own command line (after "--"); None: not split
+    passes: tuple[str, int] | None = None  # a loop of one-epoch fits: (id of its tuned bound N, start)
+
+    def planned_passes(self, values: dict) -> int | None:
+        """The epochs a trial trains through a loop of one-epoch fits (N - start), None without one."""
+        bound = None if self.passes is None else values.get(self.passes[0])
+        if isinstance(bound, bool) or not isinstance(bound, (int, float)):
+            return None
+        return max(int(bound) - self.passes[1], 1)
 
     def refusal_line(self, message: object) -> str:
         """A refusal as the one line a user reads: where (the measured fit), then what."""
@@ -50,6 +64,7 @@ class TrialState:
     fold: tuple | None = None  # --folds: (index, count) of the fold this run of the program validates on
     folded: bool = False  # optpar_fit used the fold (array data, no validation_data of the user's)
     unvalidated: bool = False  # the measured fit() has no validation data and none can be added
+    passes: int | None = None  # the epochs of a loop of one-epoch fits (Program.planned_passes)
     verbose: bool = False
     trial_dir: str | None = None  # where this trial's callbacks write their files
     board: object = None  # the trial's TensorBoard run (board.TrialRun) with --tensorboard

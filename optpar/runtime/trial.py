@@ -184,6 +184,7 @@ class Objective:
         state.metric, state.patience, state.verbose = self.metric, self.patience, self.verbose
         state.prune, state.curves = self.prune, tuple(self.curves)
         state.protected = values == plain(program.defaults)  # the user's configuration
+        state.passes = program.planned_passes(values)
         state.trial_dir, state.routed = trial_dir, {}
         state.board = None if run is None or self.tensorboard is None else board.TrialRun(
             os.path.join(self.tensorboard, run), run)
