@@ -69,7 +69,9 @@ class IdUniquer:
 def make_site(hp_id: str, path: str, lines: SourceLines, node: ast.expr, *, call: str, param: str,
               default: object, kind: str, space: Space, origin: str, constant: str | None,
               code: str, flags: tuple[str, ...] = ()) -> Site:
-    """A site for the literal `node`: its span, source text and tuple size come from the node."""
+    """A site for the literal `node`: its span, source text and tuple size come from the node.
+    `origin` is made one line (a list written over several lines): it becomes a comment."""
+    origin = " ".join(origin.split())
     return Site(
         id=hp_id, file=path, span=lines.span(node), call=call, param=param,
         value=lines.segment(node), default=default,
