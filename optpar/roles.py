@@ -4,7 +4,9 @@ What the matcher has to know about Keras beyond which arguments are tuned: which
 a layer's width, which activations only an output layer has, which keywords tell a model's
 ``fit``/``compile`` from another library's, where ``fit`` takes its validation data, which
 ``tf.data.Dataset`` methods are tuned, which values are tuned only when the measured ``fit`` has
-validation data of its own, and the Keras 1 positional forms to warn about. Adding such knowledge
+validation data of its own, which sizes a model that upsamples must keep (an autoencoder's
+output has its input's size: a pooling size tuned alone breaks it), and the Keras 1 positional
+forms to warn about. Adding such knowledge
 for a new Keras API is a row here, not code. The file is read and checked like the other tables
 (``path:line:col: error: ...``).
 
@@ -24,6 +26,8 @@ validation          ``Model.<method>``       a validation argument       optiona
 dataset_method      ``Dataset.<method>``     --                          --        --
 needs_validation    a call (``Dataset.batch``) its parameter             --        --
 keras1_positional   layer (``Conv2D``)       the Keras 3 parameter       required  >= 2
+upsampling          layer (``UpSampling*``)  --                          --        --
+downsampling        layer (``MaxPooling*``)  the size it divides by      --        --
 ==================  =======================  ==========================  ========  ====
 """
 
@@ -54,6 +58,8 @@ _SHAPES: Mapping[str, tuple[str, bool, str, bool]] = MappingProxyType({
     "dataset_method": ("dataset", False, "", False),
     "needs_validation": ("call", True, "", False),
     "keras1_positional": ("layer", True, "required", True),
+    "upsampling": ("layer", False, "", False),
+    "downsampling": ("layer", True, "", False),
 })
 ROLES = tuple(_SHAPES)
 
@@ -100,6 +106,10 @@ class Roles:
     # (call, parameter): a value that changes what optpar would hold out of the training data (a
     # dataset's batch size changes which batches are held out), tuned only when fit() has its own
     needs_validation: frozenset[tuple[Key, str]] = frozenset()
+    upsampling: frozenset[Key] = frozenset()  # layers that multiply a size back (UpSampling2D, Conv2DTranspose)
+    # (layer, parameter): a size that divides what upsampling layers multiply back (pool_size),
+    # held as written in a file that upsamples
+    downsampling: frozenset[tuple[Key, str]] = frozenset()
 
     @classmethod
     def of(cls, rows: Iterable[Role]) -> Roles:
@@ -130,6 +140,8 @@ class Roles:
             keras1_positional=_frozen({r.key: r for r in rows if r.role == "keras1_positional"}),
             dataset_methods=frozenset(r.key[1] for r in rows if r.role == "dataset_method"),
             needs_validation=frozenset((r.key, r.name) for r in rows if r.role == "needs_validation"),
+            upsampling=frozenset(r.key for r in rows if r.role == "upsampling"),
+            downsampling=frozenset((r.key, r.name) for r in rows if r.role == "downsampling"),
         )
 
     def __add__(self, other: Roles) -> Roles:

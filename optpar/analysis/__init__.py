@@ -19,6 +19,7 @@ The data flows one way, each step a module that can be read and tested alone:
     fit      the measured fit() call
     loops    the counts of loops that build layers (depth); the bound of a loop of fit(epochs=1)
     datasets which data pipelines' batch sizes are left as written
+    shapes   which sizes a model that upsamples keeps (pooling sizes)
 
 The Keras policy they apply (widths, output activations, fit/compile keywords, ...) is data:
 metadata/roles.csv, on the catalog.
@@ -39,6 +40,7 @@ from optpar.analysis.naming import sites
 from optpar.analysis.outputs import find_outputs
 from optpar.analysis.records import Analysis, Diagnostic, FitCall, Site, Span
 from optpar.analysis.rules import candidates
+from optpar.analysis.shapes import coupled_sizes
 from optpar.analysis.syntax import SourceLines, parse_python
 from optpar.metadata import Catalog
 
@@ -56,7 +58,7 @@ def analyze(text: str, path: str, catalog: Catalog) -> Analysis:
              if (key := callee(facts, catalog.roles, call)) is not None]
     fit = measured_fit(lines, catalog.roles, keyed)
     measured = measured_call(keyed)
-    held = untuned(facts, catalog.roles, keyed, measured)
+    held = untuned(facts, catalog.roles, keyed, measured) | coupled_sizes(catalog.roles, keyed)
     passes = None
     if (loop := epoch_loop(facts, outputs, catalog, measured)) is not None:
         held = held | {(id(measured), "epochs")}  # the loop's bound is how long it trains
