@@ -11,7 +11,8 @@ The data flows one way, each step a module that can be read and tested alone:
              and parameter defaults on demand
     calls    which catalog key a call is, which argument feeds which row
     chains   the layer lists of Sequential models
-    outputs  which calls make a model's outputs (never tuned), the output-activation net
+    outputs  which calls make a model's outputs (never tuned), the output-activation net, and
+             (merges) the widths summed elementwise that are written apart
     rules    metadata rows + facts -> Candidate records (with cli_options, config_dicts,
              config_objects, loop_lists: where a name or an attribute gets its literal)
     naming   stable ids, the one id-uniquer, Site construction

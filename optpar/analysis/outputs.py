@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from optpar.analysis.calls import bound_arguments
 from optpar.analysis.chains import Chains, sequential_chains
 from optpar.analysis.facts import FOLLOW_DEPTH, Facts
+from optpar.analysis.merges import coupled_widths
 from optpar.analysis.syntax import FUNCTIONS, parameter_default
 from optpar.csvrows import Key
 from optpar.imports import canonical, dotted
@@ -29,7 +30,7 @@ from optpar.roles import Roles
 @dataclass(frozen=True)
 class Outputs:
     calls: frozenset[ast.Call]  # layers that make a model's outputs: nothing of theirs is tuned
-    width_frozen: frozenset[ast.Call]  # layers with an output activation: their width is kept
+    width_frozen: frozenset[ast.Call]  # layers with an output activation, or summed (merges): widths kept
     blocked: frozenset[str]  # names those calls read there: the constants (or defaults) are kept
 
 
@@ -37,6 +38,8 @@ def find_outputs(facts: Facts, catalog: Catalog) -> Outputs:
     chains = sequential_chains(facts)
     calls = _OutputLayers(facts, catalog).find(chains)
     width_frozen, blocked = _output_activation_widths(facts, catalog, chains, calls)
+    summed, names = coupled_widths(facts, catalog)  # widths summed elementwise, written apart
+    width_frozen, blocked = width_frozen | summed, blocked | names
     for call in calls:
         for arg in [*call.args, *(k.value for k in call.keywords)]:
             if isinstance(arg, ast.Name):
