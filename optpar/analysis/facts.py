@@ -41,11 +41,14 @@ class Literal:
     flags: tuple[str, ...] = ()  # a command-line option's flags (`--units`), which also set it
 
 
-def call_label(callee: str, index: int, name: str) -> str:
-    """The name of what call `index` (from 0) of the function `callee` passes for its parameter
-    `name` when there are several calls, numbered as the ids of Keras calls are:
-    `conv_block_filters`, `conv_block_1_filters`, ..."""
-    return f"{snake(callee)}_{index}_{name}" if index else f"{snake(callee)}_{name}"
+@dataclass(frozen=True)
+class Passed:
+    """What one call of a function passes for a parameter (or the default the calls that pass
+    nothing share), named for the ids and the origin comments."""
+
+    value: ast.expr
+    label: str  # the parameter's name; with several calls `conv_block_filters`, `conv_block_1_filters`
+    written: str  # `conv_block(filters=32), call 2 of 2`, `conv_block(kernel_size=3), its default`
 
 
 class Facts:
@@ -246,6 +249,26 @@ class Facts:
         :meth:`passed_by_call`)."""
         by_call = self.passed_by_call(function, name)
         return None if by_call is None else [value for _, value in by_call]
+
+    def values_passed(self, function: ast.AST, name: str) -> list[Passed]:
+        """What the calls of `function` pass for its parameter `name`, one entry a call in source
+        order, and its default once for the calls that pass nothing; [] when the callers are not
+        all seen (passed_by_call) or the function rebinds the name. With several calls, each
+        call's value is named apart, numbered as the ids of Keras calls are."""
+        by_call = self.passed_by_call(function, name)
+        if not by_call or self.rebinds(function, name):
+            return []
+        callee, count = self.call_name(function), len(by_call)
+        found: list[Passed] = []
+        default = parameter_default(function, name)
+        for index, (_, value) in enumerate(by_call):
+            if value is not None:
+                label = name if count == 1 else f"{snake(callee)}_{index}_{name}" if index else f"{snake(callee)}_{name}"
+                where = f", call {index + 1} of {count}" if count > 1 else ""
+                found.append(Passed(value, label, f"{callee}({name}={self.lines.segment(value)}){where}"))
+            elif default is not None and not any(p.value is default for p in found):
+                found.append(Passed(default, name, f"{callee}({name}={self.lines.segment(default)}), its default"))
+        return found
 
     def passed_by_call(self, function: ast.AST, name: str) -> list[tuple[ast.Call, ast.expr | None]] | None:
         """(each call of `function`, what it passes for its parameter `name`; None: that call

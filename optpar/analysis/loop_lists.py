@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import ast
 
-from optpar.analysis.facts import FOLLOW_DEPTH, Facts, Literal, call_label
-from optpar.analysis.syntax import literal_value, parameter_default
+from optpar.analysis.facts import FOLLOW_DEPTH, Facts, Literal
+from optpar.analysis.syntax import literal_value
 
 _CHANGERS = frozenset({"append", "extend", "insert", "pop", "remove", "sort", "reverse", "clear"})
 _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)
@@ -88,20 +88,10 @@ def _displays(facts: Facts, node: ast.expr, label: str, depth: int,
         return None
     where, function = facts.resolve(node)
     if where == "param":
-        by_call = facts.passed_by_call(function, node.id)
-        if not by_call or facts.rebinds(function, node.id) or facts.changed_in_place(node.id, _CHANGERS):
+        if facts.changed_in_place(node.id, _CHANGERS):
             return None
-        default, callee = parameter_default(function, node.id), facts.call_name(function)
-        found: list[tuple[ast.List | ast.Tuple, str, str]] = []
-        for index, (_, value) in enumerate(by_call):
-            if value is None and default is not None and not any(default is d for d, _, _ in found):
-                found += _displays(facts, default, node.id, depth + 1) or []
-            elif value is not None:
-                several = len(by_call) > 1
-                here = call_label(callee, index, node.id) if several else node.id
-                written = f"{callee}({node.id}={facts.lines.segment(value)})" + (
-                    f", call {index + 1} of {len(by_call)}" if several else "")
-                found += _displays(facts, value, here, depth + 1, written) or []
+        found = [display for passed in facts.values_passed(function, node.id)
+                 for display in _displays(facts, passed.value, passed.label, depth + 1, passed.written) or []]
         return found or None
     value = facts.only_value(node.id)
     if value is None or facts.changed_in_place(node.id, _CHANGERS):

@@ -20,10 +20,10 @@ from optpar.analysis.calls import bound_arguments
 from optpar.analysis.cli_options import option_default
 from optpar.analysis.config_dicts import dict_entry
 from optpar.analysis.config_objects import class_setting
-from optpar.analysis.facts import FOLLOW_DEPTH, Facts, Literal, call_label
+from optpar.analysis.facts import FOLLOW_DEPTH, Facts, Literal
 from optpar.analysis.loop_lists import loop_items
 from optpar.analysis.outputs import Outputs
-from optpar.analysis.syntax import literal_value, parameter_default
+from optpar.analysis.syntax import literal_value
 from optpar.csvrows import Key
 from optpar.metadata import Catalog, Row
 
@@ -82,22 +82,13 @@ def _passed_by_each_call(facts: Facts, outputs: Outputs, arg: ast.expr,
     if not isinstance(arg, ast.Name) or arg.id in outputs.blocked or depth >= FOLLOW_DEPTH:
         return []
     where, function = facts.resolve(arg)
-    name = arg.id
-    if where != "param" or facts.rebinds(function, name):
+    if where != "param":
         return []
-    by_call = facts.passed_by_call(function, name) or []
-    callee, segment = facts.call_name(function), facts.lines.segment
     held: list[tuple[ast.expr, Literal | None]] = []
-    for index, (_, value) in enumerate(by_call):
-        if value is None:
-            default = parameter_default(function, name)
-            if default is not None and literal_value(default)[0]:
-                held.append((default, Literal(default, name, f"{callee}({name}={segment(default)}), its default")))
-            continue
-        for node, literal in _held(facts, outputs, value, depth + 1):
+    for passed in facts.values_passed(function, arg.id):
+        for node, literal in _held(facts, outputs, passed.value, depth + 1):
             if literal is None and literal_value(node)[0]:
-                literal = Literal(node, call_label(callee, index, name) if len(by_call) > 1 else name,
-                                  f"{callee}({name}={segment(node)}), call {index + 1} of {len(by_call)}")
+                literal = Literal(node, passed.label, passed.written)
             if literal is not None:
                 held.append((node, literal))
     return held
