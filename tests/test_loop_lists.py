@@ -103,15 +103,20 @@ def test_loops_that_do_not_walk_a_list_of_literals_are_left_alone(loop):  # no-o
     assert found(body) == {}
 
 
-def test_the_rewrite_is_idempotent(tmp_path):
+def generated(tmp_path, hidden: str):
+    """The tuning script of a runnable model whose Dense layers walk `HIDDEN = <hidden>`."""
     from optpar.pipeline import generate
 
-    body = "import numpy as np\nx = np.zeros((8, 4))\ny = np.zeros((8,))\nHIDDEN = [64, 32]\n" \
+    body = f"import numpy as np\nx = np.zeros((8, 4))\ny = np.zeros((8,))\nHIDDEN = {hidden}\n" \
            "inputs = keras.Input((4,))\nh = inputs\nfor units in HIDDEN:\n    h = layers.Dense(units)(h)\n" \
            "model = keras.Model(inputs, layers.Dense(1)(h))\n"
     path = tmp_path / "model.py"
     path.write_text(HEAD + body + FIT, encoding="utf-8")
-    refactored = generate(path).refactored
+    return generate(path)
+
+
+def test_the_rewrite_is_idempotent(tmp_path):
+    refactored = generated(tmp_path, "[64, 32]").refactored
     assert 'HIDDEN = [params["hidden_0"], params["hidden_1"]]' in refactored
     assert analyze_text(refactored, "again.py").sites == ()
 
@@ -119,13 +124,6 @@ def test_the_rewrite_is_idempotent(tmp_path):
 def test_a_list_written_over_several_lines_gives_a_script_that_compiles(tmp_path):
     """A regression: keras-io's ViT writes `mlp_head_units = [\n    2048,\n    1024,\n]`; the
     origin comments of its items held the line breaks and the script could not be generated."""
-    from optpar.pipeline import generate
-
-    body = "import numpy as np\nx = np.zeros((8, 4))\ny = np.zeros((8,))\nHIDDEN = [\n    64,\n    32,\n]\n" \
-           "inputs = keras.Input((4,))\nh = inputs\nfor units in HIDDEN:\n    h = layers.Dense(units)(h)\n" \
-           "model = keras.Model(inputs, layers.Dense(1)(h))\n"
-    path = tmp_path / "model.py"
-    path.write_text(HEAD + body + FIT, encoding="utf-8")
-    text = generate(path).text
+    text = generated(tmp_path, "[\n    64,\n    32,\n]").text
     compile(text, "model_tune.py", "exec")
     assert "model.py:8 HIDDEN = [ 64, 32, ], item 0, used as Dense(units) at line 14\n" in text
