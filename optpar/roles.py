@@ -28,6 +28,7 @@ needs_validation    a call (``Dataset.batch``) its parameter             --     
 keras1_positional   layer (``Conv2D``)       the Keras 3 parameter       required  >= 2
 upsampling          layer (``UpSampling*``)  --                          --        --
 downsampling        layer (``MaxPooling*``)  the size it divides by      --        --
+sum                 layer (``Add``)          --                          --        --
 ==================  =======================  ==========================  ========  ====
 """
 
@@ -60,6 +61,7 @@ _SHAPES: Mapping[str, tuple[str, bool, str, bool]] = MappingProxyType({
     "keras1_positional": ("layer", True, "required", True),
     "upsampling": ("layer", False, "", False),
     "downsampling": ("layer", True, "", False),
+    "sum": ("layer", False, "", False),
 })
 ROLES = tuple(_SHAPES)
 
@@ -110,6 +112,7 @@ class Roles:
     # (layer, parameter): a size that divides what upsampling layers multiply back (pool_size),
     # held as written in a file that upsamples
     downsampling: frozenset[tuple[Key, str]] = frozenset()
+    sums: frozenset[Key] = frozenset()  # elementwise merges (Add()([a, b]), add([a, b]), ops.add): equal widths
 
     @classmethod
     def of(cls, rows: Iterable[Role]) -> Roles:
@@ -142,6 +145,7 @@ class Roles:
             needs_validation=frozenset((r.key, r.name) for r in rows if r.role == "needs_validation"),
             upsampling=frozenset(r.key for r in rows if r.role == "upsampling"),
             downsampling=frozenset((r.key, r.name) for r in rows if r.role == "downsampling"),
+            sums=frozenset(r.key for r in rows if r.role == "sum"),
         )
 
     def __add__(self, other: Roles) -> Roles:

@@ -64,3 +64,9 @@ def qualified_name(key: Key) -> str:
     if key[0] == "builtins":
         return key[1]
     return f"keras.{key[0]}.{key[1]}"
+
+
+def is_width_layer(facts: Facts, catalog: Catalog, call: ast.Call) -> bool:
+    """A Keras layer with a parameter that sets the width of what it outputs (units, filters)."""
+    key = facts.imports.key(call.func)
+    return key is not None and bool(catalog.roles.width & set(catalog.params(key)))

@@ -1,7 +1,7 @@
 """Widths that must stay equal: the layers whose outputs are summed elementwise.
 
 `x += residual`, `layers.add([x, shortcut])`, `layers.Add()([x, y])`, `x + y` (also subtract,
-multiply, average, maximum, minimum) need inputs of one width. Each input is followed back through
+multiply, average, maximum, minimum: roles.csv's `sum` rows) need inputs of one width. Each input is followed back through
 `name = value` assignments and the layers that keep a width (Dropout, BatchNormalization, ...) to
 the layers that set it (roles.csv's `width` parameters); inputs that are themselves sums join their
 groups. A group whose widths are all written as one name (`Dense(units)` twice, `filters` in a
@@ -15,12 +15,10 @@ from __future__ import annotations
 
 import ast
 
-from optpar.analysis.calls import bound_arguments
+from optpar.analysis.calls import bound_arguments, is_width_layer
 from optpar.analysis.facts import Facts
 from optpar.metadata import Catalog
 
-# Keras merges, as layers (`Add()([a, b])`) and as functions (`add([a, b])`), and keras.ops.
-_MERGES = frozenset({"add", "subtract", "multiply", "average", "maximum", "minimum"})
 _OPERATORS = (ast.Add, ast.Sub, ast.Mult)
 _DEPTH = 40
 
@@ -30,7 +28,7 @@ def coupled_widths(facts: Facts, catalog: Catalog) -> tuple[set[ast.Call], set[s
     groups = _Groups()
     follow = _Follow(facts, catalog)
     for node in ast.walk(facts.tree):
-        inputs = _merge_inputs(facts, node)
+        inputs = _merge_inputs(facts, catalog, node)
         if inputs is None:
             continue
         scope = facts.scope(node)
@@ -55,23 +53,17 @@ def _written(arg: ast.expr) -> object:
     return ("name", arg.id) if isinstance(arg, ast.Name) else ("node", id(arg))
 
 
-def _merge_inputs(facts: Facts, node: ast.AST) -> list[ast.expr] | None:
+def _merge_inputs(facts: Facts, catalog: Catalog, node: ast.AST) -> list[ast.expr] | None:
     if isinstance(node, ast.AugAssign) and isinstance(node.op, _OPERATORS) and isinstance(node.target, ast.Name):
         return [ast.Name(node.target.id, ast.Load()), node.value]
     if isinstance(node, ast.BinOp) and isinstance(node.op, _OPERATORS):
         return [node.left, node.right]
     if not isinstance(node, ast.Call):
         return None
-    func = node.func
-    if isinstance(func, ast.Call):  # layers.Add()([a, b])
-        key = facts.imports.key(func.func)
-        if key is not None and key[1].lower() in _MERGES and node.args:
-            return _items(node.args[0])
+    layer = isinstance(node.func, ast.Call)  # layers.Add()([a, b]); else layers.add([a, b]), ops.add(a, b)
+    if facts.imports.key(node.func.func if layer else node.func) not in catalog.roles.sums or not node.args:
         return None
-    key = facts.imports.key(func)
-    if key is not None and key[1] in _MERGES and node.args:  # layers.add([a, b]), keras.ops.add(a, b)
-        return _items(node.args[0]) if len(node.args) == 1 else list(node.args)
-    return None
+    return _items(node.args[0]) if layer or len(node.args) == 1 else list(node.args)
 
 
 def _items(value: ast.expr) -> list[ast.expr] | None:
@@ -100,7 +92,7 @@ class _Follow:
             return self.sources(value, scope, value.lineno, depth + 1)
         if isinstance(expr, ast.Constant):
             return []
-        inputs = _merge_inputs(facts, expr)
+        inputs = _merge_inputs(facts, self.catalog, expr)
         if inputs is not None:
             found = [self.sources(value, scope, before, depth + 1) for value in inputs]
             return None if any(f is None for f in found) else [c for f in found for c in f]
@@ -116,7 +108,7 @@ class _Follow:
             return None
         if self.widths(layer):
             return [layer]
-        if self.catalog.roles.width & set(self.catalog.params(key)) or not expr.args:
+        if is_width_layer(facts, self.catalog, layer) or not expr.args:
             return None  # a width layer whose width is not written here, or nothing to follow
         return self.sources(expr.args[0], scope, before, depth + 1)
 

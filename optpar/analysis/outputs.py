@@ -16,7 +16,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
-from optpar.analysis.calls import bound_arguments
+from optpar.analysis.calls import bound_arguments, is_width_layer
 from optpar.analysis.chains import Chains, sequential_chains
 from optpar.analysis.facts import FOLLOW_DEPTH, Facts
 from optpar.analysis.merges import coupled_widths
@@ -45,12 +45,6 @@ def find_outputs(facts: Facts, catalog: Catalog) -> Outputs:
             if isinstance(arg, ast.Name):
                 blocked.add(arg.id)
     return Outputs(frozenset(calls), frozenset(width_frozen), frozenset(blocked))
-
-
-def is_width_layer(facts: Facts, catalog: Catalog, call: ast.Call) -> bool:
-    """A Keras layer with a parameter that sets the width of what it outputs (units, filters)."""
-    key = facts.imports.key(call.func)
-    return key is not None and bool(catalog.roles.width & set(catalog.params(key)))
 
 
 class _OutputLayers:
