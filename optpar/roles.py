@@ -61,6 +61,7 @@ _SHAPES: Mapping[str, tuple[str, bool, str, bool]] = MappingProxyType({
     "keras1_positional": ("layer", True, "required", True),
     "upsampling": ("layer", False, "", False),
     "downsampling": ("layer", True, "", False),
+    "kernel": ("layer", True, "", False),
     "sum": ("layer", False, "", False),
 })
 ROLES = tuple(_SHAPES)
@@ -112,6 +113,9 @@ class Roles:
     # (layer, parameter): a size that divides what upsampling layers multiply back (pool_size),
     # held as written in a file that upsamples
     downsampling: frozenset[tuple[Key, str]] = frozenset()
+    # (layer, parameter): a kernel size that changes the output's size unless padding is "same"
+    # (or "causal"), held on a branch that is summed elementwise
+    kernels: frozenset[tuple[Key, str]] = frozenset()
     sums: frozenset[Key] = frozenset()  # elementwise merges (Add()([a, b]), add([a, b]), ops.add): equal widths
 
     @classmethod
@@ -145,6 +149,7 @@ class Roles:
             needs_validation=frozenset((r.key, r.name) for r in rows if r.role == "needs_validation"),
             upsampling=frozenset(r.key for r in rows if r.role == "upsampling"),
             downsampling=frozenset((r.key, r.name) for r in rows if r.role == "downsampling"),
+            kernels=frozenset((r.key, r.name) for r in rows if r.role == "kernel"),
             sums=frozenset(r.key for r in rows if r.role == "sum"),
         )
 

@@ -4,6 +4,8 @@ its input's size, which a pooling size tuned alone breaks (keras-io's denoising 
 the files left as before, and the rows a user adds."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from conftest import analyze_text
@@ -66,3 +68,134 @@ def test_a_downsampling_row_needs_a_parameter(tmp_path, run_cli):
     roles.write_text("Role,Layer,Name,Position,Size\ndownsampling,layers.MaxPooling2D,,,\n", encoding="utf-8")
     code, _, err = run_cli("scan", str(path), "--metadata", str(roles))
     assert code == 2 and err.startswith(f"{roles}:2:") and "Name must be a Python identifier" in err
+
+
+# -- sizes on a branch of an elementwise sum -------------------------------------------------------
+
+ENCODER = """\
+import keras
+from keras import layers
+
+def encoder(inputs, ff_dim=8):
+    x = layers.MultiHeadAttention(key_dim=16, num_heads=2, dropout=0.1)(inputs, inputs)
+    x = layers.LayerNormalization(epsilon=1e-6)(x)
+    res = x + inputs
+    x = layers.Conv1D(filters=ff_dim, kernel_size={kernel}, activation="relu"{padding})(res)
+    x = layers.Dropout(0.25)(x)
+    x = layers.Conv1D(filters=inputs.shape[-1], kernel_size={kernel}{padding})(x)
+    return x + res
+
+inputs = keras.Input((20, 4))
+x = layers.Conv1D(4, 3)(inputs)
+x = encoder(x)
+x = layers.GlobalAveragePooling1D()(x)
+outputs = layers.Dense(2, activation="softmax")(x)
+model = keras.Model(inputs, outputs)
+model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+model.fit(x_train, y_train, epochs=5, validation_split=0.2)
+"""
+
+
+def sites_of(text: str) -> dict[tuple[str, int], object]:
+    return {(s.param, s.span.line): s.default for s in analyze_text(text).sites}
+
+
+@pytest.mark.parametrize("kernel", [1, 3])
+def test_a_valid_padded_kernel_on_a_summed_branch_is_held(kernel):
+    """keras-io's time-series transformer: a kernel of 3 where 1 was written shrinks the branch by
+    2, and `x + res` fails. The rule reads the padding, not the size: 1 and 3 are held alike."""
+    found = sites_of(ENCODER.format(kernel=kernel, padding=""))
+    assert ("kernel_size", 8) not in found and ("kernel_size", 10) not in found
+    assert ("filters", 4) in found  # the width (ff_dim's default) and the rest as before
+    assert ("kernel_size", 14) in found  # before the branches part: the sum sees its output on both sides
+
+
+def test_a_same_padded_kernel_on_a_summed_branch_is_tuned():  # no-op
+    found = sites_of(ENCODER.format(kernel=3, padding=', padding="same"'))
+    assert found[("kernel_size", 8)] == 3 and found[("kernel_size", 10)] == 3
+
+
+RESNET_BLOCK = """\
+from keras import layers, models
+
+def identity_block(input_tensor, kernel_size, filters, padding="same"):
+    x = layers.Conv2D(filters, (1, 1))(input_tensor)
+    x = layers.BatchNormalization()(x)
+    x = layers.Activation("relu")(x)
+    x = layers.Conv2D(filters, kernel_size, padding=padding)(x)
+    x = layers.Conv2D(8, (1, 1))(x)
+    x = layers.add([x, input_tensor])
+    return layers.Activation("relu")(x)
+
+inputs = layers.Input((16, 16, 8))
+x = identity_block(inputs, 3, 16)
+x = identity_block(x, 3, 16{second})
+y = layers.MaxPooling2D((2, 2){pool})(x)
+x = layers.MaxPooling2D((2, 2){pool})(y)
+r = layers.Conv2D(8, 1, strides=2, padding="same")(y)
+x += r
+outputs = layers.Dense(1, activation="sigmoid")(layers.Flatten()(x))
+model = models.Model(inputs, outputs)
+model.compile(optimizer="adam", loss="binary_crossentropy")
+model.fit(x_train, y_train, epochs=5, validation_split=0.2)
+"""
+
+
+def test_the_pointwise_convolutions_of_a_residual_block_are_held():
+    """ResNet50's identity block: the 1x1 convolutions (valid padding) are held, the kernel the
+    calls pass to the same-padded one stays tuned, a call at a time."""
+    found = sites_of(RESNET_BLOCK.format(second="", pool=""))
+    assert ("kernel_size", 4) not in found and ("kernel_size", 8) not in found
+    assert found[("kernel_size", 13)] == 3 and found[("kernel_size", 14)] == 3
+
+
+def test_a_padding_parameter_that_a_call_makes_valid_holds_the_kernel():
+    found = sites_of(RESNET_BLOCK.format(second=', padding="valid"', pool=""))
+    assert ("kernel_size", 13) not in found and ("kernel_size", 14) not in found
+
+
+def test_a_pooling_size_on_a_summed_branch_is_held_unless_same_padded_with_strides():
+    found = sites_of(RESNET_BLOCK.format(second="", pool=""))
+    assert ("pool_size", 15) in found  # the trunk: both sides of `x += r` see its output
+    assert ("pool_size", 16) not in found  # default strides: the pool size is the stride
+    assert ("kernel_size", 17) in found  # the other branch, same-padded
+    found = sites_of(RESNET_BLOCK.format(second="", pool=', strides=2, padding="same"'))
+    assert ("pool_size", 15) in found and ("pool_size", 16) in found
+
+
+def test_held_sizes_stay_held_after_apply(tmp_path, run_cli):
+    """Idempotence: the sites depend on the padding, never on a size, so the applied file scans to
+    the same ids, and applying the same best again changes nothing."""
+    path = tmp_path / "model.py"
+    path.write_text(ENCODER.format(kernel=1, padding=""), encoding="utf-8")
+    before = {s.id: s.default for s in analyze_text(path.read_text()).sites}
+    assert "conv1d_1_kernel_size" in before and "conv1d_kernel_size" not in before
+    best = {**before, "conv1d_1_kernel_size": 5, "ff_dim": 16}
+    assert set(best) == set(before)
+    (tmp_path / "best.json").write_text(json.dumps({"best": best, "baseline": before}), encoding="utf-8")
+    code, _, err = run_cli("apply", str(path), str(tmp_path / "best.json"), "--in-place")
+    assert code == 0, err
+    applied = path.read_text()
+    assert "layers.Conv1D(4, 5)(inputs)" in applied and "ff_dim=16" in applied
+    assert {s.id: s.default for s in analyze_text(applied).sites} == best
+    (tmp_path / "best.json").write_text(json.dumps({"best": best, "baseline": best}), encoding="utf-8")
+    code, _, err = run_cli("apply", str(path), str(tmp_path / "best.json"), "--in-place")
+    assert code == 0 and path.read_text() == applied
+
+
+def test_a_kernel_row_needs_a_parameter(tmp_path, run_cli):
+    path = tmp_path / "model.py"
+    path.write_text(ENCODER.format(kernel=1, padding=""), encoding="utf-8")
+    roles = tmp_path / "roles.csv"
+    roles.write_text("Role,Layer,Name,Position,Size\nkernel,layers.Conv1D,,,\n", encoding="utf-8")
+    code, _, err = run_cli("scan", str(path), "--metadata", str(roles))
+    assert code == 2 and err.startswith(f"{roles}:2:") and "Name must be a Python identifier" in err
+
+
+def test_a_sum_of_numbers_that_reuse_a_layers_name_holds_nothing():  # no-op
+    """`x + w` after `(x, y, w, h) = box`: `w` is no layer's output and meets no other input, so
+    the sum is not one of tensors, even when `x` last named a convolution's output."""
+    text = ENCODER.format(kernel=3, padding="") + "for box in boxes:\n    (x, y, w, h) = box\n    right = x + w\n"
+    text = text.replace("    return x + res\n", "    return x\n")
+    found = sites_of(text)
+    assert found[("kernel_size", 8)] == 3 and found[("kernel_size", 10)] == 3 and found[("kernel_size", 14)] == 3

@@ -41,7 +41,7 @@ from optpar.analysis.naming import sites
 from optpar.analysis.outputs import find_outputs
 from optpar.analysis.records import Analysis, Diagnostic, FitCall, Site, Span
 from optpar.analysis.rules import candidates
-from optpar.analysis.shapes import coupled_sizes
+from optpar.analysis.shapes import coupled_sizes, summed_sizes
 from optpar.analysis.syntax import SourceLines, parse_python
 from optpar.metadata import Catalog
 
@@ -59,7 +59,8 @@ def analyze(text: str, path: str, catalog: Catalog) -> Analysis:
              if (key := callee(facts, catalog.roles, call)) is not None]
     fit = measured_fit(lines, catalog.roles, keyed)
     measured = measured_call(keyed)
-    held = untuned(facts, catalog.roles, keyed, measured) | coupled_sizes(catalog.roles, keyed)
+    held = (untuned(facts, catalog.roles, keyed, measured) | coupled_sizes(catalog.roles, keyed)
+            | summed_sizes(facts, catalog, keyed))
     passes = None
     if (loop := epoch_loop(facts, outputs, catalog, measured)) is not None:
         held = held | {(id(measured), "epochs")}  # the loop's bound is how long it trains

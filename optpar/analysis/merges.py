@@ -28,7 +28,7 @@ def coupled_widths(facts: Facts, catalog: Catalog) -> tuple[set[ast.Call], set[s
     groups = _Groups()
     follow = _Follow(facts, catalog)
     for node in ast.walk(facts.tree):
-        inputs = _merge_inputs(facts, catalog, node)
+        inputs = merge_inputs(facts, catalog, node)
         if inputs is None:
             continue
         scope = facts.scope(node)
@@ -53,7 +53,7 @@ def _written(arg: ast.expr) -> object:
     return ("name", arg.id) if isinstance(arg, ast.Name) else ("node", id(arg))
 
 
-def _merge_inputs(facts: Facts, catalog: Catalog, node: ast.AST) -> list[ast.expr] | None:
+def merge_inputs(facts: Facts, catalog: Catalog, node: ast.AST) -> list[ast.expr] | None:
     if isinstance(node, ast.AugAssign) and isinstance(node.op, _OPERATORS) and isinstance(node.target, ast.Name):
         return [ast.Name(node.target.id, ast.Load()), node.value]
     if isinstance(node, ast.BinOp) and isinstance(node.op, _OPERATORS):
@@ -92,7 +92,7 @@ class _Follow:
             return self.sources(value, scope, value.lineno, depth + 1)
         if isinstance(expr, ast.Constant):
             return []
-        inputs = _merge_inputs(facts, self.catalog, expr)
+        inputs = merge_inputs(facts, self.catalog, expr)
         if inputs is not None:
             found = [self.sources(value, scope, before, depth + 1) for value in inputs]
             return None if any(f is None for f in found) else [c for f in found for c in f]
