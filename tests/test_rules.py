@@ -276,6 +276,9 @@ def test_a_settings_class_attribute_is_a_candidate_where_it_is_written(catalog):
     (("cfg = Config()", "cfg = Config()\ncfg = Config()"), "width"),  # bound twice where read
     (("h = block(cfg)", "h = block(cfg)\nh = block(other)"), "width"),  # a caller passes something else
     (("cfg = Config()", "cfg = Config()\ncfg.width = 8"), "width"),
+    (("h = block(cfg)", "h = block(Config(width=16))"), "width"),  # made with its own value
+    (("h = block(cfg)", "h = block(Config())\nh = block(CFG())"), "width"),  # two classes
+    (("def block(cfg):", "def block(cfg):\n    cfg = other"), "width"),  # rebound in the function
 ])
 def test_a_class_setting_that_may_not_hold_its_literal_is_not_a_candidate(catalog, change, name):
     """The class's own (`CFG.units`) and an instance's (`cfg.width`, through `block(cfg)`)."""
@@ -283,6 +286,14 @@ def test_a_class_setting_that_may_not_hold_its_literal_is_not_a_candidate(catalo
     assert before in SETTINGS
     result = found(SETTINGS.replace(before, after), catalog, NO_OUTPUTS)
     assert [c.constant.name for c in result if c.constant is not None and c.constant.name == name] == []
+
+
+def test_a_settings_instance_made_in_the_call_is_read_through_the_parameter(catalog):
+    """`main(Config())`: the parameter holds a fresh instance at every call, so `cfg.width` is the
+    class's literal, tuned where the class writes it."""
+    text = SETTINGS.replace("cfg = Config()\nh = block(cfg)", "h = block(Config())\nh = block(Config())")
+    result = found(text, catalog, NO_OUTPUTS)
+    assert [(c.row.param, c.value, c.constant.definition) for c in result][0] == ("units", 32, "Config.width = 32")
 
 
 def test_nothing_tunable_yields_nothing(catalog):  # no-op

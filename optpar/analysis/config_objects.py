@@ -9,7 +9,8 @@ of settings only (assignments of names, plain or annotated; a docstring; `pass`)
 nothing computes or changes a setting. The attribute assigned once there, to a literal. Read as
 the class itself, or through a name bound once, where it is read, to an instance made with no
 arguments (`cfg = Config()`; arguments would replace the defaults), or through a parameter every
-call of whose function passes such a name on under its own name (`build(cfg)`). Nothing in the
+call of whose function passes such a name on under its own name (`build(cfg)`) or makes such an
+instance there (`main(Config())`), and which the function does not rebind. Nothing in the
 file sets the attribute on the class or the name (`CFG.lr = ...`, `setattr`).
 """
 
@@ -27,9 +28,14 @@ def class_setting(facts: Facts, node: ast.Attribute) -> Literal | None:
     if not isinstance(node.value, ast.Name) or not isinstance(node.ctx, ast.Load):
         return None
     holder = node.value
+    where, function = facts.resolve(holder)
+    if where == "param" and facts.rebinds(function, holder.id):
+        return None  # `cfg = other` in the function: not what the calls pass
     cls = _settings_class(facts, holder.id) if facts.resolve(holder)[0] == "module" else None
     if cls is None:
         cls = facts.follow(holder, lambda target, value, depth: _instance_of(facts, target, value))
+    if cls is None:
+        cls = _passed_instance(facts, holder)
     if cls is None or _set_anywhere(facts, {cls.name, holder.id}, node.attr):
         return None
     assigned = [(stmt.targets[0] if isinstance(stmt, ast.Assign) else stmt.target, stmt.value) for stmt in cls.body
@@ -47,6 +53,19 @@ def _instance_of(facts: Facts, target: ast.expr, value: ast.expr) -> ast.ClassDe
             and not value.args and not value.keywords):
         return None
     return _settings_class(facts, value.func.id)
+
+
+def _passed_instance(facts: Facts, holder: ast.Name) -> ast.ClassDef | None:
+    """The settings class of a parameter every call of whose function makes it one there, with
+    no arguments: `main(Config())`."""
+    where, function = facts.resolve(holder)
+    passed = facts.passed_for(function, holder.id) if where == "param" else None
+    if not passed:
+        return None
+    made = {value.func.id if isinstance(value, ast.Call) and isinstance(value.func, ast.Name)
+            and not value.args and not value.keywords else None for value in passed}
+    name = made.pop() if len(made) == 1 else None
+    return _settings_class(facts, name) if name is not None else None
 
 
 def _settings_class(facts: Facts, name: str) -> ast.ClassDef | None:
