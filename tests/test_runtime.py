@@ -286,6 +286,30 @@ def test_failed_and_nan_trials_do_not_stop_the_search(tmp_path):
     assert math.isfinite(best["best_metric"])
 
 
+def test_a_search_whose_trials_all_fail_alike_stops_after_two(tmp_path):
+    """Your configuration and the next trial fail with one error (a missing file): the others
+    would too, so no third trial starts."""
+    run_trial = 'def run_trial():\n    raise FileNotFoundError("data/train.csv")\n'
+    script = builder.write_script(tmp_path, run_trial=run_trial)
+    out = tmp_path / "runs"
+    proc = builder.run_script(script, "--max-evals", "6", "--out", str(out))
+    assert_ok(proc, 1)
+    assert [r["status"] for r in read_csv(out)] == ["fail", "fail"]
+    assert "every trial so far (2, your configuration among them) failed with the same error" in proc.stderr
+    assert "all 2 trials failed; first error: FileNotFoundError: data/train.csv" in proc.stderr
+
+
+def test_trials_that_fail_apart_go_on(tmp_path):  # no-op: an error that names the value drawn
+    run_trial = 'def run_trial():\n    raise ValueError("units %d rejected" % params["dense_units"])\n'
+    script = builder.write_script(tmp_path, run_trial=run_trial)
+    out = tmp_path / "runs"
+    proc = builder.run_script(script, "--max-evals", "4", "--algo", "rand", "--seed", "3", "--out", str(out))
+    assert_ok(proc, 1)
+    rows = read_csv(out)
+    errors = [r["error"] for r in rows]
+    assert len(rows) >= 3 and len(set(errors[:3])) > 1 and "failed with the same error" not in proc.stderr
+
+
 def test_every_trial_failing_exits_1_with_the_reason(tmp_path):
     run_trial = 'def run_trial():\n    raise RuntimeError("cannot load data.csv\\nFileNotFoundError: data.csv")\n'
     script = builder.write_script(tmp_path, run_trial=run_trial)

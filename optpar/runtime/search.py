@@ -147,7 +147,7 @@ def _search(program: Program, argv) -> int:
             objective.curves = store.curves()  # what the next trials are pruned against
             if store.refused:
                 return True, []
-            why = _budget_spent(store, args, started)
+            why = _budget_spent(store, args, started) or _failing_alike(store)
             if why and not args.quiet and args.backend == "local" and len(store.records) < args.max_evals:
                 print("%s, starting no new trial" % why, file=sys.stderr)
             return bool(why) or len(store.records) >= args.max_evals, []
@@ -186,6 +186,20 @@ def _search(program: Program, argv) -> int:
         return 1
     _summary(store, program, args.tensorboard)
     return 0
+
+
+def _failing_alike(store: Store) -> str:
+    """Why the search starts no new trial when every trial so far, your configuration (trial 1)
+    among them, failed with one and the same error (a missing file, an import, a bug before the
+    model trains): other values would fail the same way. Trials that fail apart (an error naming
+    a value, a shape) go on; so does the search once a trial trains."""
+    records = store.records
+    if len(records) < 2 or not any(r.get("baseline") for r in records):
+        return ""
+    errors = {r.get("error") if r["status"] == "fail" else None for r in records}
+    if len(errors) != 1 or None in errors:
+        return ""
+    return "every trial so far (%d, your configuration among them) failed with the same error" % len(records)
 
 
 def _budget_spent(store: Store, args, started) -> str:
