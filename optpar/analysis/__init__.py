@@ -40,6 +40,7 @@ from optpar.analysis.loops import epoch_loop, epoch_loop_bound, loop_candidates,
 from optpar.analysis.naming import sites
 from optpar.analysis.outputs import find_outputs
 from optpar.analysis.records import Analysis, Diagnostic, FitCall, Site, Span
+from optpar.analysis.relevance import feeding
 from optpar.analysis.rules import candidates
 from optpar.analysis.shapes import coupled_sizes, summed_sizes
 from optpar.analysis.syntax import SourceLines, parse_python
@@ -65,8 +66,10 @@ def analyze(text: str, path: str, catalog: Catalog) -> Analysis:
     if (loop := epoch_loop(facts, outputs, catalog, measured)) is not None:
         held = held | {(id(measured), "epochs")}  # the loop's bound is how long it trains
         passes = epoch_loop_bound(facts, outputs, catalog, measured, loop)
-    found = sites(chain(candidates(facts, catalog, outputs, keyed, held),
-                        loop_candidates(facts, outputs, keyed), [passes] if passes else ()), path, lines)
+    feeds = feeding(facts, measured)  # values in code that does not feed the measured fit stay as written
+    found = sites((c for c in chain(candidates(facts, catalog, outputs, keyed, held),
+                                    loop_candidates(facts, outputs, keyed), [passes] if passes else ())
+                   if feeds is None or feeds(c.call)), path, lines)
     if passes is not None and fit is not None:  # the runtime plans pruning on the loop's passes
         bound = lines.span(passes.node)
         fit = replace(fit, passes=next(((s.id, loop_start(loop)) for s in found if s.span == bound), None))

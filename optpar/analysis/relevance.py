@@ -1,0 +1,237 @@
+"""Which code feeds the measured fit(): values anywhere else are left as written.
+
+A notebook that trains several models one after another (a book chapter: a network on IMDB, then
+one on Reuters, then one on Boston housing) is scored on its last fit(). The values of the models
+before it change nothing the search measures; tuned, they are dimensions the optimizer searches
+in vain (Chollet's chapter 4: 45 hyperparameters, 9 of them the measured model's).
+
+The rule, for a measured fit() at the file's top level (also inside a loop, a `with` or the
+`if __name__ == "__main__":` block there). Walking back from the statement that holds it, a
+statement feeds it when it binds a name that is still needed (an assignment, a loop target, an
+import, `global` in a function of yours it calls) or may change one in place (`model.compile(...)`,
+`model.add(...)`, `callbacks.append(...)`, `np.random.shuffle(x)`; `other_model.fit(x)` only reads
+`x`); what it reads becomes needed, and the functions and classes of the file it calls are read
+too, body and all. A plain assignment at the top level ends
+the need for what it binds (an earlier `model = ...` is another model) unless it reads it. A
+function or class of the file feeds the fit when code that does calls it. A fit() inside a
+function is left alone: a function called for several models scores their mean (the runtime's
+rule), so every value there is tuned as before.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable
+
+from optpar.analysis.facts import Facts
+from optpar.analysis.syntax import FUNCTIONS
+from optpar.units import is_main_guard
+
+_SCOPES = (*FUNCTIONS, ast.ClassDef)
+
+
+def feeding(facts: Facts, measured: ast.Call | None) -> Callable[[ast.AST], bool] | None:
+    """A test of whether a node lies in code that feeds the measured fit; None when every node
+    counts (no fit, or a fit inside a function)."""
+    if measured is None:
+        return None
+    body = _top_level(facts.tree)
+    top = _ancestor_in(facts, measured, body)
+    if top is None or isinstance(top, _SCOPES):
+        return None
+    definitions = {stmt.name: stmt for stmt in body if isinstance(stmt, _SCOPES)}
+    flow = _Flow(definitions, _modules(body), frozenset(facts.bindings))
+    index = next(i for i, stmt in enumerate(body) if stmt is top)
+    needed = flow.uses(top)
+    used = set(needed)
+    feeding_statements = {id(top)}
+    for stmt in reversed(body[:index]):
+        if isinstance(stmt, _SCOPES) or not (flow.binds(stmt) & needed or flow.changes(stmt) & needed):
+            continue  # a definition feeds the fit when code that does calls it, below
+        feeding_statements.add(id(stmt))
+        needed = (needed - _kills(stmt)) | flow.uses(stmt)
+        used |= needed
+    feeding_statements |= {id(stmt) for name, stmt in definitions.items() if name in used}
+
+    def feeds(node: ast.AST) -> bool:
+        stmt = _ancestor_in(facts, node, body)
+        return stmt is not None and id(stmt) in feeding_statements
+
+    return feeds
+
+
+def _top_level(tree: ast.Module) -> list[ast.stmt]:
+    """The module's statements, with the body of `if __name__ == "__main__":` in its place."""
+    found: list[ast.stmt] = []
+    for stmt in tree.body:
+        found.extend(stmt.body if is_main_guard(stmt) else [stmt])
+    return found
+
+
+def _ancestor_in(facts: Facts, node: ast.AST, body: list[ast.stmt]) -> ast.stmt | None:
+    members = {id(stmt) for stmt in body}
+    while node is not None and id(node) not in members:
+        node = facts.parents.get(node)
+    return node
+
+
+def _modules(body: list[ast.stmt]) -> frozenset[str]:
+    """Names of modules: imported, or bound at the top level to a module's attribute
+    (`layers = tf.keras.layers`). Reading them changes nothing."""
+    found: set[str] = set()
+    for stmt in body:
+        if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            found |= {(a.asname or a.name).split(".")[0] for a in stmt.names}
+        elif (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name)
+              and _root(stmt.value) in found):
+            found.add(stmt.targets[0].id)
+    return frozenset(found)
+
+
+def _root(node: ast.AST) -> str | None:
+    """`model` of `model.layers[0].trainable`, of `x[i]`."""
+    while isinstance(node, (ast.Attribute, ast.Subscript)):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def _kills(stmt: ast.stmt) -> set[str]:
+    """The names a statement surely binds anew: the targets of a plain assignment (`model = ...`,
+    `(x, y), _ = ...`), not of one that may not run (in a loop, an if)."""
+    if isinstance(stmt, ast.Assign):
+        todo = list(stmt.targets)
+    elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
+        todo = [stmt.target]
+    else:
+        return set()
+    found: set[str] = set()
+    while todo:
+        target = todo.pop()
+        if isinstance(target, ast.Name):
+            found.add(target.id)
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            todo.extend(target.elts)
+        elif isinstance(target, ast.Starred):
+            todo.append(target.value)
+    return found
+
+
+_INNER = (*_SCOPES, ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+
+
+def _names(node: ast.AST) -> tuple[set[str], set[str]]:
+    """(the names `node` reads, the names it binds) in its own scope; a function, lambda, class
+    or comprehension in it reads what it reads from outside itself."""
+    loads: set[str] = set()
+    stores: set[str] = set()
+    todo = [node]
+    while todo:
+        current = todo.pop()
+        if current is not node and isinstance(current, _INNER):
+            if isinstance(current, _SCOPES):
+                stores.add(current.name)
+            loads |= _free(current)
+            continue
+        if isinstance(current, ast.Name):
+            (loads if isinstance(current.ctx, ast.Load) else stores).add(current.id)
+        elif isinstance(current, (ast.Import, ast.ImportFrom)):
+            stores |= {(a.asname or a.name).split(".")[0] for a in current.names}
+        elif isinstance(current, ast.ExceptHandler) and current.name:
+            stores.add(current.name)
+        todo.extend(ast.iter_child_nodes(current))
+    return loads, stores
+
+
+def _free(scope: ast.AST) -> set[str]:
+    """The names a function, lambda, class or comprehension reads from outside itself."""
+    loads: set[str] = set()
+    stores: set[str] = set()
+    for child in ast.iter_child_nodes(scope):
+        inner_loads, inner_stores = _names(child)
+        loads |= inner_loads
+        stores |= inner_stores
+    declared = {n for node in ast.walk(scope) if isinstance(node, (ast.Global, ast.Nonlocal)) for n in node.names}
+    if isinstance(scope, (*FUNCTIONS, ast.Lambda)):
+        args = scope.args
+        stores |= {a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]
+                   if a is not None}
+    return loads - (stores - declared)
+
+
+class _Flow:
+    """What a top-level statement reads before it binds (with what the functions and classes of
+    the file it calls read from outside them), binds, and may change in place."""
+
+    def __init__(self, definitions: dict[str, ast.AST], modules: frozenset[str], bound: frozenset[str]) -> None:
+        self.definitions, self.modules, self.bound = definitions, modules, bound
+
+    def _called(self, names: set[str]) -> list[ast.AST]:
+        """The definitions of the file `names` reach, through what they read."""
+        found, seen, todo = [], set(), list(names & self.definitions.keys())
+        while todo:
+            name = todo.pop()
+            if name not in seen:
+                seen.add(name)
+                found.append(self.definitions[name])
+                todo.extend(_free(self.definitions[name]) & self.definitions.keys())
+        return found
+
+    def uses(self, stmt: ast.stmt) -> set[str]:
+        names = _exposed(stmt)
+        return names.union(*(_free(d) | {d.name} for d in self._called(names)))
+
+    def binds(self, stmt: ast.stmt) -> set[str]:
+        names = _names(stmt)[1]
+        for definition in self._called(_names(stmt)[0]):
+            names |= {n for node in ast.walk(definition) if isinstance(node, ast.Global) for n in node.names}
+        return names
+
+    def changes(self, stmt: ast.stmt) -> set[str]:
+        """Names whose object the statement may change in place: the receiver of a method call
+        (`model.add(...)`, `callbacks.append(...)`), the root of an attribute or item it sets
+        (`model.trainable = False`, `x[i] = 0`), a name passed to a function (`shuffle(x)`,
+        `np.random.shuffle(x)`; not to a builtin, nor to another object's method: `other.fit(x)`
+        only reads x). In a function of the file it calls, the names it reads from outside."""
+        found = self._changed_in(stmt)
+        for definition in self._called(_names(stmt)[0]):
+            found |= self._changed_in(definition) & _free(definition)
+        return found - self.modules - self.definitions.keys()
+
+    def _changed_in(self, node: ast.AST) -> set[str]:
+        found: set[str] = set()
+        for current in ast.walk(node):
+            if isinstance(current, ast.Call):
+                root = _root(current.func)
+                if isinstance(current.func, ast.Attribute) and root not in self.modules:
+                    found.add(root)
+                elif (root in self.modules if isinstance(current.func, ast.Attribute) else root in self.bound):
+                    found |= {a.id for a in [*current.args, *(k.value for k in current.keywords)]
+                              if isinstance(a, ast.Name)}
+            elif isinstance(current, (ast.Attribute, ast.Subscript)) and isinstance(current.ctx, (ast.Store, ast.Del)):
+                found.add(_root(current))
+        found.discard(None)
+        return found
+
+
+def _exposed(stmt: ast.stmt) -> set[str]:
+    """The names a statement reads before it binds them itself (`for i in ...`: not `i`; a loop
+    body's `history = model.fit(...)` then `history.history`: not `history`)."""
+    if isinstance(stmt, (ast.For, ast.AsyncFor)):
+        return _names(stmt.iter)[0] | (_sequence(stmt.body) - _names(stmt.target)[1]) | _sequence(stmt.orelse)
+    if isinstance(stmt, (ast.While, ast.If)):
+        return _names(stmt.test)[0] | _sequence(stmt.body) | _sequence(stmt.orelse)
+    if isinstance(stmt, (ast.With, ast.AsyncWith)):
+        bound = set().union(*(_names(i.optional_vars)[1] for i in stmt.items if i.optional_vars is not None))
+        return set().union(*(_names(i.context_expr)[0] for i in stmt.items)) | (_sequence(stmt.body) - bound)
+    if isinstance(stmt, ast.Try):
+        handlers = set().union(*(_sequence(h.body) - {h.name} | (_names(h.type)[0] if h.type else set())
+                                 for h in stmt.handlers))
+        return _sequence(stmt.body) | handlers | _sequence(stmt.orelse) | _sequence(stmt.finalbody)
+    return _names(stmt)[0]
+
+
+def _sequence(stmts: list[ast.stmt]) -> set[str]:
+    live: set[str] = set()
+    for stmt in reversed(stmts):
+        live = (live - _kills(stmt)) | _exposed(stmt)
+    return live

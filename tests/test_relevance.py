@@ -1,0 +1,142 @@
+"""Values in code that does not feed the measured fit() are left as written (analysis/relevance.py).
+
+A notebook that trains several models one after another is scored on its last fit(): the values
+of the models before it change nothing the search measures. Before/after pairs on scan ids, the
+forms that feed the fit (a builder, a callback list, a teacher, a function with `global`), and
+the cases left as before (one model; a fit inside a function)."""
+from __future__ import annotations
+
+import pytest
+
+from conftest import analyze_text
+
+DATA = """\
+import numpy as np
+import keras
+from keras import layers
+
+x = np.random.rand(64, 8).astype("float32")
+y = (x[:, 0] > 0.5).astype("int32")
+"""
+
+TWO_MODELS = DATA + """
+model = keras.Sequential([layers.Dense(16, activation="relu"), layers.Dense(2, activation="softmax")])
+model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+model.fit(x, y, epochs=3, batch_size=16, validation_split=0.2)
+
+model = keras.Sequential([layers.Dense(64, activation="tanh"), layers.Dropout(0.3),
+                          layers.Dense(2, activation="softmax")])
+model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
+model.fit(x, y, epochs=5, batch_size=32, validation_split=0.2)
+"""
+
+
+def ids(text: str) -> dict[str, object]:
+    return {s.id: s.default for s in analyze_text(text).sites}
+
+
+def test_an_earlier_model_is_left_as_written():
+    assert ids(TWO_MODELS) == {
+        "dense_units": 64, "dense_activation": "tanh", "dropout_rate": 0.3, "adam_learning_rate": 1e-3,
+        "fit_epochs": 5, "fit_batch_size": 32}
+
+
+def test_one_model_keeps_every_value():  # no-op: everything feeds the one fit
+    one = TWO_MODELS.split("\nmodel = keras.Sequential([layers.Dense(64")[0] + "\n"
+    assert ids(one) == {"dense_units": 16, "dense_activation": "relu", "compile_optimizer": "adam",
+                        "fit_epochs": 3, "fit_batch_size": 16}
+
+
+BUILDERS = DATA + """
+def build_other(units=32):
+    return keras.Sequential([layers.Dense(units, activation="relu"), layers.Dense(2, activation="softmax")])
+
+def build(units=64):
+    return keras.Sequential([layers.Dense(units, activation="relu"), layers.Dense(2, activation="softmax")])
+
+unused = keras.callbacks.EarlyStopping(patience=7)
+callbacks = [keras.callbacks.EarlyStopping(patience=3)]
+callbacks.append(keras.callbacks.ReduceLROnPlateau(factor=0.5))
+other = build_other()
+model = build()
+model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+model.fit(x, y, epochs=5, validation_split=0.2, callbacks=callbacks)
+"""
+
+
+def test_the_builder_the_fit_uses_and_the_callbacks_it_gets_are_tuned():
+    found = ids(BUILDERS)
+    assert found["units"] == 64 and found["early_stopping_patience"] == 3
+    assert found["reduce_lr_on_plateau_factor"] == 0.5  # appended: the list is changed in place
+    assert 32 not in found.values() and 7 not in found.values()  # build_other's units, the unused callback
+
+
+TEACHER = DATA + """
+teacher = keras.Sequential([layers.Dense(128, activation="relu"), layers.Dense(2)])
+teacher.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+teacher.fit(x, y, epochs=4)
+
+student = keras.Sequential([layers.Dense(16, activation="relu"), layers.Dense(2)])
+distiller = Distiller(student=student, teacher=teacher)
+distiller.compile(optimizer="adam")
+distiller.fit(x, y, epochs=3, validation_split=0.2)
+"""
+
+
+def test_a_teacher_trained_first_feeds_the_distiller():
+    found = ids(TEACHER)
+    assert 128 in found.values() and 4 in found.values()  # the teacher's width and epochs
+    assert 16 in found.values() and 3 in found.values()
+
+
+def test_a_comparison_trained_last_is_measured_alone():
+    """keras-io's distillation ends by training a student from scratch: its fit is the measured
+    one, and the teacher's values feed nothing it scores."""
+    text = TEACHER + """
+scratch = keras.Sequential([layers.Dense(24, activation="relu"), layers.Dense(2)])
+scratch.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+scratch.fit(x, y, epochs=6, validation_split=0.2)
+"""
+    assert set(ids(text).values()) == {24, "relu", "adam", 6}
+
+
+def test_a_function_that_sets_the_model_as_a_global_feeds_the_fit():
+    text = DATA + """
+def make():
+    global model
+    model = keras.Sequential([layers.Dense(48, activation="relu"), layers.Dense(2, activation="softmax")])
+
+make()
+model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+model.fit(x, y, epochs=2, validation_split=0.2)
+"""
+    assert ids(text)["dense_units"] == 48
+
+
+def test_a_fit_inside_a_function_keeps_every_value():  # no-op: the runtime scores every model it trains
+    text = DATA + """
+def train(model):
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.fit(x, y, epochs=2, validation_split=0.2)
+
+train(keras.Sequential([layers.Dense(8, activation="relu"), layers.Dense(2, activation="softmax")]))
+train(keras.Sequential([layers.Dense(24, activation="relu"), layers.Dense(2, activation="softmax")]))
+"""
+    values = set(ids(text).values())
+    assert {8, 24} <= values
+
+
+@pytest.mark.parametrize("guard", [False, True])
+def test_a_cross_validation_loop_at_the_top_level_feeds_the_fit(guard):
+    loop = """
+folds = []
+for train, val in [(slice(0, 48), slice(48, 64))]:
+    model = keras.Sequential([layers.Dense(12, activation="relu"), layers.Dense(2, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    history = model.fit(x[train], y[train], epochs=3, validation_data=(x[val], y[val]))
+    folds.append(history.history["val_loss"][-1])
+"""
+    if guard:
+        loop = '\nif __name__ == "__main__":\n' + "".join(f"    {line}\n" if line else "\n" for line in loop.splitlines())
+    found = ids(DATA + "\nearlier = keras.Sequential([layers.Dense(99)])\n" + loop)
+    assert found["dense_units"] == 12 and found["fit_epochs"] == 3 and 99 not in found.values()
