@@ -65,6 +65,7 @@ class _Planner:
         self.site_points = [(s.span.line, s.span.col) for s in analysis.sites]
         fit = analysis.fit
         self.fit_point = (fit.span.line, fit.span.col)
+        self.idle = analysis.idle
 
     def _holds_site(self, unit: Unit) -> bool:
         return any(unit.holds(line, col) for line, col in self.site_points)
@@ -205,40 +206,13 @@ class _Planner:
             i for i, u in enumerate(driver_units)
             if not is_definition(u.first) and (u.holds(line, col) or u.calls & fitters)
         )
-        trial: list[Unit] = []
-        once: list[Unit] = []
-        definitions: list[Unit] = []  # in module mode, the defs and classes that stay at the top
         omitted = driver_units[cut + 1:]
-        for i, unit in enumerate(driver_units[:cut + 1]):
-            if in_module and (is_definition(unit.first) or is_docstring(unit.first)):
-                definitions.append(unit)
-                continue
-            if unit.is_main_guard:
-                continue
-            if i == cut or self._holds_site(unit) or unit.reads & tainted or unit.calls & tainted:
-                trial.append(unit)
-            else:
-                once.append(unit)
-        # A statement run once must not write what the trial writes, nor rebind what an earlier
-        # trial statement read, nor read what an earlier trial statement bound or name a file an
-        # earlier trial statement names (run once, it would run before any trial had bound the
-        # name or written the file), and a definition must not read what the trial binds: those
-        # stay in the trial, in order.
-        position = {id(u): i for i, u in enumerate(driver_units)}  # not list.index: Units compare deeply
-        changed = True
-        while changed:
-            changed = self._pull_definitions(definitions, trial)
-            trial_writes = writes_of(trial)
-            for unit in list(once):
-                before = [u for u in trial if position[id(u)] < position[id(unit)]]
-                read_before = set().union(*(u.reads for u in before))
-                named_before = set().union(*(u.paths for u in before))
-                if (unit.writes & (trial_writes | read_before) or unit.reads & writes_of(before)
-                        or unit.paths & named_before):
-                    once.remove(unit)
-                    trial.append(unit)
-                    changed = True
-            trial.sort(key=lambda u: position[id(u)])
+        idle = self.idle if in_module else frozenset()
+        trial, once, definitions = self._place(driver_units[:cut + 1], in_module, tainted, idle)
+        if any(self._idle(unit, idle) for unit in trial):
+            # A statement that feeds the fit nothing but has to run in the trial (it reads what the
+            # trial binds): keep the program's order as it was, every statement judged alike.
+            trial, once, definitions = self._place(driver_units[:cut + 1], in_module, tainted, frozenset())
         if in_module:
             moved = {id(u.cst) for u in [*trial, *omitted]}
             setup = [u for u in driver_units if id(u.cst) not in moved]
@@ -249,6 +223,52 @@ class _Planner:
         setup = [u for u in self.top if id(u.cst) not in moved]
         return Plan(tuple(setup), Driver(driver, tuple(once)), (*prologue, *trial),
                     tuple(sorted(writes_of(prologue))), tuple(omitted))
+
+    def _idle(self, unit: Unit, idle: frozenset[int]) -> bool:
+        """A statement that feeds the measured fit nothing (analysis/relevance.py): it runs once,
+        and what it binds is not needed by the fit, so the trial may bind the same names."""
+        return bool(idle) and all(stmt.lineno in idle for stmt in unit.ast)
+
+    def _place(self, units: list[Unit], in_module: bool, tainted: set[str],
+               idle: frozenset[int]) -> tuple[list[Unit], list[Unit], list[Unit]]:
+        """(the trial's statements, those run once, the definitions that stay at the top) of the
+        driver's statements up to and including the one that runs fit()."""
+        trial: list[Unit] = []
+        once: list[Unit] = []
+        definitions: list[Unit] = []  # in module mode, the defs and classes that stay at the top
+        cut = len(units) - 1
+        for i, unit in enumerate(units):
+            if in_module and (is_definition(unit.first) or is_docstring(unit.first)):
+                definitions.append(unit)
+                continue
+            if unit.is_main_guard:
+                continue
+            if i == cut or self._holds_site(unit) or (
+                    not self._idle(unit, idle) and (unit.reads & tainted or unit.calls & tainted)):
+                trial.append(unit)
+            else:
+                once.append(unit)
+        # A statement run once must not write what the trial writes, nor rebind what an earlier
+        # trial statement read, nor read what an earlier trial statement bound or name a file an
+        # earlier trial statement names (run once, it would run before any trial had bound the
+        # name or written the file), and a definition must not read what the trial binds: those
+        # stay in the trial, in order.
+        position = {id(u): i for i, u in enumerate(units)}  # not list.index: Units compare deeply
+        changed = True
+        while changed:
+            changed = self._pull_definitions(definitions, trial)
+            trial_writes = writes_of(trial)
+            for unit in list(once):
+                before = [u for u in trial if position[id(u)] < position[id(unit)]]
+                read_before = set().union(*(u.reads for u in before))
+                named_before = set().union(*(u.paths for u in before))
+                written = read_before if self._idle(unit, idle) else trial_writes | read_before
+                if unit.writes & written or unit.reads & writes_of(before) or unit.paths & named_before:
+                    once.remove(unit)
+                    trial.append(unit)
+                    changed = True
+            trial.sort(key=lambda u: position[id(u)])
+        return trial, once, definitions
 
     def _fitter_names(self) -> set[str]:
         """Top-level functions that run the measured fit(), directly or through another."""

@@ -8,12 +8,13 @@ line, one unit, two statements.
 from __future__ import annotations
 
 import ast
-import re
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Sequence
 
 import libcst as cst
+
+from optpar.analysis.syntax import is_main_guard, paths
 
 FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 SCOPES = (*FUNCTIONS, ast.ClassDef)
@@ -71,32 +72,12 @@ def mutates(stmt: ast.stmt) -> set[str]:
     return names
 
 
-# A string that names a file or folder: no blank, and a separator or a file extension
-# ("run_1/cp.weights.h5", "my_model.keras"; not "relu" nor "val_loss").
-_PATH = re.compile(r"[^\s]*(/[^\s]*|\.[A-Za-z][A-Za-z0-9]{0,9})")
-
-
-def paths(node: ast.AST) -> set[str]:
-    """The file names a statement spells out as string literals."""
-    return {n.value for n in ast.walk(node)
-            if isinstance(n, ast.Constant) and isinstance(n.value, str) and _PATH.fullmatch(n.value)}
-
-
 def contains(stmt: ast.stmt, line: int, col: int) -> bool:
     if not (stmt.lineno <= line <= stmt.end_lineno):
         return False
     if stmt.lineno == stmt.end_lineno:  # a line may hold several statements: `a = 1; b = 2`
         return stmt.col_offset <= col < max(stmt.end_col_offset, col + 1) if line == stmt.lineno else False
     return True
-
-
-def is_main_guard(stmt: ast.stmt) -> bool:
-    if not isinstance(stmt, ast.If) or not isinstance(stmt.test, ast.Compare):
-        return False
-    parts = [stmt.test.left, *stmt.test.comparators]
-    names = {p.id for p in parts if isinstance(p, ast.Name)}
-    values = {p.value for p in parts if isinstance(p, ast.Constant)}
-    return names == {"__name__"} and values == {"__main__"}
 
 
 def is_definition(stmt: ast.stmt) -> bool:

@@ -152,6 +152,7 @@ head.add(layers.Dense(1))
 x = inputs = keras.Input((8,))
 x = layers.Dense(16)(x)  # optpar: repeat(2, 5)
 out = keras.Model(inputs, layers.Dense(1)(x))
+model = keras.Sequential([model, head, out])  # each form feeds the measured fit
 """ + FIT
 
 REPEAT_FORMS = [

@@ -358,11 +358,28 @@ def test_a_statement_that_reads_a_file_the_trial_wrote_before_it_runs_in_the_tri
     """save_and_load.ipynb again: `load_model('my_model.keras')` tunes nothing and read no name
     of the trial, so it ran once at import, before the trial's `model.save('my_model.keras')`
     had written the file: a traceback before trial 1 in a clean folder. A statement that names a
-    file an earlier trial statement names runs in the trial, after it."""
-    layout, lines = layout_of(SAVED)
+    file an earlier trial statement names runs in the trial, after it. Here the restored model is
+    the measured one: the saved model feeds it through the file."""
+    layout, lines = layout_of(SAVED.split("model = keras.Sequential([keras.Input((4,)), layers.Dense(32")[0]
+                              + "restored.fit(x, y, epochs=3, validation_split=0.2)\n")
+    assert lines["trial"][:2] == [
+        'model = keras.Sequential([keras.Input((4,)), layers.Dense(64, activation="relu"), layers.Dense(2)])',
+        'model.compile(optimizer="adam", loss="mse")']
     assert 'restored = keras.models.load_model("my_model.keras")' in lines["trial"]
     assert "restored.summary()" in lines["trial"]
     assert lines["setup"] == ["import keras", "from keras import layers", "x = y = None"]
+
+
+def test_an_earlier_experiment_that_saves_and_loads_a_file_runs_once_in_order():
+    """The notebook form: the saved and restored model is an earlier experiment, the measured fit
+    trains another model. The experiment feeds it nothing and runs once, at the top, in its own
+    order (the file is written before it is read); each trial trains the measured model only."""
+    layout, lines = layout_of(SAVED)
+    setup = lines["setup"]
+    assert setup.index('model.save("my_model.keras")') < setup.index('restored = keras.models.load_model("my_model.keras")')
+    assert lines["trial"] == [
+        'model = keras.Sequential([keras.Input((4,)), layers.Dense(32, activation="relu"), layers.Dense(2)])',
+        'model.compile(optimizer="adam", loss="mse")', "model.fit(x, y, epochs=3, validation_split=0.2)"]
 
 
 @pytest.mark.parametrize("text", ["relu", "val_loss", "Restored model, accuracy: {:5.2f}%", "1e-3"])
@@ -392,3 +409,41 @@ m.fit(x, y, epochs=1)
     trial = run_trial(text)
     assert "    global m, units\n" in trial
     assert '    units = params["units"]\n' in trial and "    m = keras.Sequential(" in trial
+
+
+EXPERIMENTS = '''
+import numpy as np
+
+x = np.zeros((8, 4))
+y = np.zeros((8, 2))
+model = keras.Sequential([keras.Input((4,)), layers.Dense(16, activation="relu"), layers.Dense(2)])
+model.compile(optimizer="adam", loss="mse")
+history = model.fit(x, y, epochs=2)
+print(history.history["loss"])
+model = keras.Sequential([keras.Input((4,)), layers.Dense(64, activation="relu"), layers.Dense(2)])
+model.compile(optimizer="adam", loss="mse")
+model.fit(x, y, epochs=3, validation_split=0.2)
+'''
+
+
+def test_an_earlier_experiment_runs_once_not_in_each_trial():
+    """A notebook's earlier model feeds the measured fit nothing (analysis/relevance.py): it runs
+    once at the top of the tuning script, and each trial trains only the measured model, though
+    both bind `model` and `history`."""
+    layout, lines = layout_of(EXPERIMENTS)
+    assert lines["trial"] == [
+        'model = keras.Sequential([keras.Input((4,)), layers.Dense(64, activation="relu"), layers.Dense(2)])',
+        'model.compile(optimizer="adam", loss="mse")', "model.fit(x, y, epochs=3, validation_split=0.2)"]
+    assert "history = model.fit(x, y, epochs=2)" in lines["setup"] and layout.declared == ("model",)
+
+
+def test_an_idle_statement_that_reads_what_the_trial_binds_keeps_the_order():
+    """`print(model)` between the trial's model and its fit reads the trial's `model`: run once at
+    the top it would see none, so the program's order stays as it was (every statement judged
+    alike)."""
+    body = EXPERIMENTS.replace('model.compile(optimizer="adam", loss="mse")\nmodel.fit(x, y, epochs=3',
+                               'print(len(model.layers))\nmodel.compile(optimizer="adam", loss="mse")\nmodel.fit(x, y, epochs=3')
+    assert "print(len(model.layers))" in body
+    _, lines = layout_of(body)
+    assert "print(len(model.layers))" in lines["trial"]
+    assert "history = model.fit(x, y, epochs=2)" in lines["trial"]  # as before the rule

@@ -66,11 +66,12 @@ def analyze(text: str, path: str, catalog: Catalog) -> Analysis:
     if (loop := epoch_loop(facts, outputs, catalog, measured)) is not None:
         held = held | {(id(measured), "epochs")}  # the loop's bound is how long it trains
         passes = epoch_loop_bound(facts, outputs, catalog, measured, loop)
-    feeds = feeding(facts, measured)  # values in code that does not feed the measured fit stay as written
+    fed = feeding(facts, measured)  # values in code that does not feed the measured fit stay as written
     found = sites((c for c in chain(candidates(facts, catalog, outputs, keyed, held),
                                     loop_candidates(facts, outputs, keyed), [passes] if passes else ())
-                   if feeds is None or feeds(c.call)), path, lines)
+                   if fed is None or fed.feeds(c.call, facts)), path, lines)
     if passes is not None and fit is not None:  # the runtime plans pruning on the loop's passes
         bound = lines.span(passes.node)
         fit = replace(fit, passes=next(((s.id, loop_start(loop)) for s in found if s.span == bound), None))
-    return Analysis(path, text, tree, tuple(found), tuple(lint(path, lines, catalog, keyed)), fit, True)
+    return Analysis(path, text, tree, tuple(found), tuple(lint(path, lines, catalog, keyed)), fit, True,
+                    fed.idle_lines() if fed is not None else frozenset())

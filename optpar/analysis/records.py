@@ -94,3 +94,4 @@ class Analysis:
     diagnostics: tuple[Diagnostic, ...]
     fit: FitCall | None
     uses_keras: bool
+    idle: frozenset[int] = frozenset()  # first lines of top-level statements that feed the measured fit nothing

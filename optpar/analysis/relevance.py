@@ -10,29 +10,49 @@ The rule, for a measured fit() at the file's top level (also inside a loop, a `w
 statement feeds it when it binds a name that is still needed (an assignment, a loop target, an
 import, `global` in a function of yours it calls) or may change one in place (`model.compile(...)`,
 `model.add(...)`, `callbacks.append(...)`, `np.random.shuffle(x)`; `other_model.fit(x)` only reads
-`x`); what it reads becomes needed, and the functions and classes of the file it calls are read
-too, body and all. A plain assignment at the top level ends
+`x`), or names a file one of them names (`model.save("m.keras")` before
+`keras.models.load_model("m.keras")`); what it reads becomes needed, and the functions and
+classes of the file it calls are read too, body and all. A plain assignment at the top level ends
 the need for what it binds (an earlier `model = ...` is another model) unless it reads it. A
-function or class of the file feeds the fit when code that does calls it. A fit() inside a
-function is left alone: a function called for several models scores their mean (the runtime's
+function or class of the file feeds the fit when code that does calls it. The statements before
+the fit that feed it nothing run once in the tuning script, not in each trial (plan.py). A fit()
+inside a function is left alone: a function called for several models scores their mean (the runtime's
 rule), so every value there is tuned as before.
 """
 
 from __future__ import annotations
 
 import ast
-from collections.abc import Callable
+from dataclasses import dataclass
 
 from optpar.analysis.facts import Facts
-from optpar.analysis.syntax import FUNCTIONS
-from optpar.units import is_main_guard
+from optpar.analysis.syntax import FUNCTIONS, is_main_guard, paths
 
 _SCOPES = (*FUNCTIONS, ast.ClassDef)
 
 
-def feeding(facts: Facts, measured: ast.Call | None) -> Callable[[ast.AST], bool] | None:
-    """A test of whether a node lies in code that feeds the measured fit; None when every node
-    counts (no fit, or a fit inside a function)."""
+@dataclass(frozen=True)
+class Feeding:
+    """The top-level statements (the `__main__` block's in its place) that feed the measured fit."""
+
+    body: tuple[ast.stmt, ...]
+    statements: frozenset[int]  # ids of those that feed it
+    fit_index: int  # the position in `body` of the one that holds the fit
+
+    def feeds(self, node: ast.AST, facts: Facts) -> bool:
+        stmt = _ancestor_in(facts, node, list(self.body))
+        return stmt is not None and id(stmt) in self.statements
+
+    def idle_lines(self) -> frozenset[int]:
+        """The first lines of the statements before the fit that feed it nothing (definitions
+        aside): the planner runs them once, not in each trial."""
+        return frozenset(stmt.lineno for stmt in self.body[:self.fit_index]
+                         if id(stmt) not in self.statements and not isinstance(stmt, _SCOPES))
+
+
+def feeding(facts: Facts, measured: ast.Call | None) -> Feeding | None:
+    """Which top-level statements feed the measured fit; None when every one counts (no fit, or a
+    fit inside a function)."""
     if measured is None:
         return None
     body = _top_level(facts.tree)
@@ -52,12 +72,7 @@ def feeding(facts: Facts, measured: ast.Call | None) -> Callable[[ast.AST], bool
         needed = (needed - _kills(stmt)) | flow.uses(stmt)
         used |= needed
     feeding_statements |= {id(stmt) for name, stmt in definitions.items() if name in used}
-
-    def feeds(node: ast.AST) -> bool:
-        stmt = _ancestor_in(facts, node, body)
-        return stmt is not None and id(stmt) in feeding_statements
-
-    return feeds
+    return Feeding(tuple(body), frozenset(feeding_statements), index)
 
 
 def _top_level(tree: ast.Module) -> list[ast.stmt]:
@@ -178,10 +193,10 @@ class _Flow:
 
     def uses(self, stmt: ast.stmt) -> set[str]:
         names = _exposed(stmt)
-        return names.union(*(_free(d) | {d.name} for d in self._called(names)))
+        return names.union(_files(stmt), *(_free(d) | {d.name} for d in self._called(names)))
 
     def binds(self, stmt: ast.stmt) -> set[str]:
-        names = _names(stmt)[1]
+        names = _names(stmt)[1] | _files(stmt)
         for definition in self._called(_names(stmt)[0]):
             names |= {n for node in ast.walk(definition) if isinstance(node, ast.Global) for n in node.names}
         return names
@@ -211,6 +226,12 @@ class _Flow:
                 found.add(_root(current))
         found.discard(None)
         return found
+
+
+def _files(stmt: ast.stmt) -> set[str]:
+    """The files a statement names (`model.save("my_model.keras")`, `load_model("my_model.keras")`),
+    as names of their own: whether it writes or reads one, it is kept with the others that name it."""
+    return {f"file:{path}" for path in paths(stmt)}
 
 
 def _exposed(stmt: ast.stmt) -> set[str]:

@@ -121,3 +121,24 @@ def parameter_default(function: ast.AST, name: str) -> ast.expr | None:
         if arg.arg == name:
             return default
     return None
+
+
+def is_main_guard(stmt: ast.stmt) -> bool:
+    """`if __name__ == "__main__":` (either way round)."""
+    if not isinstance(stmt, ast.If) or not isinstance(stmt.test, ast.Compare):
+        return False
+    parts = [stmt.test.left, *stmt.test.comparators]
+    names = {p.id for p in parts if isinstance(p, ast.Name)}
+    values = {p.value for p in parts if isinstance(p, ast.Constant)}
+    return names == {"__name__"} and values == {"__main__"}
+
+
+# A string that names a file or folder: no blank, and a separator or a file extension
+# ("run_1/cp.weights.h5", "my_model.keras"; not "relu" nor "val_loss").
+_PATH = re.compile(r"[^\s]*(/[^\s]*|\.[A-Za-z][A-Za-z0-9]{0,9})")
+
+
+def paths(node: ast.AST) -> set[str]:
+    """The file names a statement spells out as string literals."""
+    return {n.value for n in ast.walk(node)
+            if isinstance(n, ast.Constant) and isinstance(n.value, str) and _PATH.fullmatch(n.value)}
