@@ -14,7 +14,7 @@ from typing import Sequence
 
 import libcst as cst
 
-from optpar.analysis.syntax import is_main_guard, paths
+from optpar.analysis.syntax import is_main_guard, paths, root_name
 
 FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 SCOPES = (*FUNCTIONS, ast.ClassDef)
@@ -47,12 +47,6 @@ def writes(stmt: ast.stmt) -> set[str]:
     return names
 
 
-def _root(node: ast.expr) -> str | None:
-    while isinstance(node, (ast.Attribute, ast.Subscript)):
-        node = node.value
-    return node.id if isinstance(node, ast.Name) else None
-
-
 def mutates(stmt: ast.stmt) -> set[str]:
     """Objects a statement changes in place: `model.add(...)` (a call whose result is dropped),
     `cfg.x = 1`, `d[k] = v`; nested functions and classes have their own scope."""
@@ -64,9 +58,9 @@ def mutates(stmt: ast.stmt) -> set[str]:
             continue
         if (isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)
                 and isinstance(node.value.func, ast.Attribute)):
-            names.add(_root(node.value.func.value))
+            names.add(root_name(node.value.func.value))
         elif isinstance(node, (ast.Attribute, ast.Subscript)) and isinstance(node.ctx, ast.Store):
-            names.add(_root(node.value))
+            names.add(root_name(node.value))
         stack.extend(ast.iter_child_nodes(node))
     names.discard(None)
     return names

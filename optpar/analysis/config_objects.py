@@ -31,11 +31,11 @@ def class_setting(facts: Facts, node: ast.Attribute) -> Literal | None:
     where, function = facts.resolve(holder)
     if where == "param" and facts.rebinds(function, holder.id):
         return None  # `cfg = other` in the function: not what the calls pass
-    cls = _settings_class(facts, holder.id) if facts.resolve(holder)[0] == "module" else None
+    cls = _settings_class(facts, holder.id) if where == "module" else None
     if cls is None:
         cls = facts.follow(holder, lambda target, value, depth: _instance_of(facts, target, value))
-    if cls is None:
-        cls = _passed_instance(facts, holder)
+    if cls is None and where == "param":
+        cls = _passed_instance(facts, function, holder.id)
     if cls is None or _set_anywhere(facts, {cls.name, holder.id}, node.attr):
         return None
     assigned = [(stmt.targets[0] if isinstance(stmt, ast.Assign) else stmt.target, stmt.value) for stmt in cls.body
@@ -55,11 +55,10 @@ def _instance_of(facts: Facts, target: ast.expr, value: ast.expr) -> ast.ClassDe
     return _settings_class(facts, value.func.id)
 
 
-def _passed_instance(facts: Facts, holder: ast.Name) -> ast.ClassDef | None:
+def _passed_instance(facts: Facts, function: ast.AST, name: str) -> ast.ClassDef | None:
     """The settings class of a parameter every call of whose function makes it one there, with
     no arguments: `main(Config())`."""
-    where, function = facts.resolve(holder)
-    passed = facts.passed_for(function, holder.id) if where == "param" else None
+    passed = facts.passed_for(function, name)
     if not passed:
         return None
     made = {value.func.id if isinstance(value, ast.Call) and isinstance(value.func, ast.Name)

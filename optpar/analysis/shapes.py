@@ -7,8 +7,9 @@
   denoising autoencoder: 2 of 3 trials). A file that only pools keeps its pooling sizes tuned.
 - On a branch that is summed elementwise (`x + res`, `layers.add([x, shortcut])`: roles.csv's
   `sum` rows), the kernel sizes of layers whose padding is not "same" (`kernel` rows) and the
-  pooling sizes (`downsampling` rows) unless padding is "same" and strides are written. The branches must give one size; with "valid" padding (Keras's default) a kernel
-  of 3 where 1 was written shrinks its branch by 2 (keras-io's time-series transformer, the 1×1
+  pooling sizes (`downsampling` rows) unless padding is "same" and strides are written. The
+  branches must give one size; with "valid" padding (Keras's default) a kernel of 3 where 1 was
+  written shrinks its branch by 2 (keras-io's time-series transformer, the 1×1
   convolutions of ResNet's blocks). Which sizes are held depends on the padding, never on the size
   itself, so a file's sites are the same before and after `apply`. A branch runs from the sum back
   through the layers applied one after another, up to where it meets another input of the sum.

@@ -142,3 +142,10 @@ def paths(node: ast.AST) -> set[str]:
     """The file names a statement spells out as string literals."""
     return {n.value for n in ast.walk(node)
             if isinstance(n, ast.Constant) and isinstance(n.value, str) and _PATH.fullmatch(n.value)}
+
+
+def root_name(node: ast.AST) -> str | None:
+    """`model` of `model.layers[0].trainable`, of `x[i]`; None when no name is at the root."""
+    while isinstance(node, (ast.Attribute, ast.Subscript)):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else None
