@@ -36,6 +36,7 @@ from optpar.analysis.facts import collect
 from optpar.analysis.datasets import untuned
 from optpar.analysis.fit import measured_call, measured_fit
 from optpar.analysis.keras1 import lint
+from optpar.analysis.merges import elementwise_sums
 from optpar.analysis.loops import epoch_loop, epoch_loop_bound, loop_candidates, loop_start
 from optpar.analysis.naming import sites
 from optpar.analysis.outputs import find_outputs
@@ -55,13 +56,14 @@ def analyze(text: str, path: str, catalog: Catalog) -> Analysis:
     facts = collect(tree, lines)
     if not facts.imports.uses_keras:
         return Analysis(path, text, tree, (), (), None, False)
-    outputs = find_outputs(facts, catalog)
+    sums = elementwise_sums(facts, catalog)  # read by the output rules and the held sizes
+    outputs = find_outputs(facts, catalog, sums)
     keyed = [(call, key) for call in facts.calls
              if (key := callee(facts, catalog.roles, call)) is not None]
     fit = measured_fit(lines, catalog.roles, keyed)
     measured = measured_call(keyed)
     held = (untuned(facts, catalog.roles, keyed, measured) | coupled_sizes(catalog.roles, keyed)
-            | summed_sizes(facts, catalog, keyed))
+            | summed_sizes(facts, catalog.roles, keyed, sums))
     passes = None
     if (loop := epoch_loop(facts, outputs, catalog, measured)) is not None:
         held = held | {(id(measured), "epochs")}  # the loop's bound is how long it trains

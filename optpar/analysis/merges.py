@@ -23,14 +23,20 @@ _OPERATORS = (ast.Add, ast.Sub, ast.Mult)
 _DEPTH = 40
 
 
-def coupled_widths(facts: Facts, catalog: Catalog) -> tuple[set[ast.Call], set[str]]:
+Sums = tuple[tuple[ast.AST, list[ast.expr]], ...]
+
+
+def elementwise_sums(facts: Facts, catalog: Catalog) -> Sums:
+    """(each elementwise sum of the file, its inputs), in one walk: merges and shapes read them."""
+    return tuple((node, inputs) for node in ast.walk(facts.tree)
+                 if (inputs := _merge_inputs(facts, catalog, node)) is not None)
+
+
+def coupled_widths(facts: Facts, catalog: Catalog, sums: Sums) -> tuple[set[ast.Call], set[str]]:
     """(the width layers of the groups that keep their widths, the names they read for them)."""
     groups = _Groups()
     follow = _Follow(facts, catalog)
-    for node in ast.walk(facts.tree):
-        inputs = merge_inputs(facts, catalog, node)
-        if inputs is None:
-            continue
+    for node, inputs in sums:
         scope = facts.scope(node)
         found = [follow.sources(value, scope, node.lineno) for value in inputs]
         if len(found) < 2 or any(f is None for f in found):
@@ -53,7 +59,7 @@ def _written(arg: ast.expr) -> object:
     return ("name", arg.id) if isinstance(arg, ast.Name) else ("node", id(arg))
 
 
-def merge_inputs(facts: Facts, catalog: Catalog, node: ast.AST) -> list[ast.expr] | None:
+def _merge_inputs(facts: Facts, catalog: Catalog, node: ast.AST) -> list[ast.expr] | None:
     if isinstance(node, ast.AugAssign) and isinstance(node.op, _OPERATORS) and isinstance(node.target, ast.Name):
         return [ast.Name(node.target.id, ast.Load()), node.value]
     if isinstance(node, ast.BinOp) and isinstance(node.op, _OPERATORS):
@@ -92,7 +98,7 @@ class _Follow:
             return self.sources(value, scope, value.lineno, depth + 1)
         if isinstance(expr, ast.Constant):
             return []
-        inputs = merge_inputs(facts, self.catalog, expr)
+        inputs = _merge_inputs(facts, self.catalog, expr)
         if inputs is not None:
             found = [self.sources(value, scope, before, depth + 1) for value in inputs]
             return None if any(f is None for f in found) else [c for f in found for c in f]

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from optpar.analysis.calls import bound_arguments, is_width_layer
 from optpar.analysis.chains import Chains, sequential_chains
 from optpar.analysis.facts import FOLLOW_DEPTH, Facts
-from optpar.analysis.merges import coupled_widths
+from optpar.analysis.merges import Sums, coupled_widths, elementwise_sums
 from optpar.analysis.syntax import FUNCTIONS, parameter_default
 from optpar.csvrows import Key
 from optpar.imports import canonical, dotted
@@ -34,11 +34,12 @@ class Outputs:
     blocked: frozenset[str]  # names those calls read there: the constants (or defaults) are kept
 
 
-def find_outputs(facts: Facts, catalog: Catalog) -> Outputs:
+def find_outputs(facts: Facts, catalog: Catalog, sums: Sums | None = None) -> Outputs:
     chains = sequential_chains(facts)
     calls = _OutputLayers(facts, catalog).find(chains)
     width_frozen, blocked = _output_activation_widths(facts, catalog, chains, calls)
-    summed, names = coupled_widths(facts, catalog)  # widths summed elementwise, written apart
+    sums = elementwise_sums(facts, catalog) if sums is None else sums
+    summed, names = coupled_widths(facts, catalog, sums)  # widths summed elementwise, written apart
     width_frozen, blocked = width_frozen | summed, blocked | names
     for call in calls:
         for arg in [*call.args, *(k.value for k in call.keywords)]:

@@ -68,8 +68,11 @@ def feeding(facts: Facts, measured: ast.Call | None) -> Feeding | None:
     used = set(needed)
     feeding_statements = {id(top)}
     for stmt in reversed(body[:index]):
-        if isinstance(stmt, _SCOPES) or not (flow.binds(stmt) & needed or flow.changes(stmt) & needed):
+        if isinstance(stmt, _SCOPES):
             continue  # a definition feeds the fit when code that does calls it, below
+        reads = _names(stmt)[0]
+        if not (flow.binds(stmt, reads) & needed or flow.changes(stmt, reads) & needed):
+            continue
         feeding_statements.add(id(stmt))
         needed = (needed - _kills(stmt)) | flow.uses(stmt)
         used |= needed
@@ -174,6 +177,7 @@ class _Flow:
 
     def __init__(self, definitions: dict[str, ast.AST], modules: frozenset[str], bound: frozenset[str]) -> None:
         self.definitions, self.modules, self.bound = definitions, modules, bound
+        self._free = {name: _free(d) for name, d in definitions.items()}  # read once: every statement asks
 
     def _called(self, names: set[str]) -> list[ast.AST]:
         """The definitions of the file `names` reach, through what they read."""
@@ -183,28 +187,29 @@ class _Flow:
             if name not in seen:
                 seen.add(name)
                 found.append(self.definitions[name])
-                todo.extend(_free(self.definitions[name]) & self.definitions.keys())
+                todo.extend(self._free[name] & self.definitions.keys())
         return found
 
     def uses(self, stmt: ast.stmt) -> set[str]:
         names = _exposed(stmt)
-        return names.union(_files(stmt), *(_free(d) | {d.name} for d in self._called(names)))
+        return names.union(_files(stmt), *(self._free[d.name] | {d.name} for d in self._called(names)))
 
-    def binds(self, stmt: ast.stmt) -> set[str]:
+    def binds(self, stmt: ast.stmt, reads: set[str]) -> set[str]:
+        """`reads`: what `_names` says the statement reads (the caller has it)."""
         names = _names(stmt)[1] | _files(stmt)
-        for definition in self._called(_names(stmt)[0]):
+        for definition in self._called(reads):
             names |= {n for node in ast.walk(definition) if isinstance(node, ast.Global) for n in node.names}
         return names
 
-    def changes(self, stmt: ast.stmt) -> set[str]:
+    def changes(self, stmt: ast.stmt, reads: set[str]) -> set[str]:
         """Names whose object the statement may change in place: the receiver of a method call
         (`model.add(...)`, `callbacks.append(...)`), the root of an attribute or item it sets
         (`model.trainable = False`, `x[i] = 0`), a name passed to a function (`shuffle(x)`,
         `np.random.shuffle(x)`; not to a builtin, nor to another object's method: `other.fit(x)`
         only reads x). In a function of the file it calls, the names it reads from outside."""
         found = self._changed_in(stmt)
-        for definition in self._called(_names(stmt)[0]):
-            found |= self._changed_in(definition) & _free(definition)
+        for definition in self._called(reads):
+            found |= self._changed_in(definition) & self._free[definition.name]
         return found - self.modules - self.definitions.keys()
 
     def _changed_in(self, node: ast.AST) -> set[str]:

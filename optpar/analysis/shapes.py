@@ -21,10 +21,9 @@ import ast
 from collections.abc import Sequence
 
 from optpar.analysis.facts import Facts
-from optpar.analysis.merges import merge_inputs
+from optpar.analysis.merges import Sums
 from optpar.analysis.syntax import parameter_default
 from optpar.csvrows import Key
-from optpar.metadata import Catalog
 from optpar.roles import Roles
 
 SIZE_KEEPING_PADDING = frozenset({"same", "causal"})
@@ -38,15 +37,12 @@ def coupled_sizes(roles: Roles, keyed: Sequence[tuple[ast.Call, Key]]) -> frozen
     return frozenset((id(call), param) for call, key in keyed for k, param in roles.downsampling if k == key)
 
 
-def summed_sizes(facts: Facts, catalog: Catalog, keyed: Sequence[tuple[ast.Call, Key]]) -> frozenset[tuple[int, str]]:
+def summed_sizes(facts: Facts, roles: Roles, keyed: Sequence[tuple[ast.Call, Key]],
+                 sums: Sums) -> frozenset[tuple[int, str]]:
     """(id of a call, parameter) for each kernel size (padding not "same") and pooling size on a
     branch of an elementwise sum."""
-    roles = catalog.roles
-    if not roles.sums:
-        return frozenset()
     on_branch: set[int] = set()
-    for node in ast.walk(facts.tree):
-        inputs = merge_inputs(facts, catalog, node)
+    for node, inputs in sums:
         if not inputs or len(inputs) < 2:
             continue
         scope = facts.scope(node)
