@@ -28,6 +28,7 @@ needs_validation    a call (``Dataset.batch``) its parameter             --     
 keras1_positional   layer (``Conv2D``)       the Keras 3 parameter       required  >= 2
 upsampling          layer (``UpSampling*``)  --                          --        --
 downsampling        layer (``MaxPooling*``)  the size it divides by      --        --
+kernel              layer (``Conv2D``)       the kernel size             --        --
 sum                 layer (``Add``)          --                          --        --
 ==================  =======================  ==========================  ========  ====
 """
