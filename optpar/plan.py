@@ -6,7 +6,10 @@ The split is a dataflow pass over the statements that lead to the measured fit()
 belongs to the trial when it holds a tuned value or reads a name that such a statement (or a
 function that holds a tuned value) produces; every other statement runs once. A `def` or `class`
 runs in the trial when what it reads as it runs (defaults, decorators, bases, class attributes)
-holds a tuned value or a name the trial binds. Nothing after the measured fit() runs.
+holds a tuned value or a name the trial binds. Nothing after the measured fit() runs. A statement
+that feeds the measured fit nothing (analysis/relevance.py: an earlier experiment) runs once, though
+it binds names the trial binds too, unless it has to follow a trial statement; then the whole
+file is placed by the rule above.
 
 The program is the module, or a function the top level calls (a `main()`, found by climbing from
 the function that holds fit() to the one the program starts from): its body becomes run_trial(),
