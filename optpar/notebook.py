@@ -36,8 +36,10 @@ Cell magics (``%%...`` on the first non-blank line of a cell):
 * every other cell magic (``%%bash``, ``%%writefile``, ``%%html``, ...) makes the whole cell
   non-Python: every line becomes a placeholder, so the cell's body is **not run** while tuning.
 
-Not handled (rare in model notebooks): IPython autocall (``/f x``, ``,f a b``) and magics
-continued over several lines with a trailing backslash.
+A magic continued over several lines with a trailing backslash (``!cmd \\`` then
+``--flag``, as IPython joins them) is a placeholder on each of its lines, all at the first
+line's indentation. Not handled (rare in model notebooks): IPython autocall (``/f x``,
+``,f a b``).
 
 Positions: :meth:`NotebookSource.label` gives ``model.ipynb:cell_3:2:5`` (cell 3 of the
 notebook counting *all* cells, markdown included, as notebook editors number them; line 2 of
@@ -320,9 +322,10 @@ def _neutralise(lines: list[str]) -> tuple[list[str], list[tuple[int, str]]]:
         start = 0
 
     scanner = _Scanner()
+    continued = False  # the line before was a magic ending with a backslash
     for i in range(start, len(lines)):
         line = lines[i]
-        if scanner.at_statement_start():
+        if scanner.at_statement_start() and not continued:
             stripped = line.lstrip(" \t")
             timed = _TIMED_LINE_MAGIC.match(stripped)
             if timed and timed.group(2).strip():
@@ -336,9 +339,21 @@ def _neutralise(lines: list[str]) -> tuple[list[str], list[tuple[int, str]]]:
             if is_magic:
                 out[i] = _placeholder(line, target)
                 magics.append((i, line, ""))
+                continued = _ends_continued(line)
+                indent = line[: len(line) - len(stripped)]
                 continue
+        elif continued:  # ``!cmd \`` goes on here, as IPython joins it: not Python either
+            out[i] = indent + _placeholder(line.lstrip(" \t"))
+            magics.append((i, line, ""))
+            continued = _ends_continued(line)
+            continue
         scanner.feed(line)
     return out, magics
+
+
+def _ends_continued(line: str) -> bool:
+    """Does this magic line end with a backslash, continuing the command on the next line?"""
+    return line.rstrip("\r").endswith("\\")
 
 
 class _Scanner:

@@ -206,6 +206,29 @@ def test_cell_magic_with_foreign_body_is_not_python(tmp_path):
     assert json.loads(src.with_text(src.text)) == json.loads(path.read_text())
 
 
+def test_magic_continued_with_a_backslash_is_one_placeholder(tmp_path):
+    # as in Hands-On ML's chapter 19: a shell command over three lines, one inside a block
+    cell = (
+        "!saved_model_cli show --dir '{path}' \\\n"
+        "                      --tag_set serve \\\n"
+        "        --signature_def serving_default\n"
+        "if colab:\n"
+        "    !curl '{url}' | \\\n"
+        "  apt-key add -\n"
+        "    x = 1\n"
+        "y = 2  \\\n"
+        "    + 1\n"
+    )
+    path = write(tmp_path, [new_code_cell(cell)])
+    src = read_notebook(path)
+    compile(src.text, "nb", "exec")
+    lines = src.text.splitlines()
+    assert [is_placeholder(src, n) for n in range(1, 10)] == [True] * 3 + [False, True, True] + [False] * 3
+    assert lines[4].startswith("    pass") and lines[5].startswith("    pass")  # the block's indent
+    assert lines[7:] == ["y = 2  \\", "    + 1"]  # a Python continuation is left alone
+    assert json.loads(src.with_text(src.text)) == json.loads(path.read_text())
+
+
 def test_time_cell_magic_keeps_python_body(tmp_path):
     path = write(tmp_path, [new_code_cell("%%time\nmodel.fit(x, y, epochs=5)\n")])
     src = read_notebook(path)
