@@ -8,7 +8,7 @@ For each .py / .ipynb under CORPUS_DIR (`*_tune.py` skipped), in a temporary cop
 PYTHONPATH (keras.datasets replaced by small generated data, get_file refused, Model.fit capped
 at 2 epochs):
 
-1. the original: `python FILE` (a notebook: its code cells, magics commented out). It trained
+1. the original: `python FILE` (a notebook: its code cells, magics made `pass` as optpar reads them). It trained
    when at least one fit call finished without error (shim log), even if the script failed after
    it (the summary counts those).
 2. only if it trained: `optpar tune FILE --max-evals N --out DIR --quiet`; then DIR/trials.csv:
@@ -37,7 +37,7 @@ from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from optpar.notebook import PYTHON_BODY_CELL_MAGICS
+from optpar.notebook import NotebookError, read_notebook
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
@@ -59,23 +59,13 @@ def find_scripts(corpus: Path, only: str | None) -> list[Path]:
 
 
 def notebook_as_script(notebook: Path, out: Path) -> Path:
-    text = notebook.read_text(errors="replace")
+    """The notebook's code cells as one program, IPython syntax made Python as optpar reads it
+    (a magic is `pass` at its indentation, `%time stmt` runs stmt, `%%bash` cells do not run)."""
     try:
-        cells = json.loads(text)["cells"]
-    except (ValueError, KeyError, TypeError):  # not JSON (hyperas ships Python saved as .ipynb)
-        out.write_text(text)
-        return out
-    lines = []
-    for cell in cells:
-        if cell.get("cell_type") == "code":
-            source = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
-            cell_lines = source.splitlines()
-            head = next((l.lstrip() for l in cell_lines if l.strip()), "")
-            if head.startswith("%%") and (head[2:].split() or [""])[0] not in PYTHON_BODY_CELL_MAGICS:
-                lines += ["# " + l for l in cell_lines]  # %%bash, %%writefile: not Python
-                continue
-            lines += [("# " + l if l.lstrip().startswith(("%", "!")) else l) for l in cell_lines]
-    out.write_text("\n".join(lines) + "\n")
+        text = read_notebook(notebook).text
+    except NotebookError:  # not JSON (hyperas ships Python saved as .ipynb)
+        text = notebook.read_text(errors="replace")
+    out.write_text(text)
     return out
 
 
