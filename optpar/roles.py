@@ -30,6 +30,7 @@ upsampling          layer (``UpSampling*``)  --                          --     
 downsampling        layer (``MaxPooling*``)  the size it divides by      --        --
 kernel              layer (``Conv2D``)       the kernel size             --        --
 sum                 layer (``Add``)          --                          --        --
+model_maker         a call (``Sequential``)  --                          --        --
 ==================  =======================  ==========================  ========  ====
 """
 
@@ -64,6 +65,7 @@ _SHAPES: Mapping[str, tuple[str, bool, str, bool]] = MappingProxyType({
     "downsampling": ("layer", True, "", False),
     "kernel": ("layer", True, "", False),
     "sum": ("layer", False, "", False),
+    "model_maker": ("call", False, "", False),
 })
 ROLES = tuple(_SHAPES)
 
@@ -118,6 +120,9 @@ class Roles:
     # (or "causal"), held on a branch that is summed elementwise
     kernels: frozenset[tuple[Key, str]] = frozenset()
     sums: frozenset[Key] = frozenset()  # elementwise merges (Add()([a, b]), add([a, b]), ops.add): equal widths
+    # calls that return a Keras model (Sequential, load_model): `m.fit` on what they made is Keras's
+    # even where a class of the file has a `fit` of its own
+    model_makers: frozenset[Key] = frozenset()
 
     @classmethod
     def of(cls, rows: Iterable[Role]) -> Roles:
@@ -152,6 +157,7 @@ class Roles:
             downsampling=frozenset((r.key, r.name) for r in rows if r.role == "downsampling"),
             kernels=frozenset((r.key, r.name) for r in rows if r.role == "kernel"),
             sums=frozenset(r.key for r in rows if r.role == "sum"),
+            model_makers=frozenset(r.key for r in rows if r.role == "model_maker"),
         )
 
     def __add__(self, other: Roles) -> Roles:

@@ -315,6 +315,38 @@ def test_user_class_with_fit_method_is_not_a_keras_model():
     assert ids(text) == []
 
 
+HYPERMODEL = ("import keras\n"
+              "import keras_tuner as kt\n"
+              "class MyHyperModel(kt.HyperModel):\n"
+              "    def fit(self, hp, model, x, y, **kwargs):\n"
+              "        return model.fit(x, y, **kwargs)\n"
+              "{model}\n"
+              "model.compile(optimizer='adam', loss='mse')\n"
+              "model.fit(x, y, epochs=10, batch_size=32)\n")
+
+
+@pytest.mark.parametrize("made", [
+    "model = keras.Sequential([keras.layers.Dense(8)])",
+    "model = keras.models.load_model('m.keras')",
+    "class Net(keras.Model):\n    pass\nmodel = Net()\nmodel = keras.Sequential([keras.layers.Dense(8)])",
+])
+def test_a_model_keras_made_fits_beside_a_class_with_its_own_fit(made):
+    # Hands-On ML's chapter 10: a KerasTuner HyperModel with a fit() hid every model.fit of the notebook
+    analysis = analyze_text(HYPERMODEL.format(model=made))
+    assert analysis.fit is not None and analysis.fit.span.line == HYPERMODEL.format(model=made).count("\n")
+    assert {"compile_optimizer", "fit_epochs"} <= set(ids(HYPERMODEL.format(model=made)))
+
+
+@pytest.mark.parametrize("made", [
+    "model = make_model()",  # could be anything: the class's fit stays possible
+    "model = keras.Sequential()\nmodel = MyHyperModel()",
+    "model = keras.Sequential()\nfor model in models:\n    pass",
+])
+def test_a_receiver_not_surely_keras_made_is_left_alone(made):
+    analysis = analyze_text(HYPERMODEL.format(model=made))
+    assert analysis.fit is None and "fit_epochs" not in ids(HYPERMODEL.format(model=made))
+
+
 def test_file_without_keras_has_no_sites():
     text = ("from sklearn.linear_model import LogisticRegression\n"
             "clf = LogisticRegression(C=1.0)\n"

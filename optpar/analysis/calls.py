@@ -21,8 +21,10 @@ def callee(facts: Facts, roles: Roles, call: ast.Call) -> Key | None:
     if key is not None:
         return key
     func = call.func
-    if not isinstance(func, ast.Attribute) or func.attr in facts.user_methods:
+    if not isinstance(func, ast.Attribute):
         return None
+    if func.attr in facts.user_methods and not _made_by_keras(facts, roles, func.value):
+        return None  # `x.fit` may be a method of the file's own class
     if func.attr not in roles.methods and func.attr not in roles.dataset_methods:
         return None
     receiver = dotted(func.value)
@@ -37,6 +39,16 @@ def callee(facts: Facts, roles: Roles, call: ast.Call) -> Key | None:
     if keywords & roles.method_keywords.get(method, frozenset()):
         return ("Model", method)
     return None
+
+
+def _made_by_keras(facts: Facts, roles: Roles, receiver: ast.expr) -> bool:
+    """Whether every value the name `receiver` holds where it is read is a Keras model: made by a
+    `model_maker` call (`keras.Sequential(...)`, `load_model(...)`) or a Model subclass of the file."""
+    values = facts.scope_values(receiver) if isinstance(receiver, ast.Name) else None
+    return bool(values) and all(
+        isinstance(v, ast.Call) and (facts.imports.key(v.func) in roles.model_makers
+                                     or isinstance(v.func, ast.Name) and v.func.id in facts.model_classes)
+        for v in values)
 
 
 def bound_arguments(catalog: Catalog, key: Key, call: ast.Call) -> Iterator[tuple[Row, ast.expr]]:

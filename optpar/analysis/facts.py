@@ -172,6 +172,30 @@ class Facts:
             return None
         return [value for _, target, value in by_scope.get(id(scope), ()) if target == name]
 
+    def scope_values(self, name: ast.Name) -> list[ast.expr] | None:
+        """The values of every `name = value` in the scope where `name` (a read) binds; None for
+        a parameter, or a name that scope also binds another way (a loop target, `+=`, `with`)."""
+        kind, function = self.resolve(name)
+        if kind == "param":
+            return None
+        scope = function if function is not None else self.tree
+        values = [v for _, target, v in self._assignments_by_scope().get(id(scope), ()) if target == name.id]
+        stores = 0
+        todo = list(ast.iter_child_nodes(scope))
+        while todo:
+            node = todo.pop()
+            if isinstance(node, (*FUNCTIONS, ast.ClassDef, ast.Lambda)):
+                stores += getattr(node, "name", None) == name.id
+                continue
+            if isinstance(node, ast.Name) and node.id == name.id and not isinstance(node.ctx, ast.Load):
+                stores += 1
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                stores += any((a.asname or a.name).split(".")[0] == name.id for a in node.names)
+            elif isinstance(node, ast.ExceptHandler):
+                stores += node.name == name.id
+            todo.extend(ast.iter_child_nodes(node))
+        return values if stores == len(values) else None
+
     # -- names: which scope binds them; a function's parameter defaults ------------------------
     def scope_of(self, function: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> Scope:
         cached = self._scopes.get(id(function))
