@@ -140,3 +140,48 @@ for train, val in [(slice(0, 48), slice(48, 64))]:
         loop = '\nif __name__ == "__main__":\n' + "".join(f"    {line}\n" if line else "\n" for line in loop.splitlines())
     found = ids(DATA + "\nearlier = keras.Sequential([layers.Dense(99)])\n" + loop)
     assert found["dense_units"] == 12 and found["fit_epochs"] == 3 and 99 not in found.values()
+
+
+FINDER = DATA + """
+class Record(keras.callbacks.Callback):
+    def __init__(self):
+        self.losses = []
+
+    def on_batch_end(self, batch, logs=None):
+        self.losses.append(logs["loss"])
+
+
+def find_rate(model, data, labels, epochs=1):
+    record = Record()
+    model.fit(data, labels, epochs=epochs, callbacks=[record])
+    return record.losses
+
+
+def center(data):
+    data[:] = data - data.mean(axis=0)
+
+
+center(x)
+model = keras.Sequential([layers.Dense(40, activation="relu"), layers.Dense(2, activation="softmax")])
+model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+losses = find_rate(model, x, y)
+model = keras.Sequential([layers.Dense(64, activation="relu"), layers.Dense(2, activation="softmax")])
+model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+model.fit(x, y, epochs=5, validation_split=0.2)
+"""
+
+
+def test_a_rate_finder_on_an_earlier_model_reads_the_data_and_feeds_nothing():
+    """Hands-On ML's chapter 11: `find_learning_rate(model, X, y)` fits a model it is given and
+    only reads the data; passing the data made every model before it a part of the measured one.
+    A callback class's `self` is its methods' own, not a name the file binds."""
+    analysis = analyze_text(FINDER)
+    assert {s.default for s in analysis.sites} == {64, "relu", "adam", 5}
+    lines = FINDER.splitlines()
+    finder_line = lines.index("losses = find_rate(model, x, y)") + 1
+    assert finder_line in analysis.idle  # run once, not in each trial
+
+
+def test_a_helper_that_changes_the_data_in_place_still_feeds_the_fit():  # no-op: as before
+    lines = FINDER.splitlines()
+    assert lines.index("center(x)") + 1 not in analyze_text(FINDER).idle

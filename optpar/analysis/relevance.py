@@ -10,7 +10,7 @@ The rule, for a measured fit() at the file's top level (also inside a loop, a `w
 statement feeds it when it binds a name that is still needed (an assignment, a loop target, an
 import, `global` in a function of yours it calls) or may change one in place (`model.compile(...)`,
 `model.add(...)`, `callbacks.append(...)`, `np.random.shuffle(x)`; `other_model.fit(x)` only reads
-`x`), or names a file one of them names (`model.save("m.keras")` before
+`x`, and so does a function of the file that only reads the parameter it is passed in), or names a file one of them names (`model.save("m.keras")` before
 `keras.models.load_model("m.keras")`); what it reads becomes needed, and the functions and
 classes of the file it calls are read too, body and all. A plain assignment at the top level ends
 the need for what it binds (an earlier `model = ...` is another model) unless it reads it. A
@@ -160,6 +160,10 @@ def _free(scope: ast.AST) -> set[str]:
     loads: set[str] = set()
     stores: set[str] = set()
     for child in ast.iter_child_nodes(scope):
+        if isinstance(child, _INNER):  # a method of a class: its parameters (`self`) are its own
+            loads |= _free(child)
+            stores |= {child.name} if isinstance(child, _SCOPES) else set()
+            continue
         inner_loads, inner_stores = _names(child)
         loads |= inner_loads
         stores |= inner_stores
@@ -178,6 +182,7 @@ class _Flow:
     def __init__(self, definitions: dict[str, ast.AST], modules: frozenset[str], bound: frozenset[str]) -> None:
         self.definitions, self.modules, self.bound = definitions, modules, bound
         self._free = {name: _free(d) for name, d in definitions.items()}  # read once: every statement asks
+        self._changed_params: dict[str, set[str]] = {}  # a function of the file -> the parameters it may change
 
     def _called(self, names: set[str]) -> list[ast.AST]:
         """The definitions of the file `names` reach, through what they read."""
@@ -204,9 +209,9 @@ class _Flow:
     def changes(self, stmt: ast.stmt, reads: set[str]) -> set[str]:
         """Names whose object the statement may change in place: the receiver of a method call
         (`model.add(...)`, `callbacks.append(...)`), the root of an attribute or item it sets
-        (`model.trainable = False`, `x[i] = 0`), a name passed to a function (`shuffle(x)`,
-        `np.random.shuffle(x)`; not to a builtin, nor to another object's method: `other.fit(x)`
-        only reads x). In a function of the file it calls, the names it reads from outside."""
+        (`model.trainable = False`, `x[i] = 0`), a name passed to a function (`np.random.shuffle(x)`;
+        to a function of the file only where its body may change that parameter; not to a
+        builtin, nor to another object's method: `other.fit(x)` only reads x). In a function of the file it calls, the names it reads from outside."""
         found = self._changed_in(stmt)
         for definition in self._called(reads):
             found |= self._changed_in(definition) & self._free[definition.name]
@@ -219,6 +224,8 @@ class _Flow:
                 root = root_name(current.func)
                 if isinstance(current.func, ast.Attribute) and root not in self.modules:
                     found.add(root)
+                elif isinstance(current.func, ast.Name) and isinstance(self.definitions.get(root), FUNCTIONS):
+                    found |= self._changed_arguments(current, self.definitions[root])
                 elif (root in self.modules if isinstance(current.func, ast.Attribute) else root in self.bound):
                     found |= {a.id for a in [*current.args, *(k.value for k in current.keywords)]
                               if isinstance(a, ast.Name)}
@@ -226,6 +233,33 @@ class _Flow:
                 found.add(root_name(current))
         found.discard(None)
         return found
+
+
+    def _changed_arguments(self, call: ast.Call, function: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
+        """The names `call` passes to parameters of the file's `function` that its body may change
+        (`find_learning_rate(model, x, y)` fits `model` and only reads `x` and `y`); every name
+        passed through `*args` or `**kwargs`."""
+        changed = self._changed_params.get(function.name)
+        if changed is None:
+            args = function.args
+            every = {a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg] if a}
+            self._changed_params[function.name] = every  # a recursive call: whatever it may change
+            changed = self._changed_params[function.name] = self._changed_in(function) & every
+        args = function.args
+        positional = [a.arg for a in [*args.posonlyargs, *args.args]]
+        named = {*positional, *(a.arg for a in args.kwonlyargs)}
+        rest, extra = (args.vararg.arg if args.vararg else None), (args.kwarg.arg if args.kwarg else None)
+        passed: list[tuple[str | None, ast.expr]] = []
+        for index, arg in enumerate(call.args):
+            if isinstance(arg, ast.Starred):
+                passed.extend((None, a) for a in call.args[index:])
+                break
+            passed.append((positional[index] if index < len(positional) else rest, arg))
+        passed += [(k.arg if k.arg in named else extra if k.arg else None, k.value) for k in call.keywords]
+        return {value.value.id if isinstance(value, ast.Starred) and isinstance(value.value, ast.Name) else value.id
+                for param, value in passed
+                if (param is None or param in changed)
+                and isinstance(value.value if isinstance(value, ast.Starred) else value, ast.Name)}
 
 
 def _files(stmt: ast.stmt) -> set[str]:
