@@ -185,3 +185,12 @@ def test_a_rate_finder_on_an_earlier_model_reads_the_data_and_feeds_nothing():
 def test_a_helper_that_changes_the_data_in_place_still_feeds_the_fit():  # no-op: as before
     lines = FINDER.splitlines()
     assert lines.index("center(x)") + 1 not in analyze_text(FINDER).idle
+
+
+def test_a_model_made_again_in_a_with_block_is_another_model():
+    """Hands-On ML's chapter 19 builds its last model under `with strategy.scope():`."""
+    text = TWO_MODELS.replace("\nmodel = keras.Sequential([layers.Dense(64", "\nwith scope():\n    model = keras.Sequential([layers.Dense(64")
+    text = text.replace("\n                          layers.Dense(2, activation=\"softmax\")])\nmodel.compile(optimizer=keras",
+                        "\n                              layers.Dense(2, activation=\"softmax\")])\n    model.compile(optimizer=keras")
+    assert "with scope():\n    model = " in text and "\n    model.compile(optimizer=keras" in text
+    assert ids(text) == ids(TWO_MODELS)

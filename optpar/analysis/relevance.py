@@ -110,7 +110,10 @@ def _modules(body: list[ast.stmt]) -> frozenset[str]:
 
 def _kills(stmt: ast.stmt) -> set[str]:
     """The names a statement surely binds anew: the targets of a plain assignment (`model = ...`,
-    `(x, y), _ = ...`), not of one that may not run (in a loop, an if)."""
+    `(x, y), _ = ...`), also in the body of a `with` (`with strategy.scope(): model = ...`), not of
+    one that may not run (in a loop, an if)."""
+    if isinstance(stmt, (ast.With, ast.AsyncWith)):
+        return set().union(*(_kills(inner) for inner in stmt.body))
     if isinstance(stmt, ast.Assign):
         todo = list(stmt.targets)
     elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
