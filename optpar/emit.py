@@ -120,7 +120,11 @@ def _tuned_flags(sites) -> str:
 
 
 def build_script(analysis: Analysis, source_name: str, out_name: str, standalone: bool = False,
-                 fit_at: str = "") -> Script:
+                 fit_at: str = "", where: Callable[[int, int], str] | None = None) -> Script:
+    """`where(line, col)` names a place of a notebook's program (`model.ipynb:cell_3:2:1`): given, the
+    statements that feed the measured fit nothing run in `with optpar_runtime.idle(...)`. A
+    notebook's cells run one by one where they were written, and one that fails elsewhere (pydot,
+    Colab, widgets) is common; a script runs top to bottom, so its author has seen each run."""
     path = analysis.path
     if not analysis.sites:
         raise UserError(path, 1, 1, "no tunable hyperparameters found (nothing to tune)")
@@ -147,7 +151,7 @@ def build_script(analysis: Analysis, source_name: str, out_name: str, standalone
     passes = analysis.fit.passes if analysis.fit.passes and any(
         s.id == analysis.fit.passes[0] for s in analysis.sites) else None
     text = _template("tune_script.py.tmpl").substitute(
-        mark=GENERATED_MARK, source=source_name, out=out_name, api=required_api(passes is not None),
+        mark=GENERATED_MARK, source=source_name, out=out_name, api=required_api(passes is not None, bool(layout.idle) and where is not None),
         passes="" if passes is None else f",\n        passes={passes!r}",
         flag=" --standalone" if standalone else "",
         notes=_lines([f"# Note: {n}" for n in notes]),
@@ -157,17 +161,21 @@ def build_script(analysis: Analysis, source_name: str, out_name: str, standalone
         tuned_flags=_tuned_flags(analysis.sites),
         seeds=repr(list(seeding_calls(analysis.tree, path))),
         space=_space_block(analysis.sites, names), **{"n_" + k: v for k, v in names.items()},
-        setup=_setup_block(layout, code, names["run_trial"]),
+        setup=_setup_block(layout, code, names["run_trial"], where),
         run_trial=_run_trial(trial_module, layout, source_name, names),
         omitted=_omitted_block(layout, code, source_name),
     )
     return Script(text=text, refactored=refactored.code, notes=notes)
 
 
-def _setup_block(layout: Plan, code: Callable[[cst.CSTNode], str], run_trial: str) -> str:
-    """The script's top level between the search space and run_trial(): what runs once."""
+def _setup_block(layout: Plan, code: Callable[[cst.CSTNode], str], run_trial: str,
+                 where: Callable[[int, int], str] | None) -> str:
+    """The script's top level between the search space and run_trial(): what runs once. With
+    `where` (a notebook), a statement that feeds the measured fit nothing runs in
+    `with optpar_runtime.idle(...)`."""
     lines = []
     driver = layout.driver
+    idle = {id(u.cst) for u in layout.idle} if where is not None else set()
     for unit in layout.setup:
         if is_future_import(unit.first):  # in its place at the top of the script
             continue
@@ -180,9 +188,26 @@ def _setup_block(layout: Plan, code: Callable[[cst.CSTNode], str], run_trial: st
                 lines.append(f"# From {driver.name}(): the part that does not depend on a tuned value runs once.")
                 lines += [code(u.cst).rstrip("\n") for u in driver.once]
             lines.append(f"# {driver.name}() runs as {run_trial}() below.")
+        elif id(unit.cst) in idle:
+            if unit is layout.idle[0]:
+                lines.append(IDLE_NOTE)
+            lines.append(code(_in_idle(unit.cst, where(unit.first.lineno, unit.first.col_offset + 1))).rstrip("\n"))
         else:
             lines.append(code(unit.cst).rstrip("\n"))
     return _lines(lines)
+
+
+IDLE_NOTE = ("# A statement in `with optpar_runtime.idle(...)` feeds the measured fit() nothing: it runs once,\n"
+             "# and if it fails, the search says so in one line and goes on without it.")
+
+
+def _in_idle(statement: cst.BaseStatement, where: str) -> cst.With:
+    """`statement` inside `with optpar_runtime.idle("<where>"):`, its leading comments kept above."""
+    wrapper = cst.parse_statement(f"with optpar_runtime.idle({where!r}):\n    pass\n")
+    assert isinstance(wrapper, cst.With) and isinstance(wrapper.body, cst.IndentedBlock)
+    return wrapper.with_changes(
+        leading_lines=statement.leading_lines,
+        body=wrapper.body.with_changes(body=[statement.with_changes(leading_lines=())]))
 
 
 def _omitted_block(layout: Plan, code: Callable[[cst.CSTNode], str], source_name: str) -> str:

@@ -66,7 +66,8 @@ def generate(path: str | os.PathLike, out: str | os.PathLike | None = None,
     try:
         fit = analysis.fit.span if analysis.fit is not None else None
         fit_at = position_label(source, source_name, fit.line, fit.col + 1) if fit is not None else ""
-        script = build_script(analysis, source_name, out_path.name, standalone, fit_at)
+        where = (lambda line, col: position_label(source, source_name, line, col)) if source.notebook else None
+        script = build_script(analysis, source_name, out_path.name, standalone, fit_at, where)
     except UserError as exc:
         raise in_cells(source, exc) from None
     return Generated(path, out_path, script.text, script.refactored, analysis)

@@ -9,7 +9,8 @@ runs in the trial when what it reads as it runs (defaults, decorators, bases, cl
 holds a tuned value or a name the trial binds. Nothing after the measured fit() runs. A statement
 that feeds the measured fit nothing (analysis/relevance.py: an earlier experiment) runs once, though
 it binds names the trial binds too, unless it has to follow a trial statement; then the whole
-file is placed by the rule above.
+file is placed by the rule above. Such statements are also `Plan.idle`: a notebook's script runs each in
+`with optpar_runtime.idle(...)`, which says and skips a failure (runtime/idle.py).
 
 The program is the module, or a function the top level calls (a `main()`, found by climbing from
 the function that holds fit() to the one the program starts from): its body becomes run_trial(),
@@ -50,6 +51,8 @@ class Plan:
     trial: tuple[Unit, ...]  # run_trial()'s statements, in order
     declared: tuple[str, ...]  # the names run_trial() declares global
     omitted: tuple[Unit, ...]  # after the measured fit(): not run during the search
+    # of `setup`, the statements that feed the measured fit nothing: one that fails is said and skipped
+    idle: tuple[Unit, ...] = ()
 
 
 def plan(analysis: Analysis, module: cst.Module) -> Plan:
@@ -215,11 +218,15 @@ class _Planner:
         if any(self._idle(unit, idle) for unit in trial):
             # A statement that feeds the fit nothing but has to run in the trial (it reads what the
             # trial binds): keep the program's order as it was, every statement judged alike.
-            trial, once, definitions = self._place(driver_units[:cut + 1], in_module, tainted, frozenset())
+            idle = frozenset()
+            trial, once, definitions = self._place(driver_units[:cut + 1], in_module, tainted, idle)
         if in_module:
             moved = {id(u.cst) for u in [*trial, *omitted]}
             setup = [u for u in driver_units if id(u.cst) not in moved]
-            return Plan(tuple(setup), None, tuple(trial), tuple(sorted(writes_of(trial))), tuple(omitted))
+            skippable = tuple(u for u in setup if self._idle(u, idle) and not is_definition(u.first)
+                              and not is_docstring(u.first) and not u.is_main_guard)
+            return Plan(tuple(setup), None, tuple(trial), tuple(sorted(writes_of(trial))), tuple(omitted),
+                        skippable)
         driver = self.top[driver_index]
         prologue = self._prologue(tainted, driver)
         moved = {id(u.cst) for u in prologue}

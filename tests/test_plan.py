@@ -437,6 +437,60 @@ def test_an_earlier_experiment_runs_once_not_in_each_trial():
     assert "history = model.fit(x, y, epochs=2)" in lines["setup"] and layout.declared == ("model",)
 
 
+def test_the_statements_that_feed_the_fit_nothing_are_marked_idle():
+    layout, _ = layout_of(EXPERIMENTS)
+    first = [u.first.lineno for u in layout.idle]
+    lines = (HEAD + EXPERIMENTS).splitlines()
+    assert [lines[n - 1].split("(")[0] for n in first] == [
+        "model = keras.Sequential", "model.compile", "history = model.fit", "print"]
+
+
+def generated_notebook(tmp_path, cells: list[str]) -> str:
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    path = tmp_path / "model.ipynb"
+    nbformat.write(new_notebook(cells=[new_code_cell(c) for c in [HEAD, *cells]]), str(path))
+    return generate(path).text
+
+
+def test_a_notebook_runs_an_idle_statement_in_a_with_that_skips_its_failure(tmp_path):
+    """A notebook's earlier cells run one by one where they were written; one that fails where
+    the search runs (pydot, Colab) must not end it, so each statement that feeds the measured fit
+    nothing runs in `with optpar_runtime.idle("<its cell and line>")`."""
+    data, earlier, last = EXPERIMENTS.split("model = keras.Sequential")[0], *(
+        "model = keras.Sequential" + part for part in EXPERIMENTS.split("model = keras.Sequential")[1:])
+    text = generated_notebook(tmp_path, [data, earlier, last])
+    compile(text, "model_tune.py", "exec")
+    assert "with optpar_runtime.idle('model.ipynb:cell_3:3:1'):\n    history = model.fit(x, y, epochs=2)\n" in text
+    assert "\nx = np.zeros((8, 4))\n" in text  # the data feed the fit: as written
+    assert "(runtime API 4)" in text
+    assert generated_notebook(tmp_path, [data, earlier, last]) == text  # idempotent
+
+
+def test_a_script_runs_its_idle_statements_as_written(tmp_path):  # no-op: a script runs top to bottom
+    text = generated(tmp_path, EXPERIMENTS)
+    assert "optpar_runtime.idle(" not in text and "(runtime API 2)" in text
+    assert "\nhistory = model.fit(x, y, epochs=2)\n" in text
+
+
+def test_a_notebook_of_one_model_has_no_idle_statement(tmp_path):  # no-op
+    one = EXPERIMENTS.split("history = model.fit")[0].replace("model.compile", "model.fit(x, y, epochs=2)\nmodel.compile")
+    text = generated_notebook(tmp_path, [one])
+    assert "optpar_runtime.idle(" not in text and "(runtime API 2)" in text
+
+
+def test_a_library_setting_feeds_the_fit_and_a_plot_of_an_earlier_model_does_not():
+    """`keras.utils.set_random_seed(SEED)` sets what every later fit runs under: it is not idle (a
+    failure there would change the measured run). `keras.utils.plot_model(model)` only looks."""
+    body = EXPERIMENTS.replace("history = model.fit(x, y, epochs=2)",
+                               "keras.utils.plot_model(model)\nSEED = 3\nkeras.utils.set_random_seed(SEED)\nhistory = model.fit(x, y, epochs=2)")
+    layout, _ = layout_of(body)
+    idle = {(HEAD + body).splitlines()[u.first.lineno - 1] for u in layout.idle}
+    assert "keras.utils.plot_model(model)" in idle
+    assert not {"SEED = 3", "keras.utils.set_random_seed(SEED)"} & idle
+
+
 def test_an_idle_statement_that_reads_what_the_trial_binds_keeps_the_order():
     """`print(model)` between the trial's model and its fit reads the trial's `model`: run once at
     the top it would see none, so the program's order stays as it was (every statement judged
@@ -447,3 +501,4 @@ def test_an_idle_statement_that_reads_what_the_trial_binds_keeps_the_order():
     _, lines = layout_of(body)
     assert "print(len(model.layers))" in lines["trial"]
     assert "history = model.fit(x, y, epochs=2)" in lines["trial"]  # as before the rule
+    assert layout_of(body)[0].idle == ()  # and no failure is skipped

@@ -379,3 +379,32 @@ def test_keras_io_forms_that_used_to_fail_at_import_tune(tmp_path, program):
     proc = tune(path, "--max-evals", "1")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert [r["status"] for r in rows(path)] == ["ok"]
+
+
+def test_a_notebooks_earlier_cell_that_fails_is_skipped_and_the_search_goes_on(tmp_path):
+    """A notebook's earlier cell that fails where the search runs (a plot that needs pydot, a
+    progress bar that needs widgets; here a file that is not there) feeds the measured fit nothing:
+    the search says so in one line, with the cell and line, and tunes the last model."""
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+    cells = [
+        new_code_cell("import numpy as np\nimport keras\nkeras.utils.set_random_seed(0)\n"
+                      "x = np.random.default_rng(0).normal(size=(64, 4)).astype('float32')\n"
+                      "y = (x[:, 0] > 0).astype('int32')"),
+        new_markdown_cell("A first try, saved by an earlier session:"),
+        new_code_cell("first = keras.Sequential([keras.Input((4,)), keras.layers.Dense(4), keras.layers.Dense(2)])\n"
+                      "summary = open('first_summary.txt').read()"),
+        new_code_cell("model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, activation='relu'),\n"
+                      "                          keras.layers.Dense(2, activation='softmax')])\n"
+                      "model.compile(optimizer='adam', loss='sparse_categorical_crossentropy')\n"
+                      "model.fit(x, y, epochs=2, batch_size=16, validation_split=0.25, verbose=0)"),
+    ]
+    path = tmp_path / "model.ipynb"
+    nbformat.write(new_notebook(cells=cells), str(path))
+    proc = tune(path, "--max-evals", "2")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    skipped = [line for line in proc.stderr.splitlines() if "skipped" in line]
+    assert len(skipped) == 1 and skipped[0].startswith("note: model.ipynb:cell_3:2:1: skipped: "), skipped
+    assert "FileNotFoundError" in skipped[0]
+    assert [r["status"] for r in rows(path)] == ["ok", "ok"]

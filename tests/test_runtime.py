@@ -72,6 +72,22 @@ def test_importing_the_runtime_is_light_and_needs_nothing_else_of_optpar():
                     assert alias.name.split(".")[0] in sys.stdlib_module_names, (path.name, alias.name)
 
 
+def test_an_idle_statement_that_fails_is_a_note_and_an_exit_still_ends(capsys):
+    from optpar.runtime import idle
+
+    with idle("nb.ipynb:cell_4:2:1"):
+        raise ImportError("You must install pydot\nmore text")
+    with idle("nb.ipynb:cell_5:1:1"):
+        done = True
+    assert done
+    err = capsys.readouterr().err
+    assert err == ("note: nb.ipynb:cell_4:2:1: skipped: it feeds the measured fit() nothing and raised "
+                   "ImportError: You must install pydot\n")
+    with pytest.raises(SystemExit):
+        with idle("nb.ipynb:cell_6:1:1"):
+            raise SystemExit(3)
+
+
 def test_trial_callbacks_keep_the_users_and_add_the_recorder():
     import keras
 

@@ -11,7 +11,9 @@ statement feeds it when it binds a name that is still needed (an assignment, a l
 import, `global` in a function of yours it calls) or may change one in place (`model.compile(...)`,
 `model.add(...)`, `callbacks.append(...)`, `np.random.shuffle(x)`; `other_model.fit(x)` only reads
 `x`, and so does a function of the file that only reads the parameter it is passed in), or names a file one of them names (`model.save("m.keras")` before
-`keras.models.load_model("m.keras")`); what it reads becomes needed, and the functions and
+`keras.models.load_model("m.keras")`), or sets what every fit after it runs under (a call of a
+function of keras, tensorflow, numpy, random, torch, jax or os that reads only modules and
+constants: `keras.utils.set_random_seed(SEED)`); what it reads becomes needed, and the functions and
 classes of the file it calls are read too, body and all. A plain assignment at the top level ends
 the need for what it binds (an earlier `model = ...` is another model) unless it reads it. A
 function or class of the file feeds the fit when code that does calls it. The statements before
@@ -71,13 +73,34 @@ def feeding(facts: Facts, measured: ast.Call | None) -> Feeding | None:
         if isinstance(stmt, _SCOPES):
             continue  # a definition feeds the fit when code that does calls it, below
         reads = _names(stmt)[0]
-        if not (flow.binds(stmt, reads) & needed or flow.changes(stmt, reads) & needed):
+        if not (flow.binds(stmt, reads) & needed or flow.changes(stmt, reads) & needed
+                or _sets_global_state(stmt, reads, facts, flow.modules)):
             continue
         feeding_statements.add(id(stmt))
         needed = (needed - _kills(stmt)) | flow.uses(stmt)
         used |= needed
     feeding_statements |= {id(stmt) for name, stmt in definitions.items() if name in used}
     return Feeding(tuple(body), frozenset(feeding_statements), index)
+
+
+# The libraries whose global state a fit runs under: a seed, a dtype policy, a session, a device
+# setting, an environment variable (`keras.utils.set_random_seed(0)`, `os.environ[...] = "2"`).
+_GLOBAL_STATE = frozenset({"keras", "tensorflow", "tf_keras", "numpy", "random", "torch", "jax", "os"})
+
+
+def _sets_global_state(stmt: ast.stmt, reads: set[str], facts: Facts, modules: frozenset[str]) -> bool:
+    """A call of such a library's function as a statement, or an assignment to one of its
+    attributes or items, that reads nothing but modules and constants: it feeds every fit after it
+    (`keras.plot_model(model)` reads a model: it only looks)."""
+    if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
+        target = stmt.value.func
+    elif isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], (ast.Attribute, ast.Subscript)):
+        target = stmt.targets[0]
+    else:
+        return False
+    qualified = facts.imports.qualify(root_name(target) or "")
+    return (qualified is not None and qualified.split(".")[0] in _GLOBAL_STATE
+            and all(name in modules or facts.constant(name) is not None for name in reads))
 
 
 def _top_level(tree: ast.Module) -> list[ast.stmt]:

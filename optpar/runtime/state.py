@@ -12,13 +12,16 @@ from typing import Callable
 # Changes only when the contract between a generated script and the runtime changes (what
 # main() takes, what optpar_fit does with its arguments), not with optpar's version: a script
 # generated for API 1 runs on every optpar that supports API 1.
-API_VERSION = 3  # 2: the script splits its command line at "--" (options.split_argv); 3: main() takes passes
+# 2: the script splits its command line at "--" (options.split_argv); 3: main() takes passes;
+# 4: a notebook's statements that feed the measured fit nothing run inside `with idle(...)` (idle.py)
+API_VERSION = 4
 
 
-def required_api(passes: bool) -> int:
-    """The oldest runtime API a generated script runs on: 3 only for a script that hands main()
-    the passes of a loop of one-epoch fits, so that the others stay as they were generated."""
-    return 3 if passes else 2
+def required_api(passes: bool, idle: bool = False) -> int:
+    """The oldest runtime API a generated script runs on: 4 for a notebook's with statements that
+    feed the measured fit nothing, 3 for one that hands main() the passes of a loop of one-epoch fits,
+    so that the others stay as they were generated."""
+    return 4 if idle else 3 if passes else 2
 
 
 @dataclass(frozen=True)
