@@ -22,7 +22,7 @@ from optpar.rewrite import apply_edits, fit_edit, params_ref, positions_of, site
 from optpar.runtime.state import API_VERSION, required_api
 from optpar.seeds import seeding_calls
 from optpar.source import GENERATED_MARK, STANDALONE_MARK
-from optpar.units import is_future_import
+from optpar.units import Unit, is_future_import
 
 _MAX_OMITTED_LINES = 12
 NO_VALIDATION_NOTE = ("fit() has no validation data: each trial holds out 20% of the training data "
@@ -162,7 +162,7 @@ def build_script(analysis: Analysis, source_name: str, out_name: str, standalone
         seeds=repr(list(seeding_calls(analysis.tree, path))),
         space=_space_block(analysis.sites, names), **{"n_" + k: v for k, v in names.items()},
         setup=_setup_block(layout, code, names["run_trial"], where),
-        run_trial=_run_trial(trial_module, layout, source_name, names),
+        run_trial=_run_trial(trial_module, layout, source_name, names, where),
         omitted=_omitted_block(layout, code, source_name),
     )
     return Script(text=text, refactored=refactored.code, notes=notes)
@@ -189,7 +189,7 @@ def _setup_block(layout: Plan, code: Callable[[cst.CSTNode], str], run_trial: st
                 lines += [code(u.cst).rstrip("\n") for u in driver.once]
             lines.append(f"# {driver.name}() runs as {run_trial}() below.")
         elif id(unit.cst) in idle:
-            if unit is layout.idle[0]:
+            if IDLE_NOTE not in lines:
                 lines.append(IDLE_NOTE)
             lines.append(code(_in_idle(unit.cst, where(unit.first.lineno, unit.first.col_offset + 1))).rstrip("\n"))
         else:
@@ -219,7 +219,8 @@ def _omitted_block(layout: Plan, code: Callable[[cst.CSTNode], str], source_name
     return _lines(lines)
 
 
-def _run_trial(module: cst.Module, layout: Plan, source_name: str, names: dict[str, str]) -> str:
+def _run_trial(module: cst.Module, layout: Plan, source_name: str, names: dict[str, str],
+               where: Callable[[int, int], str] | None) -> str:
     header = [
         f"def {names['run_trial']}():",
         f'    """One evaluation: the code of {source_name} that builds, compiles and fits the model,',
@@ -230,8 +231,14 @@ def _run_trial(module: cst.Module, layout: Plan, source_name: str, names: dict[s
     func = cst.parse_statement("\n".join(header) + "\n    pass\n")
     assert isinstance(func, cst.FunctionDef)
     plain = _PlainAssignments(frozenset(layout.declared))
+    idle = {id(u.cst) for u in layout.idle} if where is not None else set()
+
+    def statement(unit: Unit) -> cst.BaseStatement:
+        node = unit.cst.visit(plain)
+        return _in_idle(node, where(unit.first.lineno, unit.first.col_offset + 1)) if id(unit.cst) in idle else node
+
     new_body = list(func.body.body[:-1]) + [
-        (_strip_leading_blank if i == 0 else _unindented_blanks)(u.cst.visit(plain)) for i, u in enumerate(layout.trial)]
+        (_strip_leading_blank if i == 0 else _unindented_blanks)(statement(u)) for i, u in enumerate(layout.trial)]
     func = func.with_changes(body=func.body.with_changes(body=new_body))
     return module.code_for_node(func).rstrip("\n") + "\n"
 

@@ -8,8 +8,10 @@ function that holds a tuned value) produces; every other statement runs once. A 
 runs in the trial when what it reads as it runs (defaults, decorators, bases, class attributes)
 holds a tuned value or a name the trial binds. Nothing after the measured fit() runs. A statement
 that feeds the measured fit nothing (analysis/relevance.py: an earlier experiment) runs once, though
-it binds names the trial binds too, unless it has to follow a trial statement; then the whole
-file is placed by the rule above. Such statements are also `Plan.idle`: a notebook's script runs each in
+it binds names the trial binds too, unless it has to follow a trial statement (`plot_model(model)`
+of the trial's model runs in the trial); if there it would read another value than the program's
+(a name the trial binds again, last bound by a statement run once), the whole file is placed by
+the rule above. Such statements are also `Plan.idle`: a notebook's script runs each in
 `with optpar_runtime.idle(...)`, which says and skips a failure (runtime/idle.py).
 
 The program is the module, or a function the top level calls (a `main()`, found by climbing from
@@ -51,7 +53,8 @@ class Plan:
     trial: tuple[Unit, ...]  # run_trial()'s statements, in order
     declared: tuple[str, ...]  # the names run_trial() declares global
     omitted: tuple[Unit, ...]  # after the measured fit(): not run during the search
-    # of `setup`, the statements that feed the measured fit nothing: one that fails is said and skipped
+    # of `setup` and `trial`, the statements that feed the measured fit nothing (a notebook's script
+    # says and skips a failure of one)
     idle: tuple[Unit, ...] = ()
 
 
@@ -215,15 +218,17 @@ class _Planner:
         omitted = driver_units[cut + 1:]
         idle = self.idle if in_module else frozenset()
         trial, once, definitions = self._place(driver_units[:cut + 1], in_module, tainted, idle)
-        if any(self._idle(unit, idle) for unit in trial):
-            # A statement that feeds the fit nothing but has to run in the trial (it reads what the
-            # trial binds): keep the program's order as it was, every statement judged alike.
+        if self._reads_another_value(driver_units[:cut + 1], trial, idle):
+            # A statement that feeds the fit nothing but has to run in the trial, where it would
+            # read another value than the program's: keep the program's order as it was, every
+            # statement judged alike.
             idle = frozenset()
             trial, once, definitions = self._place(driver_units[:cut + 1], in_module, tainted, idle)
         if in_module:
             moved = {id(u.cst) for u in [*trial, *omitted]}
             setup = [u for u in driver_units if id(u.cst) not in moved]
-            skippable = tuple(u for u in setup if self._idle(u, idle) and not is_definition(u.first)
+            # Feeding the fit nothing is the analysis' fact, whichever placement was kept.
+            skippable = tuple(u for u in [*setup, *trial] if self._idle(u, self.idle) and not is_definition(u.first)
                               and not is_docstring(u.first) and not u.is_main_guard)
             return Plan(tuple(setup), None, tuple(trial), tuple(sorted(writes_of(trial))), tuple(omitted),
                         skippable)
@@ -233,6 +238,23 @@ class _Planner:
         setup = [u for u in self.top if id(u.cst) not in moved]
         return Plan(tuple(setup), Driver(driver, tuple(once)), (*prologue, *trial),
                     tuple(sorted(writes_of(prologue))), tuple(omitted))
+
+    def _reads_another_value(self, units: list[Unit], trial: list[Unit], idle: frozenset[int]) -> bool:
+        """Whether an idle statement the trial runs reads a name the trial also writes, whose
+        value where the program reads it comes from a statement run once (or from before the
+        program): from trial 2 on it would read the last trial's. `plot_model(model)` after the
+        trial's `model = ...` reads the trial's model, as the program does."""
+        position = {id(u): i for i, u in enumerate(units)}
+        in_trial = {id(u) for u in trial}
+        trial_writes = writes_of(trial)
+        for unit in trial:
+            if not self._idle(unit, idle):
+                continue
+            for name in unit.reads & trial_writes:
+                last = next((u for u in reversed(units[:position[id(unit)]]) if name in u.writes), None)
+                if last is None or id(last) not in in_trial:
+                    return True
+        return False
 
     def _idle(self, unit: Unit, idle: frozenset[int]) -> bool:
         """A statement that feeds the measured fit nothing (analysis/relevance.py): it runs once,

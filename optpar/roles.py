@@ -31,6 +31,7 @@ downsampling        layer (``MaxPooling*``)  the size it divides by      --     
 kernel              layer (``Conv2D``)       the kernel size             --        --
 sum                 layer (``Add``)          --                          --        --
 model_maker         a call (``Sequential``)  --                          --        --
+reads_only          a call (``plot_model``)  --                          --        --
 ==================  =======================  ==========================  ========  ====
 """
 
@@ -66,6 +67,7 @@ _SHAPES: Mapping[str, tuple[str, bool, str, bool]] = MappingProxyType({
     "kernel": ("layer", True, "", False),
     "sum": ("layer", False, "", False),
     "model_maker": ("call", False, "", False),
+    "reads_only": ("call", False, "", False),
 })
 ROLES = tuple(_SHAPES)
 
@@ -123,6 +125,8 @@ class Roles:
     # calls that return a Keras model (Sequential, load_model): `m.fit` on what they made is Keras's
     # even where a class of the file has a `fit` of its own
     model_makers: frozenset[Key] = frozenset()
+    # calls that only read what they are passed (plot_model(model) draws it): not a change in place
+    reads_only: frozenset[Key] = frozenset()
 
     @classmethod
     def of(cls, rows: Iterable[Role]) -> Roles:
@@ -158,6 +162,7 @@ class Roles:
             kernels=frozenset((r.key, r.name) for r in rows if r.role == "kernel"),
             sums=frozenset(r.key for r in rows if r.role == "sum"),
             model_makers=frozenset(r.key for r in rows if r.role == "model_maker"),
+            reads_only=frozenset(r.key for r in rows if r.role == "reads_only"),
         )
 
     def __add__(self, other: Roles) -> Roles:

@@ -468,6 +468,18 @@ def test_a_notebook_runs_an_idle_statement_in_a_with_that_skips_its_failure(tmp_
     assert generated_notebook(tmp_path, [data, earlier, last]) == text  # idempotent
 
 
+def test_a_notebooks_idle_statement_in_the_trial_is_skippable_too(tmp_path):
+    """`plot_model(model)` of the measured model reads the trial's model, so it runs in each trial
+    (Chollet's chapter 7: a plot that needs pydot failed every trial); it still feeds nothing."""
+    data, earlier, last = EXPERIMENTS.split("model = keras.Sequential")[0], *(
+        "model = keras.Sequential" + part for part in EXPERIMENTS.split("model = keras.Sequential")[1:])
+    last = last.replace("model.compile(", "keras.utils.plot_model(model)\nmodel.compile(")
+    text = generated_notebook(tmp_path, [data, earlier, last])
+    assert "    with optpar_runtime.idle('model.ipynb:cell_4:2:1'):\n        keras.utils.plot_model(model)\n" in run_trial(text)
+    assert "with optpar_runtime.idle('model.ipynb:cell_3:3:1'):\n    history = model.fit(x, y, epochs=2)\n" in text
+    assert "history = model.fit(x, y, epochs=2)" not in run_trial(text)  # the earlier experiment: once
+
+
 def test_a_script_runs_its_idle_statements_as_written(tmp_path):  # no-op: a script runs top to bottom
     text = generated(tmp_path, EXPERIMENTS)
     assert "optpar_runtime.idle(" not in text and "(runtime API 2)" in text
@@ -491,14 +503,25 @@ def test_a_library_setting_feeds_the_fit_and_a_plot_of_an_earlier_model_does_not
     assert not {"SEED = 3", "keras.utils.set_random_seed(SEED)"} & idle
 
 
-def test_an_idle_statement_that_reads_what_the_trial_binds_keeps_the_order():
-    """`print(model)` between the trial's model and its fit reads the trial's `model`: run once at
-    the top it would see none, so the program's order stays as it was (every statement judged
-    alike)."""
+def test_an_idle_statement_that_reads_what_the_trial_binds_runs_in_the_trial():
+    """`print(len(model.layers))` between the trial's model and its fit reads the trial's `model`,
+    so it runs in the trial, where the program has it; the earlier experiment still runs once."""
     body = EXPERIMENTS.replace('model.compile(optimizer="adam", loss="mse")\nmodel.fit(x, y, epochs=3',
                                'print(len(model.layers))\nmodel.compile(optimizer="adam", loss="mse")\nmodel.fit(x, y, epochs=3')
     assert "print(len(model.layers))" in body
     _, lines = layout_of(body)
     assert "print(len(model.layers))" in lines["trial"]
+    assert "history = model.fit(x, y, epochs=2)" in lines["setup"]
+
+
+def test_an_idle_statement_that_would_read_the_last_trials_value_keeps_the_order():
+    """`print(len(model.layers), history.history)` after the trial's model reads that model, so it
+    joins the trial; it also reads the earlier experiment's `history`, which the measured
+    `history = model.fit(...)` binds again: from trial 2 on it would see the last trial's. The
+    program's order stays as it was (every statement judged alike)."""
+    body = EXPERIMENTS.replace('model.compile(optimizer="adam", loss="mse")\nmodel.fit(x, y, epochs=3',
+                               'print(len(model.layers), history.history)\n'
+                               'model.compile(optimizer="adam", loss="mse")\nhistory = model.fit(x, y, epochs=3')
+    assert "history = model.fit(x, y, epochs=3" in body
+    layout, lines = layout_of(body)
     assert "history = model.fit(x, y, epochs=2)" in lines["trial"]  # as before the rule
-    assert layout_of(body)[0].idle == ()  # and no failure is skipped

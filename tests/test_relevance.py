@@ -194,3 +194,13 @@ def test_a_model_made_again_in_a_with_block_is_another_model():
                         "\n                              layers.Dense(2, activation=\"softmax\")])\n    model.compile(optimizer=keras")
     assert "with scope():\n    model = " in text and "\n    model.compile(optimizer=keras" in text
     assert ids(text) == ids(TWO_MODELS)
+
+
+def test_a_plot_of_the_measured_model_feeds_nothing():
+    """roles.csv `reads_only`: plot_model(model) draws the model; np.random.shuffle(x) changes x."""
+    text = TWO_MODELS.replace("model.fit(x, y, epochs=5", "keras.utils.plot_model(model)\nnp.random.shuffle(x)\nmodel.fit(x, y, epochs=5")
+    lines = text.splitlines()
+    idle = analyze_text(text).idle
+    assert lines.index("keras.utils.plot_model(model)") + 1 in idle
+    assert lines.index("np.random.shuffle(x)") + 1 not in idle
+    assert ids(text) == ids(TWO_MODELS)

@@ -54,9 +54,10 @@ class Feeding:
                          if id(stmt) not in self.statements and not isinstance(stmt, _SCOPES))
 
 
-def feeding(facts: Facts, measured: ast.Call | None) -> Feeding | None:
+def feeding(facts: Facts, measured: ast.Call | None, reads_only: frozenset = frozenset()) -> Feeding | None:
     """Which top-level statements feed the measured fit; None when every one counts (no fit, or a
-    fit inside a function)."""
+    fit inside a function). `reads_only`: the keys of calls that change nothing they are passed
+    (roles.csv: `plot_model`)."""
     if measured is None:
         return None
     body = _top_level(facts.tree)
@@ -64,7 +65,7 @@ def feeding(facts: Facts, measured: ast.Call | None) -> Feeding | None:
     if top is None or isinstance(top, _SCOPES):
         return None
     definitions = {stmt.name: stmt for stmt in body if isinstance(stmt, _SCOPES)}
-    flow = _Flow(definitions, _modules(body), frozenset(facts.bindings))
+    flow = _Flow(definitions, _modules(body), frozenset(facts.bindings), facts, reads_only)
     index = body.index(top)
     needed = flow.uses(top)
     used = set(needed)
@@ -205,8 +206,10 @@ class _Flow:
     """What a top-level statement reads before it binds (with what the functions and classes of
     the file it calls read from outside them), binds, and may change in place."""
 
-    def __init__(self, definitions: dict[str, ast.AST], modules: frozenset[str], bound: frozenset[str]) -> None:
+    def __init__(self, definitions: dict[str, ast.AST], modules: frozenset[str], bound: frozenset[str],
+                 facts: Facts, reads_only: frozenset) -> None:
         self.definitions, self.modules, self.bound = definitions, modules, bound
+        self.facts, self.reads_only = facts, reads_only
         self._free = {name: _free(d) for name, d in definitions.items()}  # read once: every statement asks
         self._changed_params: dict[str, set[str]] = {}  # a function of the file -> the parameters it may change
 
@@ -252,14 +255,14 @@ class _Flow:
                     found.add(root)
                 elif isinstance(current.func, ast.Name) and isinstance(self.definitions.get(root), FUNCTIONS):
                     found |= self._changed_arguments(current, self.definitions[root])
-                elif (root in self.modules if isinstance(current.func, ast.Attribute) else root in self.bound):
+                elif ((root in self.modules if isinstance(current.func, ast.Attribute) else root in self.bound)
+                      and self.facts.imports.key(current.func) not in self.reads_only):  # plot_model(model) draws it
                     found |= {a.id for a in [*current.args, *(k.value for k in current.keywords)]
                               if isinstance(a, ast.Name)}
             elif isinstance(current, (ast.Attribute, ast.Subscript)) and isinstance(current.ctx, (ast.Store, ast.Del)):
                 found.add(root_name(current))
         found.discard(None)
         return found
-
 
     def _changed_arguments(self, call: ast.Call, function: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
         """The names `call` passes to parameters of the file's `function` that its body may change
