@@ -204,3 +204,17 @@ def test_a_plot_of_the_measured_model_feeds_nothing():
     assert lines.index("keras.utils.plot_model(model)") + 1 in idle
     assert lines.index("np.random.shuffle(x)") + 1 not in idle
     assert ids(text) == ids(TWO_MODELS)
+
+
+def test_a_library_setter_feeds_the_fit_and_a_value_shown_alone_does_not():
+    """A notebook line `regularizers.l1(0.001)` shows a value; `keras.utils.set_random_seed(SEED)`
+    and `os.environ[...] = ...` set what the fit runs under."""
+    text = TWO_MODELS.replace("\nmodel = keras.Sequential([layers.Dense(64",
+                              "\nimport os\nSEED = 7\nkeras.utils.set_random_seed(SEED)\nos.environ['TF_DETERMINISTIC_OPS'] = '1'\n"
+                              "keras.regularizers.l1(0.001)\nmodel = keras.Sequential([layers.Dense(64")
+    lines = text.splitlines()
+    idle = analyze_text(text).idle
+    fed = [line for line in ("SEED = 7", "keras.utils.set_random_seed(SEED)", "os.environ['TF_DETERMINISTIC_OPS'] = '1'")
+           if lines.index(line) + 1 in idle]
+    assert fed == [] and lines.index("keras.regularizers.l1(0.001)") + 1 in idle
+    assert ids(text) == ids(TWO_MODELS)  # the shown value is not tuned

@@ -11,9 +11,9 @@ statement feeds it when it binds a name that is still needed (an assignment, a l
 import, `global` in a function of yours it calls) or may change one in place (`model.compile(...)`,
 `model.add(...)`, `callbacks.append(...)`, `np.random.shuffle(x)`; `other_model.fit(x)` only reads
 `x`, and so does a function of the file that only reads the parameter it is passed in), or names a file one of them names (`model.save("m.keras")` before
-`keras.models.load_model("m.keras")`), or sets what every fit after it runs under (a call of a
-function of keras, tensorflow, numpy, random, torch, jax or os that reads only modules and
-constants: `keras.utils.set_random_seed(SEED)`); what it reads becomes needed, and the functions and
+`keras.models.load_model("m.keras")`), or sets what every fit after it runs under (a setter of keras,
+tensorflow, numpy, random, torch, jax or os that reads only modules and constants:
+`keras.utils.set_random_seed(SEED)`, `os.environ["TF_DETERMINISTIC_OPS"] = "1"`); what it reads becomes needed, and the functions and
 classes of the file it calls are read too, body and all. A plain assignment at the top level ends
 the need for what it binds (an earlier `model = ...` is another model) unless it reads it. A
 function or class of the file feeds the fit when code that does calls it. The statements before
@@ -25,6 +25,7 @@ rule), so every value there is tuned as before.
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass
 
 from optpar.analysis.facts import Facts
@@ -85,16 +86,20 @@ def feeding(facts: Facts, measured: ast.Call | None, reads_only: frozenset = fro
 
 
 # The libraries whose global state a fit runs under: a seed, a dtype policy, a session, a device
-# setting, an environment variable (`keras.utils.set_random_seed(0)`, `os.environ[...] = "2"`).
+# setting, an environment variable (`keras.utils.set_random_seed(0)`, `os.environ[...] = "2"`), and
+# how their setters are named (`regularizers.l1(0.01)` alone on a line only shows a value).
 _GLOBAL_STATE = frozenset({"keras", "tensorflow", "tf_keras", "numpy", "random", "torch", "jax", "os"})
+_SETTER = re.compile(r"set_|seed$|manual_seed|clear_session|enable_|disable_|run_functions_eagerly|putenv")
 
 
 def _sets_global_state(stmt: ast.stmt, reads: set[str], facts: Facts, modules: frozenset[str]) -> bool:
-    """A call of such a library's function as a statement, or an assignment to one of its
-    attributes or items, that reads nothing but modules and constants: it feeds every fit after it
+    """A call of such a library's setter as a statement, or an assignment to one of its attributes
+    or items, that reads nothing but modules and constants: it feeds every fit after it
     (`keras.plot_model(model)` reads a model: it only looks)."""
     if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
         target = stmt.value.func
+        if not (isinstance(target, ast.Attribute) and _SETTER.match(target.attr)):
+            return False
     elif isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], (ast.Attribute, ast.Subscript)):
         target = stmt.targets[0]
     else:
