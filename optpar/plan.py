@@ -29,7 +29,7 @@ import libcst as cst
 from optpar.analysis import Analysis
 from optpar.errors import UserError
 from optpar.units import (FUNCTIONS, SCOPES, Unit, body_ranges, called_names, contains, imported_names,
-                          is_definition, is_docstring, is_main_guard, units_of, writes_of)
+                          is_definition, is_docstring, is_future_import, is_main_guard, units_of, writes_of)
 
 
 @dataclass(frozen=True)
@@ -228,7 +228,7 @@ class _Planner:
             moved = {id(u.cst) for u in [*trial, *omitted]}
             setup = [u for u in driver_units if id(u.cst) not in moved]
             # Feeding the fit nothing is the analysis' fact, whichever placement was kept.
-            skippable = tuple(u for u in [*setup, *trial] if self._idle(u, self.idle) and not is_definition(u.first)
+            skippable = tuple(u for u in [*setup, *trial] if self._idle(u, self.idle) and not is_future_import(u.first)
                               and not is_docstring(u.first) and not u.is_main_guard)
             return Plan(tuple(setup), None, tuple(trial), tuple(sorted(writes_of(trial))), tuple(omitted),
                         skippable)

@@ -383,8 +383,9 @@ def test_keras_io_forms_that_used_to_fail_at_import_tune(tmp_path, program):
 
 def test_a_notebooks_earlier_cell_that_fails_is_skipped_and_the_search_goes_on(tmp_path):
     """A notebook's earlier cell that fails where the search runs (a plot that needs pydot, a
-    progress bar that needs widgets; here a file that is not there) feeds the measured fit nothing:
-    the search says so in one line, with the cell and line, and tunes the last model."""
+    progress bar that needs widgets; here a file that is not there, a package that is not
+    installed and the class that needs it) feeds the measured fit nothing: the search says so in
+    one line each, with the cell and line, and tunes the last model."""
     import nbformat
     from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
@@ -395,6 +396,7 @@ def test_a_notebooks_earlier_cell_that_fails_is_skipped_and_the_search_goes_on(t
         new_markdown_cell("A first try, saved by an earlier session:"),
         new_code_cell("first = keras.Sequential([keras.Input((4,)), keras.layers.Dense(4), keras.layers.Dense(2)])\n"
                       "summary = open('first_summary.txt').read()"),
+        new_code_cell("import a_tuner_not_installed as kt\n\nclass Tuned(kt.HyperModel):\n    pass"),
         new_code_cell("model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, activation='relu'),\n"
                       "                          keras.layers.Dense(2, activation='softmax')])\n"
                       "model.compile(optimizer='adam', loss='sparse_categorical_crossentropy')\n"
@@ -405,6 +407,7 @@ def test_a_notebooks_earlier_cell_that_fails_is_skipped_and_the_search_goes_on(t
     proc = tune(path, "--max-evals", "2")
     assert proc.returncode == 0, proc.stderr[-3000:]
     skipped = [line for line in proc.stderr.splitlines() if "skipped" in line]
-    assert len(skipped) == 1 and skipped[0].startswith("note: model.ipynb:cell_3:2:1: skipped: "), skipped
-    assert "FileNotFoundError" in skipped[0]
+    assert [line.split(" skipped: ")[0] for line in skipped] == [
+        "note: model.ipynb:cell_3:2:1:", "note: model.ipynb:cell_4:1:1:", "note: model.ipynb:cell_4:3:1:"], skipped
+    assert "FileNotFoundError" in skipped[0] and "ModuleNotFoundError" in skipped[1] and "NameError" in skipped[2]
     assert [r["status"] for r in rows(path)] == ["ok", "ok"]

@@ -49,10 +49,11 @@ class Feeding:
         return node is not None
 
     def idle_lines(self) -> frozenset[int]:
-        """The first lines of the statements before the fit that feed it nothing (definitions
-        aside): the planner runs them once, not in each trial."""
-        return frozenset(stmt.lineno for stmt in self.body[:self.fit_index]
-                         if id(stmt) not in self.statements and not isinstance(stmt, _SCOPES))
+        """The first lines of the statements before the fit that feed it nothing: the planner runs
+        them once, not in each trial (a definition or an import stays where it is), and a
+        notebook's script says and skips a failure of one (`import keras_tuner` where it is not
+        installed, and the `class ...(kt.HyperModel)` that needs it)."""
+        return frozenset(stmt.lineno for stmt in self.body[:self.fit_index] if id(stmt) not in self.statements)
 
 
 def feeding(facts: Facts, measured: ast.Call | None, reads_only: frozenset = frozenset()) -> Feeding | None:
