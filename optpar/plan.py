@@ -12,7 +12,7 @@ it binds names the trial binds too, unless it has to follow a trial statement (`
 of the trial's model runs in the trial); if there it would read another value than the program's
 (a name the trial binds again, last bound by a statement run once), the whole file is placed by
 the rule above. Such statements are also `Plan.idle`: a notebook's script runs each in
-`with optpar_runtime.idle(...)`, which says and skips a failure (runtime/idle.py).
+`with optpar_runtime.idle(...)`, which says and skips a failure (runtime/skipping.py).
 
 The program is the module, or a function the top level calls (a `main()`, found by climbing from
 the function that holds fit() to the one the program starts from): its body becomes run_trial(),

@@ -407,7 +407,9 @@ def test_a_notebooks_earlier_cell_that_fails_is_skipped_and_the_search_goes_on(t
     proc = tune(path, "--max-evals", "2")
     assert proc.returncode == 0, proc.stderr[-3000:]
     skipped = [line for line in proc.stderr.splitlines() if "skipped" in line]
-    assert [line.split(" skipped: ")[0] for line in skipped] == [
-        "note: model.ipynb:cell_3:2:1:", "note: model.ipynb:cell_4:1:1:", "note: model.ipynb:cell_4:3:1:"], skipped
-    assert "FileNotFoundError" in skipped[0] and "ModuleNotFoundError" in skipped[1] and "NameError" in skipped[2]
+    assert [line.split(" skipped")[0] for line in skipped] == [
+        "note: model.ipynb:cell_3:2:1:", "note: model.ipynb:cell_4:1:1:",
+        "note: 1 more statement that feed the measured fit() nothing"], skipped
+    assert "FileNotFoundError" in skipped[0] and "ModuleNotFoundError" in skipped[1]
+    assert "(model.ipynb:cell_4:3:1): a NameError on what a skipped statement would have bound" in skipped[2]
     assert [r["status"] for r in rows(path)] == ["ok", "ok"]

@@ -73,19 +73,33 @@ def test_importing_the_runtime_is_light_and_needs_nothing_else_of_optpar():
 
 
 def test_an_idle_statement_that_fails_is_a_note_and_an_exit_still_ends(capsys):
+    import optpar.runtime.skipping as module
     from optpar.runtime import idle
 
+    module._SKIPPED.clear()
+    with idle("nb.ipynb:cell_4:1:1"):
+        missing_name  # noqa: F821 -- a NameError before any skip is said
     with idle("nb.ipynb:cell_4:2:1"):
         raise ImportError("You must install pydot\nmore text")
     with idle("nb.ipynb:cell_5:1:1"):
         done = True
     assert done
-    err = capsys.readouterr().err
-    assert err == ("note: nb.ipynb:cell_4:2:1: skipped: it feeds the measured fit() nothing and raised "
-                   "ImportError: You must install pydot\n")
+    for line in (7, 8):
+        with idle(f"nb.ipynb:cell_{line}:1:1"):
+            pydot.Dot()  # noqa: F821 -- what the skipped statement would have bound
+    module.say_skipped()
+    err = capsys.readouterr().err.splitlines()
+    assert err == [
+        "note: nb.ipynb:cell_4:1:1: skipped: it feeds the measured fit() nothing and raised NameError: "
+        "name 'missing_name' is not defined",
+        "note: nb.ipynb:cell_4:2:1: skipped: it feeds the measured fit() nothing and raised "
+        "ImportError: You must install pydot",
+        "note: 2 more statements that feed the measured fit() nothing skipped (nb.ipynb:cell_7:1:1 to "
+        "nb.ipynb:cell_8:1:1): a NameError on what a skipped statement would have bound"]
     with pytest.raises(SystemExit):
         with idle("nb.ipynb:cell_6:1:1"):
             raise SystemExit(3)
+    module._SKIPPED.clear()
 
 
 def test_trial_callbacks_keep_the_users_and_add_the_recorder():

@@ -12,7 +12,7 @@ from optpar.runtime.devices import share_devices
 share_devices()  # before any Keras backend starts (see devices.py)
 
 from optpar.runtime.fit import optpar_fit  # noqa: E402
-from optpar.runtime.idle import idle  # noqa: E402
+from optpar.runtime.skipping import idle  # noqa: E402
 from optpar.runtime.logs import quiet_native_logs  # noqa: E402
 from optpar.runtime.options import split_argv  # noqa: E402
 from optpar.runtime.search import main  # noqa: E402

@@ -13,6 +13,7 @@ import threading
 import time
 
 from optpar.runtime import board, options, prune, randomness
+from optpar.runtime.skipping import say_skipped
 from optpar.runtime.state import API_VERSION, INTERRUPT, Program, default_mode, note
 from optpar.runtime.store import Store, trial_doc
 from optpar.runtime.devices import enable_gpu_memory_growth
@@ -28,6 +29,7 @@ def main(*, source: str, space: dict, defaults: dict, baseline: dict, params: di
               "optpar, or regenerate the script" % (sys.argv[0] or "the script", api, API_VERSION),
               file=sys.stderr)
         return 2
+    say_skipped()  # the setup's statements skipped on a name a skipped one would have bound
     program = Program(source, space, defaults, baseline, params, run_trial, tuple(seeds), fit_at,
                       options.program_argv(), None if passes is None else tuple(passes))
     INTERRUPT.requested = False

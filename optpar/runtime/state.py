@@ -13,7 +13,7 @@ from typing import Callable
 # main() takes, what optpar_fit does with its arguments), not with optpar's version: a script
 # generated for API 1 runs on every optpar that supports API 1.
 # 2: the script splits its command line at "--" (options.split_argv); 3: main() takes passes;
-# 4: a notebook's statements that feed the measured fit nothing run inside `with idle(...)` (idle.py)
+# 4: a notebook's statements that feed the measured fit nothing run inside `with idle(...)` (skipping.py)
 API_VERSION = 4
 
 
