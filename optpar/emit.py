@@ -151,7 +151,8 @@ def build_script(analysis: Analysis, source_name: str, out_name: str, standalone
     passes = analysis.fit.passes if analysis.fit.passes and any(
         s.id == analysis.fit.passes[0] for s in analysis.sites) else None
     text = _template("tune_script.py.tmpl").substitute(
-        mark=GENERATED_MARK, source=source_name, out=out_name, api=required_api(passes is not None, bool(layout.idle) and where is not None),
+        mark=GENERATED_MARK, source=source_name, out=out_name,
+        api=required_api(passes is not None, bool(_idle_units(layout, where))),
         passes="" if passes is None else f",\n        passes={passes!r}",
         flag=" --standalone" if standalone else "",
         notes=_lines([f"# Note: {n}" for n in notes]),
@@ -175,7 +176,7 @@ def _setup_block(layout: Plan, code: Callable[[cst.CSTNode], str], run_trial: st
     `with optpar_runtime.idle(...)`."""
     lines = []
     driver = layout.driver
-    idle = {id(u.cst) for u in layout.idle} if where is not None else set()
+    idle = _idle_units(layout, where)
     for unit in layout.setup:
         if is_future_import(unit.first):  # in its place at the top of the script
             continue
@@ -191,7 +192,7 @@ def _setup_block(layout: Plan, code: Callable[[cst.CSTNode], str], run_trial: st
         elif id(unit.cst) in idle:
             if IDLE_NOTE not in lines:
                 lines.append(IDLE_NOTE)
-            lines.append(code(_in_idle(unit.cst, where(unit.first.lineno, unit.first.col_offset + 1))).rstrip("\n"))
+            lines.append(code(_in_idle(unit.cst, unit, where)).rstrip("\n"))
         else:
             lines.append(code(unit.cst).rstrip("\n"))
     return _lines(lines)
@@ -201,9 +202,17 @@ IDLE_NOTE = ("# A statement in `with optpar_runtime.idle(...)` feeds the measure
              "# and if it fails, the search says so in one line and goes on without it.")
 
 
-def _in_idle(statement: cst.BaseStatement, where: str) -> cst.With:
-    """`statement` inside `with optpar_runtime.idle("<where>"):`, its leading comments kept above."""
-    wrapper = cst.parse_statement(f"with optpar_runtime.idle({where!r}):\n    pass\n")
+def _idle_units(layout: Plan, where: Callable[[int, int], str] | None) -> set[int]:
+    """The ids of the statements the script runs in `with optpar_runtime.idle(...)`: a notebook's
+    (`where` given) that feed the measured fit nothing."""
+    return {id(u.cst) for u in layout.idle} if where is not None else set()
+
+
+def _in_idle(statement: cst.BaseStatement, unit: Unit, where: Callable[[int, int], str]) -> cst.With:
+    """`statement` (the code of `unit`) inside `with optpar_runtime.idle("<where it is>"):`, its
+    leading comments kept above."""
+    label = where(unit.first.lineno, unit.first.col_offset + 1)
+    wrapper = cst.parse_statement(f"with optpar_runtime.idle({label!r}):\n    pass\n")
     assert isinstance(wrapper, cst.With) and isinstance(wrapper.body, cst.IndentedBlock)
     return wrapper.with_changes(
         leading_lines=statement.leading_lines,
@@ -231,11 +240,11 @@ def _run_trial(module: cst.Module, layout: Plan, source_name: str, names: dict[s
     func = cst.parse_statement("\n".join(header) + "\n    pass\n")
     assert isinstance(func, cst.FunctionDef)
     plain = _PlainAssignments(frozenset(layout.declared))
-    idle = {id(u.cst) for u in layout.idle} if where is not None else set()
+    idle = _idle_units(layout, where)
 
     def statement(unit: Unit) -> cst.BaseStatement:
         node = unit.cst.visit(plain)
-        return _in_idle(node, where(unit.first.lineno, unit.first.col_offset + 1)) if id(unit.cst) in idle else node
+        return _in_idle(node, unit, where) if id(unit.cst) in idle else node
 
     new_body = list(func.body.body[:-1]) + [
         (_strip_leading_blank if i == 0 else _unindented_blanks)(statement(u)) for i, u in enumerate(layout.trial)]
