@@ -68,7 +68,8 @@ def analyze(text: str, path: str, catalog: Catalog) -> Analysis:
     if (loop := epoch_loop(facts, outputs, catalog, measured)) is not None:
         held = held | {(id(measured), "epochs")}  # the loop's bound is how long it trains
         passes = epoch_loop_bound(facts, outputs, catalog, measured, loop)
-    fed = feeding(facts, measured, catalog.roles.reads_only)  # values in code that does not feed the measured fit stay as written
+    # values in code that does not feed the measured fit stay as written
+    fed = feeding(facts, measured, catalog.roles.reads_only)
     found = sites((c for c in chain(candidates(facts, catalog, outputs, keyed, held),
                                     loop_candidates(facts, outputs, keyed), [passes] if passes else ())
                    if fed is None or fed.feeds(c.call, facts)), path, lines)

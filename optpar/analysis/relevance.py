@@ -10,13 +10,15 @@ The rule, for a measured fit() at the file's top level (also inside a loop, a `w
 statement feeds it when it binds a name that is still needed (an assignment, a loop target, an
 import, `global` in a function of yours it calls) or may change one in place (`model.compile(...)`,
 `model.add(...)`, `callbacks.append(...)`, `np.random.shuffle(x)`; `other_model.fit(x)` only reads
-`x`, and so does a function of the file that only reads the parameter it is passed in), or names a file one of them names (`model.save("m.keras")` before
-`keras.models.load_model("m.keras")`), or sets what every fit after it runs under (a setter of keras,
-tensorflow, numpy, random, torch, jax or os that reads only modules and constants:
-`keras.utils.set_random_seed(SEED)`, `os.environ["TF_DETERMINISTIC_OPS"] = "1"`); what it reads becomes needed, and the functions and
-classes of the file it calls are read too, body and all. A plain assignment at the top level ends
-the need for what it binds (an earlier `model = ...` is another model) unless it reads it. A
-function or class of the file feeds the fit when code that does calls it. The statements before
+`x`, and so do `plot_model(model)` and a function of the file that only reads the parameter it is
+passed in), or names a file one of them names (`model.save("m.keras")` before
+`keras.models.load_model("m.keras")`), or sets what every fit after it runs under (a setter of
+keras, tensorflow, numpy, random, torch, jax or os that reads only modules and constants:
+`keras.utils.set_random_seed(SEED)`, `os.environ["TF_DETERMINISTIC_OPS"] = "1"`); what it reads
+becomes needed, and the functions and classes of the file it calls are read too, body and all. A
+plain assignment at the top level, or in the body of a `with` there, ends the need for what it
+binds (an earlier `model = ...` is another model) unless it reads it. A function or class of the
+file feeds the fit when code that does calls it. The statements before
 the fit that feed it nothing run once in the tuning script, not in each trial (plan.py). A fit()
 inside a function is left alone: a function called for several models scores their mean (the runtime's
 rule), so every value there is tuned as before.
@@ -101,7 +103,8 @@ def _sets_global_state(stmt: ast.stmt, reads: set[str], facts: Facts, modules: f
         target = stmt.value.func
         if not (isinstance(target, ast.Attribute) and _SETTER.match(target.attr)):
             return False
-    elif isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], (ast.Attribute, ast.Subscript)):
+    elif (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1
+          and isinstance(stmt.targets[0], (ast.Attribute, ast.Subscript))):
         target = stmt.targets[0]
     else:
         return False
@@ -246,7 +249,8 @@ class _Flow:
         (`model.add(...)`, `callbacks.append(...)`), the root of an attribute or item it sets
         (`model.trainable = False`, `x[i] = 0`), a name passed to a function (`np.random.shuffle(x)`;
         to a function of the file only where its body may change that parameter; not to a
-        builtin, nor to another object's method: `other.fit(x)` only reads x). In a function of the file it calls, the names it reads from outside."""
+        builtin, nor to another object's method: `other.fit(x)` only reads x). In a function of
+        the file it calls, the names it reads from outside."""
         found = self._changed_in(stmt)
         for definition in self._called(reads):
             found |= self._changed_in(definition) & self._free[definition.name]
