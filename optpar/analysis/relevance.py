@@ -69,7 +69,7 @@ def feeding(facts: Facts, measured: ast.Call | None, reads_only: frozenset = fro
     if top is None or isinstance(top, _SCOPES):
         return None
     definitions = {stmt.name: stmt for stmt in body if isinstance(stmt, _SCOPES)}
-    flow = _Flow(definitions, _modules(body), frozenset(facts.bindings), facts, reads_only)
+    flow = _Flow(definitions, _modules(body), facts, reads_only)
     index = body.index(top)
     needed = flow.uses(top)
     used = set(needed)
@@ -92,7 +92,7 @@ def feeding(facts: Facts, measured: ast.Call | None, reads_only: frozenset = fro
 # setting, an environment variable (`keras.utils.set_random_seed(0)`, `os.environ[...] = "2"`), and
 # how their setters are named (`regularizers.l1(0.01)` alone on a line only shows a value).
 _GLOBAL_STATE = frozenset({"keras", "tensorflow", "tf_keras", "numpy", "random", "torch", "jax", "os"})
-_SETTER = re.compile(r"set_|seed$|manual_seed|clear_session|enable_|disable_|run_functions_eagerly|putenv")
+_SETTER = re.compile(r"(?:set_|enable_|disable_)\w*|\w*seed|clear_session|run_functions_eagerly|putenv")
 
 
 def _sets_global_state(stmt: ast.stmt, reads: set[str], facts: Facts, modules: frozenset[str]) -> bool:
@@ -101,7 +101,7 @@ def _sets_global_state(stmt: ast.stmt, reads: set[str], facts: Facts, modules: f
     (`keras.plot_model(model)` reads a model: it only looks)."""
     if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
         target = stmt.value.func
-        if not (isinstance(target, ast.Attribute) and _SETTER.match(target.attr)):
+        if not (isinstance(target, ast.Attribute) and _SETTER.fullmatch(target.attr)):
             return False
     elif (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1
           and isinstance(stmt.targets[0], (ast.Attribute, ast.Subscript))):
@@ -215,10 +215,10 @@ class _Flow:
     """What a top-level statement reads before it binds (with what the functions and classes of
     the file it calls read from outside them), binds, and may change in place."""
 
-    def __init__(self, definitions: dict[str, ast.AST], modules: frozenset[str], bound: frozenset[str],
-                 facts: Facts, reads_only: frozenset) -> None:
-        self.definitions, self.modules, self.bound = definitions, modules, bound
-        self.facts, self.reads_only = facts, reads_only
+    def __init__(self, definitions: dict[str, ast.AST], modules: frozenset[str], facts: Facts,
+                 reads_only: frozenset) -> None:
+        self.definitions, self.modules, self.facts, self.reads_only = definitions, modules, facts, reads_only
+        self.bound = frozenset(facts.bindings)  # every name the file binds
         self._free = {name: _free(d) for name, d in definitions.items()}  # read once: every statement asks
         self._changed_params: dict[str, set[str]] = {}  # a function of the file -> the parameters it may change
 
