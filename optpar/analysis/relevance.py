@@ -280,25 +280,22 @@ class _Flow:
         passed through `*args` or `**kwargs`."""
         changed = self._changed_params.get(function.name)
         if changed is None:
-            args = function.args
-            every = {a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg] if a}
-            self._changed_params[function.name] = every  # a recursive call: whatever it may change
-            changed = self._changed_params[function.name] = self._changed_in(function) & every
+            params = set(self.facts.scope_of(function).params)
+            self._changed_params[function.name] = params  # a recursive call: whatever it may change
+            changed = self._changed_params[function.name] = self._changed_in(function) & params
         args = function.args
         positional = [a.arg for a in [*args.posonlyargs, *args.args]]
         named = {*positional, *(a.arg for a in args.kwonlyargs)}
         rest, extra = (args.vararg.arg if args.vararg else None), (args.kwarg.arg if args.kwarg else None)
-        passed: list[tuple[str | None, ast.expr]] = []
+        passed: list[tuple[str | None, ast.expr]] = []  # (the parameter, None: any; the argument)
         for index, arg in enumerate(call.args):
             if isinstance(arg, ast.Starred):
-                passed.extend((None, a) for a in call.args[index:])
+                passed += [(None, a.value if isinstance(a, ast.Starred) else a) for a in call.args[index:]]
                 break
             passed.append((positional[index] if index < len(positional) else rest, arg))
         passed += [(k.arg if k.arg in named else extra if k.arg else None, k.value) for k in call.keywords]
-        return {value.value.id if isinstance(value, ast.Starred) and isinstance(value.value, ast.Name) else value.id
-                for param, value in passed
-                if (param is None or param in changed)
-                and isinstance(value.value if isinstance(value, ast.Starred) else value, ast.Name)}
+        return {value.id for param, value in passed
+                if isinstance(value, ast.Name) and (param is None or param in changed)}
 
 
 def _files(stmt: ast.stmt) -> set[str]:
