@@ -143,6 +143,25 @@ def test_apply_is_idempotent(tmp_path, best, before, after):
     assert apply_text(path, best, new_baseline) == once
 
 
+UNPACKED = """\
+import keras
+
+n_epoch, lr = 100, 0.01  # set hyper-parameters
+model.compile(optimizer=keras.optimizers.SGD(learning_rate=lr), loss="mse")
+model.fit(x, y, epochs=n_epoch, validation_split=0.1)
+"""
+
+
+def test_apply_writes_an_unpacked_constant_in_its_place_and_is_idempotent(tmp_path):
+    path = tmp_path / "model.py"
+    path.write_text(UNPACKED, encoding="utf-8")
+    assert sorted(defaults_of(path)) == ["lr", "n_epoch"]
+    once = apply_text(path, {"n_epoch": 40, "lr": 0.0025})
+    assert once == UNPACKED.replace("n_epoch, lr = 100, 0.01", "n_epoch, lr = 40, 0.0025")
+    path.write_text(once, encoding="utf-8")
+    assert apply_text(path, {"n_epoch": 40, "lr": 0.0025}, defaults_of(path)) == once
+
+
 def test_apply_list_for_tuple_value(tmp_path):
     path = tmp_path / "model.py"
     path.write_text(MODEL, encoding="utf-8")

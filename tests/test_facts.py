@@ -46,6 +46,24 @@ def test_constants_are_names_bound_once_to_a_literal():
     assert facts.constant("MISSING") is None
 
 
+def test_constants_unpacked_from_a_tuple_of_literals_are_constants_too():
+    facts = facts_of("""
+        EPOCHS, RATE = 15, 0.1
+        [UNITS, ACT] = (64, "relu")
+        A, B = compute()
+        C, *D = 1, 2, 3
+        E, F = 1, 2
+        E = 3
+        (G, H), I = (1, 2), 3
+    """)
+    assert facts.constant("EPOCHS").definition == "EPOCHS = 15"
+    assert ast.unparse(facts.constant("RATE").node) == "0.1"
+    assert facts.constant("UNITS").definition == "UNITS = 64"
+    assert facts.constant("ACT").definition == "ACT = \"relu\""
+    assert facts.constant("F").definition == "F = 2"
+    assert [facts.constant(n) for n in "ABCDEGHI"] == [None] * 8  # computed, starred, bound twice, nested
+
+
 def test_resolve_finds_the_binding_scope():
     facts = facts_of("""
         units = 8

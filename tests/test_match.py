@@ -147,6 +147,26 @@ def test_constant_used_in_fit_is_one_site_at_its_definition():
     assert site.code == "OPT102"
 
 
+def test_constants_unpacked_from_a_tuple_are_sites_at_their_elements():
+    text = ("import keras\n"
+            "n_epoch, batch = 100, 32  # hyper-parameters\n"
+            "model.fit(x, y, epochs=n_epoch, batch_size=batch)\n")
+    sites = site_map(text)
+    assert set(sites) == {"n_epoch", "batch"}
+    assert (sites["n_epoch"].line, sites["n_epoch"].col, sites["n_epoch"].value) == (2, 18, "100")
+    assert (sites["batch"].line, sites["batch"].col, sites["batch"].default) == (2, 23, 32)
+
+
+def test_an_unpacked_constant_bound_again_or_shaping_data_is_not_tuned():  # no-op
+    text = ("import keras\n"
+            "img_rows, img_cols = 28, 28\n"
+            "n_epoch, batch = 100, 32\n"
+            "batch = 64\n"
+            "x = x.reshape(-1, img_rows, img_cols, 1)\n"
+            "model.fit(x, y, epochs=n_epoch, batch_size=batch)\n")
+    assert ids(text) == ["n_epoch"]
+
+
 def test_constant_used_twice_is_one_hyperparameter():
     text = ("from keras import layers, models\n"
             "HIDDEN = 128\n"

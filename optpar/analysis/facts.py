@@ -385,6 +385,18 @@ class Facts:
         return self._uses.get(function, ([], False))
 
 
+def _pairs(target: ast.expr, value: ast.expr) -> list[tuple[ast.Name, ast.expr]]:
+    """The names an assignment binds, each with the expression it gets: `n = v`, and the
+    element-wise `epochs, lr = 100, 0.01` (a tuple or list of names and one of as many values,
+    no starred name)."""
+    if isinstance(target, ast.Name):
+        return [(target, value)]
+    if (isinstance(target, (ast.Tuple, ast.List)) and isinstance(value, (ast.Tuple, ast.List))
+            and len(target.elts) == len(value.elts) and all(isinstance(t, ast.Name) for t in target.elts)):
+        return list(zip(target.elts, value.elts))
+    return []
+
+
 def collect(tree: ast.Module, lines: SourceLines) -> Facts:
     """The one walk over the tree."""
     parents: dict[ast.AST, ast.AST] = {}
@@ -414,9 +426,9 @@ def collect(tree: ast.Module, lines: SourceLines) -> Facts:
         elif isinstance(node, ast.ExceptHandler) and node.name:
             bindings[node.name] += 1
         elif isinstance(node, ast.Assign) and len(node.targets) == 1:
-            target = node.targets[0]
-            if isinstance(target, ast.Name) and literal_value(node.value)[0]:
-                literal_defs[target.id] = node.value
+            for target, value in _pairs(node.targets[0], node.value):
+                if literal_value(value)[0]:
+                    literal_defs[target.id] = value
         elif isinstance(node, ast.AnnAssign) and node.value is not None:
             if isinstance(node.target, ast.Name) and literal_value(node.value)[0]:
                 literal_defs[node.target.id] = node.value
