@@ -116,6 +116,32 @@ def test_an_option_parsed_in_a_function_that_returns_the_namespace(catalog):
 
 
 @pytest.mark.parametrize("change", [
+    ("    return layers.Dense(args.units)", "    units = args.units\n    return layers.Dense(units)"),
+    ("    return layers.Dense(args.units)", "    units = args.units\n    width = units\n    return layers.Dense(width)"),
+    ("import argparse", "import argparse\nfrom typing import get_args"),  # replaced by the def below it
+])
+def test_an_option_read_under_another_name_or_through_a_shadowing_helper_is_followed(catalog, change):
+    """`epochs = args.epochs` then `fit(epochs=epochs)`: a name bound once to an option (or to
+    a name that is one) is that option. A helper named like an import it replaces is the helper."""
+    before, after = change
+    assert before in GET_ARGS
+    source = GET_ARGS.replace(before, after)
+    line = source.splitlines().index('    parser.add_argument("--units", type=int, default=64)') + 1
+    assert [(c.value, c.node.lineno) for c in found(source, catalog, NO_OUTPUTS)] == [(64, line)]
+
+
+@pytest.mark.parametrize("change", [
+    ("    return layers.Dense(args.units)", "    units = args.units\n    units = 2 * units\n    return layers.Dense(units)"),
+    ("    return layers.Dense(args.units)", "    units = args.other\n    return layers.Dense(units)"),
+    ("import argparse", "import argparse\nfrom typing import get_args\nget_args(int)"),  # read as the import
+])
+def test_another_name_that_may_not_hold_the_option_is_not_followed(catalog, change):  # no-op
+    before, after = change
+    assert before in GET_ARGS
+    assert found(GET_ARGS.replace(before, after), catalog, NO_OUTPUTS) == []
+
+
+@pytest.mark.parametrize("change", [
     ("    return parser.parse_args()", "    args = parser.parse_args()\n    return args"),
     ("    return parser.parse_args()", "    args, unknown = parser.parse_known_args()\n    return args"),
     ("    return parser.parse_args()", "    return parser.parse_known_args()[0]"),

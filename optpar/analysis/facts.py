@@ -363,10 +363,23 @@ class Facts:
         return None if binding is None else judge(*binding, depth)
 
     def top_level(self, name: str, kind: type) -> ast.AST | None:
-        """The `def` or `class` (`kind`) of the file's top level named `name`, bound nowhere else."""
-        if self.bindings[name] != 1:
+        """The `def` or `class` (`kind`) of the file's top level named `name`, bound nowhere else,
+        or else only by imports of the top level that it replaces before anything there reads them
+        (`from typing import get_args`, then `def get_args(): ...`)."""
+        found = [node for node in self.tree.body if isinstance(node, kind) and node.name == name]
+        if len(found) != 1:
             return None
-        return next((node for node in self.tree.body if isinstance(node, kind) and node.name == name), None)
+        definition = found[0]
+        replaced = [(stmt, alias) for stmt in self.tree.body if isinstance(stmt, (ast.Import, ast.ImportFrom))
+                    for alias in stmt.names if (alias.asname or alias.name).split(".")[0] == name]
+        if self.bindings[name] != 1 + len(replaced) or any(s.lineno > definition.lineno for s, _ in replaced):
+            return None
+        if replaced:
+            first = min(s.lineno for s, _ in replaced)
+            between = [s for s in self.tree.body if first < s.lineno < definition.lineno and not isinstance(s, FUNCTIONS)]
+            if any(isinstance(n, ast.Name) and n.id == name for s in between for n in ast.walk(s)):
+                return None  # read while it is still the import
+        return definition
 
     def uses_of(self, function: str) -> tuple[list[ast.Call], bool]:
         """(the calls `function(...)` in the file, whether its name is also read otherwise)."""

@@ -111,6 +111,12 @@ def held_literal(facts: Facts, outputs: Outputs, arg: ast.expr,
     if where == "param" and facts.default(function, arg.id) is None:
         return _passed(facts, outputs, function, arg.id, depth)
     constant = facts.default(function, arg.id) if where == "param" else facts.constant(arg.id)
+    if constant is None and where != "param" and depth < FOLLOW_DEPTH:
+        # another name for an option, an entry or a constant: `epochs = args.epochs`
+        value = facts.only_value(arg.id)
+        held = held_literal(facts, outputs, value, depth + 1) if isinstance(
+            value, (ast.Attribute, ast.Subscript, ast.Name)) else None
+        return held if held is not None and held[1] is not None else None
     return None if constant is None else (constant.node, constant)
 
 
