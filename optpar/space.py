@@ -203,6 +203,10 @@ def _choice(row: Row, value: Any) -> Space:
             options = sorted(options + [value])
         return Space("choice", options=tuple(options), integer=row.type == "int")
     options = list(row.choices)
+    if isinstance(value, str):
+        # Your spelling in place of the option it names: Keras reads an optimizer's name in any
+        # case ('RMSprop' is 'rmsprop'), so both in the set would be one optimizer drawn twice as often.
+        options = [value if isinstance(o, str) and o.lower() == value.lower() else o for o in options]
     if not any(isinstance(o, bool) == isinstance(value, bool) and o == value for o in options):
         options.append(value)
     if all(_is_number(o) for o in options):

@@ -123,6 +123,12 @@ def test_activation_choice_keeps_the_table_order():
     assert kind_of(row("layers.Dense", "activation")) == "categorical"
 
 
+def test_an_optimizer_named_in_another_case_takes_the_place_of_its_option():
+    space = anchor(row("Model.compile", "optimizer"), "RMSprop")
+    assert space.options == ("adam", "nadam", "RMSprop", "sgd")
+    assert anchor(row("Model.compile", "optimizer"), "rmsprop").options == ("adam", "nadam", "rmsprop", "sgd")  # no-op
+
+
 def test_user_value_missing_from_the_set_is_added():
     space = anchor(row("layers.Activation", "activation"), "mish")
     assert space.options[-1] == "mish" and space.contains("mish")
@@ -332,7 +338,9 @@ def test_anchor_never_crashes_and_contains_the_users_value(r, value):
 def test_string_choice_always_contains_a_string_value(choices, value):
     space = anchor(make_row("choice", "abs", "str", None, None, choices=choices), value)
     if isinstance(value, str):
-        assert space.contains(value) and space.options[: len(choices)] == tuple(choices)
+        spelled = tuple(value if c.lower() == value.lower() else c for c in choices)
+        assert space.contains(value) and space.options[: len(choices)] == spelled
         assert space.options[space.point(value)] == value
+        assert len({o.lower() for o in space.options}) == len(space.options)
     else:
         assert space is None
