@@ -58,6 +58,12 @@ def build_parser() -> argparse.ArgumentParser:
     how.add_argument("--diff", action="store_true", help="show the change (the default)")
     how.add_argument("--in-place", action="store_true", help="rewrite FILE")
 
+    upgrade = sub.add_parser("upgrade", help="rename the Keras 1 keywords Keras 3 rejects (lr=, nb_epoch=, ...) in FILE")
+    upgrade.add_argument("path", metavar="FILE")
+    how = upgrade.add_mutually_exclusive_group()
+    how.add_argument("--diff", action="store_true", help="show the change (the default)")
+    how.add_argument("--in-place", action="store_true", help="rewrite FILE")
+
     new = sub.add_parser("new", help="write a baseline Keras script for DATA (table, arrays or image folder)")
     new.add_argument("data", metavar="DATA", help=".csv, .parquet, .npz, x.npy + y.npy, or a folder of class folders")
     new.add_argument("--target", metavar="COLUMN", help="a table's label column (default: target, label, class or y)")
@@ -319,6 +325,33 @@ def cmd_apply(args) -> int:
     return 0
 
 
+def cmd_upgrade(args) -> int:
+    from optpar.config import load_config
+    from optpar.pipeline import analyze_source, catalog_for, write_atomic
+    from optpar.source import position_label, read_source
+    from optpar.upgrade import renamed_text
+
+    path = Path(args.path)
+    source = read_source(path)
+    config = load_config(path.parent)
+    new_text, done, left = renamed_text(analyze_source(source, catalog_for(config), config))
+    for diag in left:
+        print(f"{position_label(source, str(path), diag.line, diag.col)}: note: {diag.code} left as it is: "
+              f"{diag.message}", file=sys.stderr)
+    if not done:
+        print(f"{path}: no Keras 1 keyword to rename", file=sys.stderr)
+        return 0
+    if not args.in_place:
+        sys.stdout.writelines(difflib.unified_diff(
+            source.text.splitlines(keepends=True), new_text.splitlines(keepends=True), f"a/{path}", f"b/{path}"))
+        return 0
+    write_atomic(path, new_text if source.notebook is None else source.notebook.with_text(new_text))
+    for diag in done:
+        print(f"{position_label(source, str(path), diag.line, diag.col)}: {diag.code} {diag.rename[0]} -> "
+              f"{diag.rename[1]}")
+    return 0
+
+
 def cmd_sync(args) -> int:
     from optpar.hooks import sync
 
@@ -326,4 +359,4 @@ def cmd_sync(args) -> int:
 
 
 COMMANDS = {"scan": cmd_scan, "refactor": cmd_refactor, "tune": cmd_tune, "apply": cmd_apply,
-            "new": cmd_new, "sync": cmd_sync}
+            "upgrade": cmd_upgrade, "new": cmd_new, "sync": cmd_sync}

@@ -23,12 +23,16 @@ def lint(path: str, lines: SourceLines, catalog: Catalog,
     for call, key in keyed:
         if key not in rules:
             rules[key] = catalog.keras1_rules(key)
+        given = {keyword.arg for keyword in call.keywords}
         for keyword in call.keywords:
             for rule in rules[key]:
                 if keyword.arg == rule.old:
+                    # renamed by `optpar upgrade` unless the call passes the new name too
+                    rename = None if rule.new in given else (rule.old, rule.new)
                     found.append(Diagnostic(path, keyword.lineno,
                                             lines.char_col(keyword.lineno, keyword.col_offset) + 1,
-                                            rule.code, rule.message))
+                                            rule.code, rule.message + (" (optpar upgrade renames it)" if rename else ""),
+                                            rename))
         message = _positional(lines, catalog, call, key)
         if message is not None:
             found.append(Diagnostic(path, call.lineno, lines.char_col(call.lineno, call.col_offset) + 1,

@@ -73,6 +73,7 @@ class Diagnostic:
     col: int
     code: str
     message: str
+    rename: tuple[str, str] | None = None  # (old, new): a keyword `optpar upgrade` renames
 
 
 @dataclass(frozen=True)
