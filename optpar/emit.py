@@ -20,7 +20,7 @@ from optpar.errors import UserError
 from optpar.plan import Plan, plan
 from optpar.rewrite import apply_edits, fit_edit, params_ref, positions_of, site_edits
 from optpar.runtime.state import API_VERSION, required_api
-from optpar.seeds import seeding_calls
+from optpar.seeds import seeding_calls, unseeded
 from optpar.source import GENERATED_MARK, STANDALONE_MARK
 from optpar.units import Unit, is_future_import
 
@@ -150,10 +150,11 @@ def build_script(analysis: Analysis, source_name: str, out_name: str, standalone
     code = trial_module.code_for_node
     passes = analysis.fit.passes if analysis.fit.passes and any(
         s.id == analysis.fit.passes[0] for s in analysis.sites) else None
+    left = unseeded(analysis.tree)
     text = _template("tune_script.py.tmpl").substitute(
         mark=GENERATED_MARK, source=source_name, out=out_name,
-        api=required_api(passes is not None, bool(_idle_units(layout, where))),
-        passes="" if passes is None else f",\n        passes={passes!r}",
+        api=required_api(passes is not None, bool(_idle_units(layout, where)), bool(left)),
+        passes=("" if passes is None else f",\n        passes={passes!r}") + (f", unseeded={left!r}" if left else ""),
         flag=" --standalone" if standalone else "",
         notes=_lines([f"# Note: {n}" for n in notes]),
         future=_lines([code(u.cst).strip("\n") for u in layout.setup if is_future_import(u.first)]),

@@ -21,7 +21,7 @@ from optpar.runtime.trial import Objective, error_text, plain
 
 
 def main(*, source: str, space: dict, defaults: dict, baseline: dict, params: dict, run_trial,
-         seeds=(), fit_at: str = "", api: int = API_VERSION, argv=None, passes=None) -> int:
+         seeds=(), fit_at: str = "", api: int = API_VERSION, argv=None, passes=None, unseeded=()) -> int:
     """Run (or resume) the search of a generated script; 0 ok, 1 every trial failed, 2 bad input,
     130 interrupted."""
     if api > API_VERSION:
@@ -31,7 +31,7 @@ def main(*, source: str, space: dict, defaults: dict, baseline: dict, params: di
         return 2
     say_skipped()  # the setup's statements skipped on a name a skipped one would have bound
     program = Program(source, space, defaults, baseline, params, run_trial, tuple(seeds), fit_at,
-                      options.program_argv(), None if passes is None else tuple(passes))
+                      options.program_argv(), None if passes is None else tuple(passes), tuple(unseeded))
     INTERRUPT.requested = False
     previous = _on_sigint(INTERRUPT.handler)
     try:
@@ -313,4 +313,9 @@ def _summary(store: Store, program: Program, tensorboard: str | None = None) -> 
     if not program.seeds:
         lines.append("note: %s sets no random seed, so its results vary from run to run; with one "
                      "(e.g. keras.utils.set_random_seed(0)) the best above is what you get again" % program.source)
+    elif program.unseeded:
+        lines.append("note: %s leaves %s's random numbers unseeded, which Keras 3 also draws from (initial "
+                     "weights and dropout from Python's, fit()'s shuffling from TensorFlow's), so its results "
+                     "vary from run to run; with keras.utils.set_random_seed(0), which seeds them all, the best "
+                     "above is what you get again" % (program.source, " and ".join(program.unseeded)))
     print("\n".join(lines))

@@ -14,14 +14,16 @@ from typing import Callable
 # generated for API 1 runs on every optpar that supports API 1.
 # 2: the script splits its command line at "--" (options.split_argv); 3: main() takes passes;
 # 4: a notebook's statements that feed the measured fit nothing run inside `with idle(...)` (skipping.py)
-API_VERSION = 4
+# 5: main() takes unseeded (what the program's seeds leave out)
+API_VERSION = 5
 
 
-def required_api(passes: bool, idle: bool = False) -> int:
-    """The oldest runtime API a generated script runs on: 4 for a notebook's with statements that
-    feed the measured fit nothing, 3 for one that hands main() the passes of a loop of one-epoch fits,
-    so that the others stay as they were generated."""
-    return 4 if idle else 3 if passes else 2
+def required_api(passes: bool, idle: bool = False, unseeded: bool = False) -> int:
+    """The oldest runtime API a generated script runs on: 5 for one that hands main() what its
+    program's seeds leave unseeded, 4 for a notebook's with statements that feed the measured fit
+    nothing, 3 for one that hands main() the passes of a loop of one-epoch fits, so that the others
+    stay as they were generated."""
+    return 5 if unseeded else 4 if idle else 3 if passes else 2
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,7 @@ class Program:
     fit_at: str = ""  # the measured fit() in the model file, "model.py:LINE:COL"
     argv: tuple[str, ...] | None = None  # the program's own command line (after "--"); None: not split
     passes: tuple[str, int] | None = None  # a loop of one-epoch fits: (id of its tuned bound N, start)
+    unseeded: tuple[str, ...] = ()  # what a Keras training draws from that the program's seeds leave out
 
     def planned_passes(self, values: dict) -> int | None:
         """The epochs a trial trains through a loop of one-epoch fits (N - start), None without one."""
