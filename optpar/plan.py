@@ -210,11 +210,16 @@ class _Planner:
         tainted = self._tainted_names([] if in_module else driver_units)
         # The statement of the driver that (directly or through its functions) runs fit().
         fitters = self._fitter_names()
+        classes, methods = self._fitting_classes(fitters)
         line, col = self.fit_point
-        cut = max(
-            i for i, u in enumerate(driver_units)
-            if not is_definition(u.first) and (u.holds(line, col) or u.calls & fitters)
-        )
+        running = [i for i, u in enumerate(driver_units) if not is_definition(u.first)]
+        if not running:
+            raise UserError(self.path, line, col + 1, "nothing in the program runs this fit(); optpar needs a "
+                            "program that trains when it runs")
+        # The last statement that may run it; when none is seen to (reached another way), the
+        # whole program runs in each trial.
+        cut = max((i for i in running if driver_units[i].holds(line, col) or driver_units[i].calls & (fitters | classes)
+                   or _method_calls(driver_units[i]) & methods), default=running[-1])
         omitted = driver_units[cut + 1:]
         idle = self.idle if in_module else frozenset()
         trial, once, definitions = self._place(driver_units[:cut + 1], in_module, tainted, idle)
@@ -302,6 +307,33 @@ class _Planner:
             trial.sort(key=lambda u: position[id(u)])
         return trial, once, definitions
 
+    def _fitting_classes(self, fitters: set[str]) -> tuple[set[str], set[str]]:
+        """The classes of the file whose methods run the measured fit() (a trainer object:
+        `trainer = VAETrainer(); trainer.train()`), and those methods' names, however deep
+        through one another (`self.train()`): making one, or calling one of them by name, may
+        train."""
+        line, col = self.fit_point
+        classes: set[str] = set()
+        methods: set[str] = set()
+        for unit in self.top:
+            if not isinstance(unit.first, ast.ClassDef):
+                continue
+            own = [m for m in unit.first.body if isinstance(m, FUNCTIONS)]
+            reaching: set[str] = set()
+            changed = True
+            while changed:
+                changed = False
+                for method in own:
+                    if method.name not in reaching and (
+                            contains(method, line, col) or called_names(method) & fitters
+                            or _attribute_calls(method) & reaching):
+                        reaching.add(method.name)
+                        changed = True
+            if reaching:
+                classes.add(unit.first.name)
+                methods |= reaching
+        return classes, methods
+
     def _fitter_names(self) -> set[str]:
         """Top-level functions that run the measured fit(), directly or through another."""
         line, col = self.fit_point
@@ -316,3 +348,12 @@ class _Planner:
                         names.add(stmt.name)
                         changed = True
         return names
+
+
+def _attribute_calls(node: ast.AST) -> set[str]:
+    """The names of the methods called on something in `node`: `trainer.train()` gives train."""
+    return {n.func.attr for n in ast.walk(node) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)}
+
+
+def _method_calls(unit: Unit) -> set[str]:
+    return set().union(*(_attribute_calls(s) for s in unit.ast))

@@ -525,3 +525,52 @@ def test_an_idle_statement_that_would_read_the_last_trials_value_keeps_the_order
     assert "history = model.fit(x, y, epochs=3" in body
     layout, lines = layout_of(body)
     assert "history = model.fit(x, y, epochs=2)" in lines["trial"]  # as before the rule
+
+
+TRAINER_CLASS = '''
+class Trainer:
+    def __init__(self, units=64, epochs=3):
+        self.model = keras.Sequential([keras.Input((4,)), layers.Dense(units), layers.Dense(1)])
+        self.model.compile(optimizer="adam", loss="mse")
+        self.epochs = epochs
+
+    def train(self):
+        self.model.fit(x, y, epochs=self.epochs, validation_split=0.2)
+
+    def run(self):
+        self.train()
+
+    def show(self):
+        print(self.model.predict(x))
+
+
+x = y = None
+trainer = Trainer()
+trainer.run()
+trainer.show()
+'''
+
+
+def test_a_fit_in_a_method_of_a_trainer_object_runs_through_the_calls_of_its_methods(tmp_path):
+    """`trainer = Trainer(); trainer.run()` where run() calls train(), which fits (a VAE trainer
+    of a Deep Learning with Python reader's copy): the trial runs up to `trainer.run()`, what comes
+    after is left out (before: the refactor crashed with a traceback, finding no statement that
+    reaches the fit)."""
+    text = generated(tmp_path, TRAINER_CLASS)
+    trial = run_trial(text)
+    assert "trainer = Trainer()" in trial and "trainer.run()" in trial
+    assert "trainer.show()" not in trial and "#     trainer.show()" in text
+
+
+def test_a_method_named_like_a_fitting_one_on_another_object_only_lengthens_the_trial(tmp_path):
+    text = generated(tmp_path, TRAINER_CLASS.replace("trainer.show()", "trainer.show()\nother.run()"))
+    assert "other.run()" in run_trial(text)  # conservative: it may train
+
+
+def test_a_fit_reached_another_way_runs_the_whole_program_in_the_trial(tmp_path):
+    """The trainer made and driven through a callable the planner does not follow: every
+    statement runs in the trial, rather than a traceback."""
+    body = TRAINER_CLASS.replace("trainer = Trainer()\ntrainer.run()\n", "steps = [Trainer, 'run']\ngo(steps)\n")
+    body = body.replace("x = y = None\n", "x = y = None\ndef go(s):\n    getattr(s[0](), s[1])()\n")
+    trial = run_trial(generated(tmp_path, body))
+    assert "go(steps)" in trial and "trainer.show()" in trial
