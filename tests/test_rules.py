@@ -368,3 +368,48 @@ def test_the_measured_fit_is_the_last_one(catalog, fit, validation):
 def test_no_fit_call(catalog):  # no-op
     facts = parsed("import keras\nmodel.compile(loss='mse')\n")
     assert measured_fit(facts.lines, catalog.roles, keyed(facts, catalog)) is None
+
+
+SPLAT = textwrap.dedent("""\
+    import argparse
+    from keras import layers
+    def train(units, rate=0.5):
+        return layers.Dense(units), layers.Dropout(rate)
+    if __name__ == "__main__":
+        parser = argparse.ArgumentParser()
+        parser.add_argument("--units", type=int, default=64)
+        parser.add_argument("--rate", type=float, default=0.25)
+        args = vars(parser.parse_args())
+        train(**args)
+""")
+
+
+@pytest.mark.parametrize("change", [
+    ("", ""),
+    ("    args = vars(parser.parse_args())\n    train(**args)\n",
+     "    args = parser.parse_args()\n    train(**vars(args))\n"),
+    ("    train(**args)\n", "    train(**args)\n    print(args['units'])\n"),  # only read
+])
+def test_options_unpacked_into_the_call_of_a_function_are_its_parameters(catalog, change):
+    """`train(**vars(parser.parse_args()))`: each parameter gets the option of its name, tuned at
+    that option's `default=`; a default of the function's own (`rate=0.5`) is never used."""
+    before, after = change
+    assert before in SPLAT
+    source = SPLAT.replace(before, after)
+    assert sorted((c.value, c.node.lineno) for c in found(source, catalog, NO_OUTPUTS)) == [(0.25, 8), (64, 7)]
+
+
+@pytest.mark.parametrize("change", [
+    ("    train(**args)\n", "    args['units'] = 8\n    train(**args)\n"),  # changed in place
+    ("    train(**args)\n", "    args.update(units=8)\n    train(**args)\n"),
+    ("    train(**args)\n", "    train(**args)\n    train(**args)\n"),  # two calls
+    ("    train(**args)\n", "    train(8, **args)\n"),  # passed by position
+    ("    args = vars(parser.parse_args())\n", "    args = dict(parser.parse_args()._get_kwargs())\n"),
+    ("import argparse\n", "import argparse\nfrom mine import vars\n"),  # not the builtin
+])
+def test_options_that_may_not_reach_the_parameter_unchanged_are_not_followed(catalog, change):  # no-op
+    before, after = change
+    assert before in SPLAT
+    result = found(SPLAT.replace(before, after), catalog, NO_OUTPUTS)
+    options = [c.constant.name for c in result if c.constant is not None and c.constant.definition.startswith("parser")]
+    assert "units" not in options

@@ -25,10 +25,50 @@ def option_default(facts: Facts, node: ast.Attribute) -> Literal | None:
     """The literal default of the option `node` (`args.units`) reads; None when the rule fails."""
     if not isinstance(node.value, ast.Name) or not isinstance(node.ctx, ast.Load):
         return None
-    namespace = node.value.id
     parsed = _parsed(facts, node.value)
-    if parsed is None:
+    if parsed is None or _assigns(facts, node.value.id, node.attr):
         return None
+    return _default(facts, parsed, node.attr)
+
+
+def unpacked_option(facts: Facts, function: ast.AST, name: str) -> Literal | None:
+    """The literal default of the option a parameter gets from the namespace unpacked into the one
+    call of its function: `train(**vars(args))`, or `args = vars(parser.parse_args())` then
+    `train(**args)` (the parameter `epochs` gets the option `--epochs`). The call passes nothing
+    else under that name, and the dict is bound once and never changed in place."""
+    if not isinstance(function, FUNCTIONS) or function.decorator_list or facts.bindings[function.name] != 1:
+        return None
+    calls, referenced = facts.uses_of(function.name)
+    if referenced or len(calls) != 1:
+        return None
+    call = calls[0]
+    unpacked = [k.value for k in call.keywords if k.arg is None]
+    if len(unpacked) != 1 or any(k.arg == name for k in call.keywords) or any(
+            isinstance(a, ast.Starred) for a in call.args):
+        return None
+    positional = [a.arg for a in [*function.args.posonlyargs, *function.args.args]]
+    if name in positional[:len(call.args)]:
+        return None  # passed by position
+    mapping = unpacked[0]
+    if isinstance(mapping, ast.Name):
+        if facts.changed_in_place(mapping.id, frozenset({"update", "pop", "setdefault", "clear", "popitem"})):
+            return None
+        mapping = facts.only_value(mapping.id)
+    if not (isinstance(mapping, ast.Call) and isinstance(mapping.func, ast.Name) and mapping.func.id == "vars"
+            and facts.bindings["vars"] == 0 and len(mapping.args) == 1 and not mapping.keywords):
+        return None
+    namespace = mapping.args[0]
+    if isinstance(namespace, ast.Name):
+        parsed = _parsed(facts, namespace)
+        if parsed is None or _assigns(facts, namespace.id, name):
+            return None
+    else:
+        parsed = _call(facts, namespace, "namespace", 0)
+    return None if parsed is None else _default(facts, parsed, name)
+
+
+def _default(facts: Facts, parsed: ast.Call, dest: str) -> Literal | None:
+    """The literal default of the option `dest` of the parser whose parse call is `parsed`."""
     parser = parsed.func.value.id
     made = facts.only_value(parser)
     if not isinstance(made, ast.Call) or facts.imports.qualify(dotted(made.func) or "") != "argparse.ArgumentParser":
@@ -38,8 +78,8 @@ def option_default(facts: Facts, node: ast.Attribute) -> Literal | None:
             and isinstance(call.func.value, ast.Name) and call.func.value.id == parser]
     if any(_dest(call) is None for call in adds):
         return None  # one we cannot read could store the same name
-    found = [call for call in adds if _dest(call) == node.attr]
-    if len(found) != 1 or _assigns(facts, namespace, node.attr):
+    found = [call for call in adds if _dest(call) == dest]
+    if len(found) != 1:
         return None
     keywords = {k.arg: k.value for k in found[0].keywords}
     action = keywords.get("action")
@@ -51,7 +91,7 @@ def option_default(facts: Facts, node: ast.Attribute) -> Literal | None:
         return None
     flags = tuple(a.value for a in found[0].args)
     written = ", ".join(facts.lines.segment(a) for a in found[0].args)
-    return Literal(literal, node.attr, f"{parser}.add_argument({written}, default={facts.lines.segment(literal)})",
+    return Literal(literal, dest, f"{parser}.add_argument({written}, default={facts.lines.segment(literal)})",
                    flags)
 
 

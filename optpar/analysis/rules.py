@@ -17,7 +17,7 @@ from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 
 from optpar.analysis.calls import bound_arguments
-from optpar.analysis.cli_options import option_default
+from optpar.analysis.cli_options import option_default, unpacked_option
 from optpar.analysis.config_dicts import dict_entry
 from optpar.analysis.config_objects import class_setting
 from optpar.analysis.facts import FOLLOW_DEPTH, Facts, Literal
@@ -109,7 +109,8 @@ def held_literal(facts: Facts, outputs: Outputs, arg: ast.expr,
         return None
     where, function = facts.resolve(arg)
     if where == "param" and facts.default(function, arg.id) is None:
-        return _passed(facts, outputs, function, arg.id, depth)
+        option = unpacked_option(facts, function, arg.id)  # train(**vars(args))
+        return (option.node, option) if option is not None else _passed(facts, outputs, function, arg.id, depth)
     constant = facts.default(function, arg.id) if where == "param" else facts.constant(arg.id)
     if constant is None and where != "param" and depth < FOLLOW_DEPTH:
         # another name for an option, an entry or a constant: `epochs = args.epochs`
