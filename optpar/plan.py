@@ -75,9 +75,17 @@ class _Planner:
         fit = analysis.fit
         self.fit_point = (fit.span.line, fit.span.col)
         self.idle = analysis.idle
+        self.fresh_points = analysis.fresh
 
     def _holds_site(self, unit: Unit) -> bool:
         return any(unit.holds(line, col) for line, col in self.site_points)
+
+    def _makes_fresh(self, unit: Unit) -> bool:
+        """Whether the statement makes a Keras object that holds one model's state (a layer, an
+        optimizer): made once, each trial would reuse trial 1's (its weights, or variables a new
+        model does not have: "This optimizer can only be called for the variables it was
+        originally built with")."""
+        return any(unit.holds(line, col) for line, col in self.fresh_points)
 
     def _runs_at_definition(self, unit: Unit, bound: set[str]) -> bool:
         """A `def` or `class` whose parts that run with the statement itself (a parameter's default,
@@ -300,6 +308,8 @@ class _Planner:
                 read_before = set().union(*(u.reads for u in before))
                 named_before = set().union(*(u.paths for u in before))
                 written = read_before if self._idle(unit, idle) else trial_writes | read_before
+                if not self._idle(unit, idle) and self._makes_fresh(unit):
+                    written = written | set().union(*(u.reads for u in trial))  # read by the trial: remade in it
                 if unit.writes & written or unit.reads & writes_of(before) or unit.paths & named_before:
                     once.remove(unit)
                     trial.append(unit)

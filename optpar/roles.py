@@ -32,6 +32,8 @@ kernel              layer (``Conv2D``)       the kernel size             --     
 sum                 layer (``Add``)          --                          --        --
 model_maker         a call (``Sequential``)  --                          --        --
 reads_only          a call (``plot_model``)  --                          --        --
+fresh               a module (``layers``)    --                          --        --
+stateless           a call (``Input``)       --                          --        --
 ==================  =======================  ==========================  ========  ====
 """
 
@@ -68,6 +70,8 @@ _SHAPES: Mapping[str, tuple[str, bool, str, bool]] = MappingProxyType({
     "sum": ("layer", False, "", False),
     "model_maker": ("call", False, "", False),
     "reads_only": ("call", False, "", False),
+    "fresh": ("module", False, "", False),
+    "stateless": ("call", False, "", False),
 })
 ROLES = tuple(_SHAPES)
 
@@ -85,7 +89,7 @@ class Role:
 
     @property
     def key(self) -> Key | None:
-        return key_of(self.layer) if self.layer else None
+        return key_of(self.layer) if self.layer and "." in self.layer else None
 
 
 def _empty() -> Mapping:
@@ -127,6 +131,10 @@ class Roles:
     model_makers: frozenset[Key] = frozenset()
     # calls that only read what they are passed (plot_model(model) draws it): not a change in place
     reads_only: frozenset[Key] = frozenset()
+    # Keras modules whose calls make an object holding one model's state (a layer's weights, an
+    # optimizer's variables): made once and read by each trial, trial 2 would get trial 1's
+    fresh_modules: frozenset[str] = frozenset()
+    stateless: frozenset[Key] = frozenset()  # calls of those modules that make no such object (Input)
 
     @classmethod
     def of(cls, rows: Iterable[Role]) -> Roles:
@@ -163,6 +171,8 @@ class Roles:
             sums=frozenset(r.key for r in rows if r.role == "sum"),
             model_makers=frozenset(r.key for r in rows if r.role == "model_maker"),
             reads_only=frozenset(r.key for r in rows if r.role == "reads_only"),
+            fresh_modules=frozenset(r.layer for r in rows if r.role == "fresh"),
+            stateless=frozenset(r.key for r in rows if r.role == "stateless"),
         )
 
     def __add__(self, other: Roles) -> Roles:
@@ -175,7 +185,10 @@ def _parse_role(c: Cells) -> Role:
     layer, name = c.get("Layer"), c.get("Name")
     if not layer_kind and layer:
         raise c.error("Layer", f"{role} rows name no Layer (they hold for every layer), not {layer!r}")
-    if layer_kind:
+    if layer_kind == "module":
+        if not IDENT.match(layer):
+            raise c.error("Layer", f"{role} rows name a Keras module like 'layers', not {layer!r}")
+    elif layer_kind:
         if not layer:
             raise c.error("Layer", f"{role} rows need a Layer")
         try:
@@ -208,11 +221,11 @@ def read_roles(path: str | os.PathLike) -> list[Role]:
     shown, header_line, header, raw = read_table(path)
     index = check_header(shown, header_line, header, ROLE_COLUMNS, ("Role", "Layer", "Name"))
     rows: list[Role] = []
-    seen: dict[tuple[str, Key | None, str], int] = {}
+    seen: dict[tuple[str, Key | str | None, str], int] = {}
     for line, cells in raw:
         c = Cells(shown, line, cells, index)
         row = _parse_role(c)
-        ident = (row.role, row.key, row.name)
+        ident = (row.role, row.key or row.layer, row.name)
         if ident in seen:
             what = " ".join(part for part in (row.layer, row.name) if part)
             raise c.error("Name" if row.name else "Layer",

@@ -332,6 +332,32 @@ def test_a_script_seeding_tensorflow_only_is_told_that_results_still_vary(fixtur
     assert "sets no random seed" not in proc.stdout
 
 
+SHARED_OPTIMIZER = """\
+import numpy as np
+import keras
+
+keras.utils.set_random_seed(0)
+x = np.random.default_rng(0).random((96, 4)).astype("float32")
+y = x.sum(axis=1)
+optimizer = keras.optimizers.Adam()
+norm = keras.layers.BatchNormalization()
+model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, activation="relu"), norm, keras.layers.Dense(1)])
+model.compile(optimizer=optimizer, loss="mse")
+model.fit(x, y, epochs=2, batch_size=16, validation_split=0.25, verbose=0)
+"""
+
+
+def test_an_optimizer_and_a_layer_made_at_the_top_serve_every_trial(tmp_path):
+    """Before, both ran once: trial 2's new model failed on trial 1's optimizer ("Unknown
+    variable ... This optimizer can only be called for the variables it was originally built
+    with"), as in 2 of 3 trials of kimjunil/mlops_mnist."""
+    path = tmp_path / "model.py"
+    path.write_text(SHARED_OPTIMIZER)
+    proc = tune(path, "--max-evals", "3")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert [r["status"] for r in rows(path)] == ["ok", "ok", "ok"], rows(path)
+
+
 def test_spark_refuses_at_once_what_it_cannot_send_to_its_workers(fixture_copy):
     pytest.importorskip("pyspark")
     path = fixture_copy("tfdata_pipeline.py")  # its tf.data pipeline is built once, at the top

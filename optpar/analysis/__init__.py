@@ -76,5 +76,8 @@ def analyze(text: str, path: str, catalog: Catalog) -> Analysis:
     if passes is not None and fit is not None:  # the runtime plans pruning on the loop's passes
         bound = lines.span(passes.node)
         fit = replace(fit, passes=next(((s.id, loop_start(loop)) for s in found if s.span == bound), None))
+    roles = catalog.roles
+    fresh = frozenset((call.lineno, call.col_offset) for call, key in keyed
+                      if key[0] in roles.fresh_modules and key not in roles.stateless or key in roles.model_makers)
     return Analysis(path, text, tree, tuple(found), tuple(lint(path, lines, catalog, keyed)), fit, True,
-                    fed.idle_lines() if fed is not None else frozenset())
+                    fed.idle_lines() if fed is not None else frozenset(), fresh)

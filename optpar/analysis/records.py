@@ -96,3 +96,6 @@ class Analysis:
     fit: FitCall | None
     uses_keras: bool
     idle: frozenset[int] = frozenset()  # first lines of top-level statements that feed the measured fit nothing
+    # (line, byte column) of the calls that make an object holding one model's state (a layer, an
+    # optimizer, a model: roles.csv `fresh` and `model_maker`): the planner remakes them in each trial
+    fresh: frozenset[tuple[int, int]] = frozenset()
