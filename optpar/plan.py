@@ -6,7 +6,10 @@ The split is a dataflow pass over the statements that lead to the measured fit()
 belongs to the trial when it holds a tuned value or reads a name that such a statement (or a
 function that holds a tuned value) produces; every other statement runs once. A `def` or `class`
 runs in the trial when what it reads as it runs (defaults, decorators, bases, class attributes)
-holds a tuned value or a name the trial binds. Nothing after the measured fit() runs. A statement
+holds a tuned value or a name the trial binds. A statement that makes a layer or an optimizer
+(roles.csv `fresh`) runs in the trial when the trial reads what it binds: each trial gets its own.
+Nothing after the measured fit() runs: the cut is the last statement that holds it, calls a function
+that runs it, or makes or calls a method of a class of the file whose methods do. A statement
 that feeds the measured fit nothing (analysis/relevance.py: an earlier experiment) runs once, though
 it binds names the trial binds too, unless it has to follow a trial statement (`plot_model(model)`
 of the trial's model runs in the trial); if there it would read another value than the program's
