@@ -578,21 +578,24 @@ def test_a_fit_reached_another_way_runs_the_whole_program_in_the_trial(tmp_path)
 
 SHARED = '''
 optimizer = keras.optimizers.Adam()
+base = keras.applications.MobileNetV2(include_top=False, weights=None)
+base.trainable = True
 norm = layers.BatchNormalization()
 inputs = keras.Input((4,))
-model = keras.Sequential([inputs, layers.Dense(8, activation="relu"), norm, layers.Dense(1)])
+model = keras.Sequential([inputs, base, layers.Dense(8, activation="relu"), norm, layers.Dense(1)])
 model.compile(optimizer=optimizer, loss="mse")
 model.fit(x, y, epochs=3, validation_split=0.2)
 '''
 
 
 def test_a_layer_or_optimizer_made_once_and_read_by_the_trial_is_made_in_each_trial(tmp_path):
-    """Made once, trial 2 would train trial 1's layer (its weights) or hand a new model to trial
+    """Made once, trial 2 would train trial 1's layer (its weights, a fine-tuned base's) or hand a new model to trial
     1's optimizer, which Keras 3 refuses ("This optimizer can only be called for the variables it
     was originally built with": kimjunil/mlops_mnist, trials 2 and 3 failed)."""
     text = generated(tmp_path, "x = y = None\n" + SHARED)
     trial = run_trial(text)
     assert "optimizer = keras.optimizers.Adam()" in trial and "norm = layers.BatchNormalization()" in trial
+    assert "base = keras.applications.MobileNetV2(" in trial and "base.trainable = True" in trial  # fine-tuned
     assert "inputs = keras.Input((4,))" not in trial  # no-op: a symbolic input holds no state
     assert "\ninputs = keras.Input((4,))" in text.split("def run_trial")[0]
 
