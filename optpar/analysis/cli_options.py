@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ast
 
+from optpar.analysis.config_dicts import DICT_CHANGERS
 from optpar.analysis.facts import FOLLOW_DEPTH, Facts, Literal
 from optpar.analysis.syntax import FUNCTIONS, literal_value
 from optpar.imports import dotted
@@ -51,7 +52,7 @@ def unpacked_option(facts: Facts, function: ast.AST, name: str) -> Literal | Non
         return None  # passed by position
     mapping = unpacked[0]
     if isinstance(mapping, ast.Name):
-        if facts.changed_in_place(mapping.id, frozenset({"update", "pop", "setdefault", "clear", "popitem"})):
+        if facts.changed_in_place(mapping.id, DICT_CHANGERS):
             return None
         mapping = facts.only_value(mapping.id)
     if not (isinstance(mapping, ast.Call) and isinstance(mapping.func, ast.Name) and mapping.func.id == "vars"

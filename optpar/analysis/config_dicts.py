@@ -16,7 +16,7 @@ import ast
 from optpar.analysis.facts import Facts, Literal
 from optpar.analysis.syntax import literal_value
 
-_CHANGERS = frozenset({"update", "pop", "setdefault", "clear", "popitem", "__setitem__", "__delitem__"})
+DICT_CHANGERS = frozenset({"update", "pop", "setdefault", "clear", "popitem", "__setitem__", "__delitem__"})
 
 
 def dict_entry(facts: Facts, node: ast.Subscript) -> Literal | None:
@@ -36,7 +36,7 @@ def dict_entry(facts: Facts, node: ast.Subscript) -> Literal | None:
         entries = [k.value for k in table.keywords if k.arg == key]  # dict(units=64, ...)
     else:
         return None
-    if len(entries) != 1 or not literal_value(entries[0])[0] or facts.changed_in_place(name, _CHANGERS):
+    if len(entries) != 1 or not literal_value(entries[0])[0] or facts.changed_in_place(name, DICT_CHANGERS):
         return None
     literal = entries[0]
     return Literal(literal, key, f"{name}[{key!r}] = {facts.lines.segment(literal)}")
