@@ -299,7 +299,7 @@ def _run_search(command: list[str], env: dict) -> int:
 def cmd_apply(args) -> int:
     from optpar.apply import applied_text, load_best, written
     from optpar.config import load_config
-    from optpar.pipeline import analyze_source, catalog_for, write_atomic
+    from optpar.pipeline import analyze_source, catalog_for
     from optpar.source import read_source
 
     path = Path(args.path)
@@ -311,23 +311,28 @@ def cmd_apply(args) -> int:
     if not changes:
         print(f"{path}: already has the best values", file=sys.stderr)
         return 0
-    if args.in_place:
-        if source.notebook is not None:
-            write_atomic(path, source.notebook.with_text(new_text))
-        else:
-            write_atomic(path, new_text)
+    if _write_or_diff(path, source, new_text, args.in_place):
         for site, value in changes:
             print(f"{path}:{site.line}:{site.col}: {site.id}: {site.value} -> {written(site, value)}")
-        return 0
-    sys.stdout.writelines(difflib.unified_diff(
-        source.text.splitlines(keepends=True), new_text.splitlines(keepends=True),
-        f"a/{path}", f"b/{path}"))
     return 0
+
+
+def _write_or_diff(path: Path, source, new_text: str, in_place: bool) -> bool:
+    """`--in-place`: write `new_text` over FILE atomically (a notebook: into its cells); otherwise
+    print the unified diff. True when it wrote."""
+    from optpar.pipeline import write_atomic
+
+    if in_place:
+        write_atomic(path, new_text if source.notebook is None else source.notebook.with_text(new_text))
+        return True
+    sys.stdout.writelines(difflib.unified_diff(
+        source.text.splitlines(keepends=True), new_text.splitlines(keepends=True), f"a/{path}", f"b/{path}"))
+    return False
 
 
 def cmd_upgrade(args) -> int:
     from optpar.config import load_config
-    from optpar.pipeline import analyze_source, catalog_for, write_atomic
+    from optpar.pipeline import analyze_source, catalog_for
     from optpar.source import position_label, read_source
     from optpar.upgrade import renamed_text
 
@@ -341,11 +346,8 @@ def cmd_upgrade(args) -> int:
     if not done:
         print(f"{path}: no Keras 1 keyword to rename", file=sys.stderr)
         return 0
-    if not args.in_place:
-        sys.stdout.writelines(difflib.unified_diff(
-            source.text.splitlines(keepends=True), new_text.splitlines(keepends=True), f"a/{path}", f"b/{path}"))
+    if not _write_or_diff(path, source, new_text, args.in_place):
         return 0
-    write_atomic(path, new_text if source.notebook is None else source.notebook.with_text(new_text))
     for diag in done:
         print(f"{position_label(source, str(path), diag.line, diag.col)}: {diag.code} {diag.rename[0]} -> "
               f"{diag.rename[1]}")
