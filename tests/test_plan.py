@@ -605,3 +605,11 @@ def test_a_layer_an_earlier_experiment_makes_stays_out_of_the_trial(tmp_path):  
               "first.compile(optimizer=old, loss='mse')\nfirst.fit(x, y, epochs=1)\n"
     trial = run_trial(generated(tmp_path, earlier + SHARED))
     assert "SGD()" not in trial and "first.fit" not in trial
+
+
+def test_a_preprocessing_layer_adapted_once_is_shared_by_the_trials(tmp_path):  # no-op
+    """What `adapt` computes does not train: the pass over the data runs once (roles.csv
+    `stateless`), while a layer with weights is remade."""
+    body = "x = y = None\nnorm = layers.Normalization()\nnorm.adapt(x)\n" + SHARED.replace("norm = layers.BatchNormalization()\n", "")
+    text = generated(tmp_path, body)
+    assert "norm.adapt(x)" not in run_trial(text) and "\nnorm.adapt(x)" in text.split("def run_trial")[0]
