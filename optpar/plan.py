@@ -306,13 +306,14 @@ class _Planner:
         while changed:
             changed = self._pull_definitions(definitions, trial)
             trial_writes = writes_of(trial)
+            trial_reads = set().union(*(u.reads for u in trial))
             for unit in list(once):
                 before = [u for u in trial if position[id(u)] < position[id(unit)]]
                 read_before = set().union(*(u.reads for u in before))
                 named_before = set().union(*(u.paths for u in before))
                 written = read_before if self._idle(unit, idle) else trial_writes | read_before
                 if not self._idle(unit, idle) and self._makes_fresh(unit):
-                    written = written | set().union(*(u.reads for u in trial))  # read by the trial: remade in it
+                    written = written | trial_reads  # read by the trial: remade in it
                 if unit.writes & written or unit.reads & writes_of(before) or unit.paths & named_before:
                     once.remove(unit)
                     trial.append(unit)
