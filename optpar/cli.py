@@ -349,8 +349,8 @@ def cmd_upgrade(args) -> int:
     if not _write_or_diff(path, source, new_text, args.in_place):
         return 0
     for diag in done:
-        print(f"{position_label(source, str(path), diag.line, diag.col)}: {diag.code} {diag.rename[0]} -> "
-              f"{diag.rename[1]}")
+        shown = diag.fix[0]
+        print(f"{position_label(source, str(path), diag.line, diag.col)}: {diag.code} {shown.old} -> {shown.new}")
     return 0
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Sequence
 
-from optpar.analysis.records import Diagnostic
+from optpar.analysis.records import Diagnostic, Edit
 from optpar.analysis.syntax import SourceLines, literal_value
 from optpar.csvrows import Key
 from optpar.metadata import Catalog, Keras1Rule
@@ -28,11 +28,10 @@ def lint(path: str, lines: SourceLines, catalog: Catalog,
             for rule in rules[key]:
                 if keyword.arg == rule.old:
                     # renamed by `optpar upgrade` unless the call passes the new name too
-                    rename = None if rule.new in given else (rule.old, rule.new)
-                    found.append(Diagnostic(path, keyword.lineno,
-                                            lines.char_col(keyword.lineno, keyword.col_offset) + 1,
-                                            rule.code, rule.message + (" (optpar upgrade renames it)" if rename else ""),
-                                            rename))
+                    line, col = keyword.lineno, lines.char_col(keyword.lineno, keyword.col_offset) + 1
+                    fix = () if rule.new in given else (Edit(line, col, rule.old, rule.new),)
+                    found.append(Diagnostic(path, line, col, rule.code,
+                                            rule.message + (" (optpar upgrade renames it)" if fix else ""), fix))
         message = _positional(lines, catalog, call, key)
         if message is not None:
             found.append(Diagnostic(path, call.lineno, lines.char_col(call.lineno, call.col_offset) + 1,

@@ -65,6 +65,17 @@ class Site:
 
 
 @dataclass(frozen=True)
+class Edit:
+    """`old`, the text at `line`:`col` (1-based; columns count characters), becomes `new`. An
+    empty `old` inserts `new` there. Edits never span lines, so a notebook's cells keep theirs."""
+
+    line: int
+    col: int
+    old: str
+    new: str
+
+
+@dataclass(frozen=True)
 class Diagnostic:
     """A warning about the user's code (OPT2xx)."""
 
@@ -73,7 +84,9 @@ class Diagnostic:
     col: int
     code: str
     message: str
-    rename: tuple[str, str] | None = None  # (old, new): a keyword `optpar upgrade` renames
+    # what `optpar upgrade` writes instead: the first edit is at the diagnostic's position and is
+    # the one shown (`lr -> learning_rate`); the others are what it needs besides (an import)
+    fix: tuple[Edit, ...] = ()
 
 
 @dataclass(frozen=True)
