@@ -1,7 +1,7 @@
 """The metadata table: which Keras arguments are hyperparameters, and how to search them.
 
-The knowledge lives in CSV files (``metadata/keras.csv``, ``metadata/keras1.csv`` and
-``metadata/roles.csv``, read by :mod:`optpar.roles`; shipped as package data); this module reads
+The knowledge lives in CSV files (``metadata/keras.csv``, ``metadata/keras1.csv``,
+``metadata/keras2.csv`` and ``metadata/roles.csv``, read by :mod:`optpar.roles`; shipped as package data); this module reads
 them once, validates every cell and returns an immutable :class:`Catalog`.  Every problem is
 reported as a :class:`MetadataError`, a :class:`~optpar.errors.UserError` whose text is
 ``path:line:col: error: message`` (line = CSV line, col = 1-based column).
@@ -34,11 +34,13 @@ __all__ = [
     "KERAS1_COLUMNS",
     "Row",
     "Keras1Rule",
+    "Moved",
     "Catalog",
     "MetadataError",
     "key_of",
     "read_metadata",
     "read_keras1",
+    "read_keras2",
     "load_catalog",
     "bundled_paths",
 ]
@@ -55,6 +57,9 @@ METADATA_COLUMNS = (
 )
 METADATA_REQUIRED = ("Layer", "ParamName", "Hptype", "Type")
 KERAS1_COLUMNS = ("Code", "Layer", "Old", "New", "Message")
+KERAS2_COLUMNS = ("Old", "New")
+# keras2.csv: what an old name's first part is (the form optpar rewrites) -> the new name's
+MOVED_FORMS = MappingProxyType({"backend": "ops", "history": "history"})
 
 _CODE = re.compile(r"OPT\d{3}\Z")
 
@@ -108,6 +113,17 @@ class Keras1Rule:
         return key_of(self.layer) == key
 
 
+@dataclass(frozen=True)
+class Moved:
+    """A Keras 2 name Keras 3 dropped, and where the same meaning is now (keras2.csv): a backend
+    function (`backend.pow` -> `ops.power`) or a key of a fit's history (`history.lr`)."""
+
+    form: str       # "backend" | "history": the first part of both names
+    old: str        # "pow", "lr"
+    new: str        # "power", "learning_rate"
+    source: str = ""
+
+
 _EMPTY: Mapping[str, Row] = MappingProxyType({})
 
 
@@ -118,6 +134,11 @@ class Catalog:
     table: Mapping[Key, Mapping[str, Row]] = field(default_factory=dict)
     keras1: tuple[Keras1Rule, ...] = ()
     roles: Roles = field(default_factory=Roles)  # Keras policy: roles.csv
+    keras2: tuple[Moved, ...] = ()  # keras2.csv
+
+    def moved(self, form: str) -> Mapping[str, str]:
+        """Old name -> new name of one form of keras2.csv (`"backend"`: `{"pow": "power", ...}`)."""
+        return {m.old: m.new for m in self.keras2 if m.form == form}
 
     def params(self, key: Key | str) -> Mapping[str, Row]:
         """Tunable parameters of a callable (empty mapping when it is unknown)."""
@@ -337,6 +358,29 @@ def read_keras1(path: str | os.PathLike) -> list[Keras1Rule]:
     return rules
 
 
+def read_keras2(path: str | os.PathLike) -> list[Moved]:
+    """Read and validate the table of Keras 2 names Keras 3 moved: `Old,New`, each a dotted
+    `form.name` (`backend.sum,ops.sum`, `history.lr,history.learning_rate`)."""
+    shown, header_line, header, raw = read_table(path)
+    index = check_header(shown, header_line, header, KERAS2_COLUMNS, KERAS2_COLUMNS)
+    moved: list[Moved] = []
+    seen: dict[tuple[str, str], int] = {}
+    for line, cells in raw:
+        c = Cells(shown, line, cells, index)
+        old_form, _, old = c.get("Old").partition(".")
+        if old_form not in MOVED_FORMS or not IDENT.match(old):
+            forms = " or ".join(f"'{form}.name'" for form in MOVED_FORMS)
+            raise c.error("Old", f"Old must be {forms}, not {c.get('Old')!r}")
+        new_form, _, new = c.get("New").partition(".")
+        if new_form != MOVED_FORMS[old_form] or not IDENT.match(new):
+            raise c.error("New", f"New of a {old_form} name must be '{MOVED_FORMS[old_form]}.name', not {c.get('New')!r}")
+        if (old_form, old) in seen:
+            raise c.error("Old", f"duplicate row for {c.get('Old')} (first at line {seen[old_form, old]})")
+        seen[old_form, old] = line
+        moved.append(Moved(old_form, old, new, f"{shown}:{line}"))
+    return moved
+
+
 def _kind_of_file(path: str | os.PathLike) -> str:
     """"keras1", "roles" or "metadata", by the header of the file."""
     _, _, header, _ = read_table(path)
@@ -371,11 +415,12 @@ def bundled_folder() -> Path:
 
 
 @functools.lru_cache(maxsize=1)
-def _bundled() -> tuple[tuple[Row, ...], tuple[Keras1Rule, ...], Roles]:
+def _bundled() -> tuple[tuple[Row, ...], tuple[Keras1Rule, ...], Roles, tuple[Moved, ...]]:
     table_path, keras1_path = bundled_paths()
     rows = tuple(r for r in read_metadata(table_path) if r.hptype != OFF)
     roles = Roles.of(read_roles(bundled_folder() / "roles.csv"))
-    return rows, tuple(read_keras1(keras1_path)), roles
+    keras2 = tuple(read_keras2(bundled_folder() / "keras2.csv"))
+    return rows, tuple(read_keras1(keras1_path)), roles, keras2
 
 
 def _merge(rows: dict[tuple[Key, str], Row], new: Sequence[Row], shown: str) -> None:
@@ -407,11 +452,11 @@ def load_catalog(extra: Sequence[str | os.PathLike] = ()) -> Catalog:
     roles table (header with Role, Layer, Name).
     A metadata row with the same (Layer, ParamName) as an earlier one replaces it, Hptype
     ``off`` removes it; new rows add.  A rule with the same (Layer, Old) replaces the earlier one.
-    Role rows add to the bundled ones.
+    Role rows add to the bundled ones. keras2.csv is the bundled one only.
     """
     if isinstance(extra, (str, os.PathLike)):
         extra = (extra,)
-    base_rows, base_rules, roles = _bundled()
+    base_rows, base_rules, roles, keras2 = _bundled()
     merged: dict[tuple[Key, str], Row] = {(r.key, r.param): r for r in base_rows}
     rules: dict[tuple[str, str], Keras1Rule] = {(r.layer, r.old): r for r in base_rules}
     for path in extra:
@@ -428,4 +473,4 @@ def load_catalog(extra: Sequence[str | os.PathLike] = ()) -> Catalog:
     for (key, param), r in merged.items():
         table.setdefault(key, {})[param] = r
     frozen = MappingProxyType({k: MappingProxyType(v) for k, v in table.items()})
-    return Catalog(frozen, tuple(rules.values()), roles)
+    return Catalog(frozen, tuple(rules.values()), roles, keras2)

@@ -26,6 +26,7 @@ validation          ``Model.<method>``       a validation argument       optiona
 dataset_method      ``Dataset.<method>``     --                          --        --
 needs_validation    a call (``Dataset.batch``) its parameter             --        --
 keras1_positional   layer (``Conv2D``)       the Keras 3 parameter       required  >= 2
+list_only           ``Model.<method>``       its list argument           --        --
 upsampling          layer (``UpSampling*``)  --                          --        --
 downsampling        layer (``MaxPooling*``)  the size it divides by      --        --
 kernel              layer (``Conv2D``)       the kernel size             --        --
@@ -64,6 +65,7 @@ _SHAPES: Mapping[str, tuple[str, bool, str, bool]] = MappingProxyType({
     "dataset_method": ("dataset", False, "", False),
     "needs_validation": ("call", True, "", False),
     "keras1_positional": ("layer", True, "required", True),
+    "list_only": ("method", True, "", False),
     "upsampling": ("layer", False, "", False),
     "downsampling": ("layer", True, "", False),
     "kernel": ("layer", True, "", False),
@@ -114,6 +116,9 @@ class Roles:
     methods: Mapping[str, str] = field(default_factory=_empty)  # name written -> method (fit_generator -> fit)
     validation: Mapping[str, tuple[Role, ...]] = field(default_factory=_empty)  # fit -> its validation arguments
     keras1_positional: Mapping[Key, Role] = field(default_factory=_empty)
+    # (method, parameter): an argument Keras 3 takes only as a list, tuple or dict (compile's
+    # metrics): a string there, which Keras 2 took, is rejected (OPT220)
+    list_only: frozenset[tuple[Key, str]] = frozenset()
     dataset_methods: frozenset[str] = frozenset()  # batch, padded_batch: tuned on a tf.data.Dataset
     # (call, parameter): a value that changes what optpar would hold out of the training data (a
     # dataset's batch size changes which batches are held out), tuned only when fit() has its own
@@ -163,6 +168,7 @@ class Roles:
             methods=_frozen(methods),
             validation=_frozen({method: tuple(found) for method, found in validation.items()}),
             keras1_positional=_frozen({r.key: r for r in rows if r.role == "keras1_positional"}),
+            list_only=frozenset((r.key, r.name) for r in rows if r.role == "list_only"),
             dataset_methods=frozenset(r.key[1] for r in rows if r.role == "dataset_method"),
             needs_validation=frozenset((r.key, r.name) for r in rows if r.role == "needs_validation"),
             upsampling=frozenset(r.key for r in rows if r.role == "upsampling"),

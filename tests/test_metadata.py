@@ -16,6 +16,7 @@ from optpar.metadata import (
     key_of,
     load_catalog,
     read_keras1,
+    read_keras2,
     read_metadata,
 )
 
@@ -303,3 +304,17 @@ def test_keras1_validation(tmp_path):
     with pytest.raises(MetadataError) as err:
         read_keras1(dup)
     assert (err.value.line, err.value.col) == (3, 3)
+
+
+def test_keras2_table_is_read_by_form_and_checked_at_its_cell(tmp_path):
+    backend = load_catalog().moved("backend")
+    assert backend["sum"] == "sum" and backend["pow"] == "power" and "epsilon" not in backend
+    assert load_catalog().moved("history") == {"lr": "learning_rate"}
+    cases = [("backend.sum,ops.sum\nlayers.Dense,ops.dense\n", (3, 1), "Old must be 'backend.name' or 'history.name'"),
+             ("backend.sum,backend.sum\n", (2, 2), "New of a backend name must be 'ops.name'"),
+             ("backend.sum,ops.sum\nbackend.sum,ops.add\n", (3, 1), "duplicate row for backend.sum (first at line 2)")]
+    for body, at, message in cases:
+        path = write(tmp_path, "Old,New\n" + body, name="keras2.csv")
+        with pytest.raises(MetadataError) as err:
+            read_keras2(path)
+        assert (err.value.line, err.value.col) == at and message in err.value.message

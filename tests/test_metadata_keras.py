@@ -140,3 +140,32 @@ def test_width_and_activation_roles_are_catalog_parameters():
     catalog = load_catalog()
     params = {param for rows in catalog.table.values() for param in rows}
     assert catalog.roles.width | catalog.roles.activation <= params
+
+
+KERAS2_ROWS = _rows(TABLE.with_name("keras2.csv"))
+
+
+@pytest.mark.parametrize("row", [r for r in KERAS2_ROWS if r["Old"].startswith("backend.")], ids=lambda r: r["Old"])
+def test_a_moved_backend_function_is_gone_from_the_backend_and_in_ops(row):
+    old, new = row["Old"].split(".")[1], row["New"].split(".")[1]
+    assert not hasattr(keras.backend, old), f"keras.backend.{old} still exists: no need to rewrite it"
+    assert callable(getattr(keras.ops, new, None)), f"keras.ops has no {new}"
+
+
+def test_a_history_key_keras3_logs_is_the_new_one(tmp_path):
+    renamed = load_catalog().moved("history")
+    assert renamed
+    x = keras.ops.convert_to_numpy(keras.random.uniform((8, 2), seed=0))
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    history = model.fit(x, x[:, :1], epochs=1, verbose=0,
+                        callbacks=[keras.callbacks.LearningRateScheduler(lambda epoch, lr: lr)])
+    for old, new in renamed.items():
+        assert new in history.history and old not in history.history
+
+
+@pytest.mark.parametrize("name", sorted(name for _, name in load_catalog().roles.list_only))
+def test_a_list_only_argument_rejects_a_string(name):
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    with pytest.raises(ValueError, match=f"Expected `{name}` argument to be a list"):
+        model.compile(optimizer="sgd", loss="mse", **{name: "mae"})

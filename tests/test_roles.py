@@ -31,6 +31,7 @@ def test_bundled_roles_hold_the_policy_the_matcher_had_in_code():
                                                                         ("validation_data", 7)}
     conv = roles.keras1_positional[("layers", "Conv2D")]
     assert (conv.name, conv.position, conv.size) == ("kernel_size", 1, 2)
+    assert roles.list_only == {(("Model", "compile"), "metrics"), (("Model", "compile"), "weighted_metrics")}
 
 
 def test_header_only_file_adds_nothing(tmp_path):  # no-op
