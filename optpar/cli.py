@@ -58,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     how.add_argument("--diff", action="store_true", help="show the change (the default)")
     how.add_argument("--in-place", action="store_true", help="rewrite FILE")
 
-    upgrade = sub.add_parser("upgrade", help="rename the Keras 1 keywords Keras 3 rejects (lr=, nb_epoch=, ...) in FILE")
+    upgrade = sub.add_parser("upgrade", help="rewrite the Keras 1 and 2 forms Keras 3 rejects (lr=, nb_epoch=, metrics='acc', K.sum, ...) in FILE")
     upgrade.add_argument("path", metavar="FILE")
     how = upgrade.add_mutually_exclusive_group()
     how.add_argument("--diff", action="store_true", help="show the change (the default)")
@@ -344,7 +344,7 @@ def cmd_upgrade(args) -> int:
         print(f"{position_label(source, str(path), diag.line, diag.col)}: note: {diag.code} left as it is: "
               f"{diag.message}", file=sys.stderr)
     if not done:
-        print(f"{path}: no Keras 1 keyword to rename", file=sys.stderr)
+        print(f"{path}: no Keras 1 or 2 form to rewrite", file=sys.stderr)
         return 0
     if not _write_or_diff(path, source, new_text, args.in_place):
         return 0

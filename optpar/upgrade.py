@@ -1,11 +1,15 @@
-"""`optpar upgrade`: the Keras 1 keywords that Keras 3 rejects (OPT202-OPT219, metadata/keras1.csv)
-renamed to their Keras 3 names, so that an old script runs, and tunes, on Keras 3.
+"""`optpar upgrade`: the forms of Keras 1 and 2 that Keras 3 rejects, rewritten so that an old
+script runs, and tunes, on Keras 3.
 
-Each diagnostic that carries a fix (`Diagnostic.fix`) is a handful of edits of one line each; here
-the keyword's name (`SGD(lr=0.01)` becomes `SGD(learning_rate=0.01)`); its value, the comments and
-the formatting stay as written. A keyword is left as it is when its call also passes the new name
-(renamed, the call would pass it twice), and so is Keras 1's positional kernel (`Conv2D(32, 3, 3)`,
-OPT201): both are reported, for the user to edit.
+Each diagnostic that carries a fix (`Diagnostic.fix`) is a handful of edits of one line each:
+a Keras 1 keyword renamed (`SGD(lr=0.01)` becomes `SGD(learning_rate=0.01)`, OPT202-OPT219,
+metadata/keras1.csv), a string metric put in a list (`metrics='acc'` becomes `metrics=['acc']`,
+OPT220), a Keras 2 backend function called from `keras.ops` (`K.sum(x)` becomes `ops.sum(x)`, with
+`ops` imported beside `K`, OPT221), the learning rate's old name in a fit's history
+(`history.history["lr"]` becomes `history.history["learning_rate"]`, OPT222). Only that text
+changes; the values, the comments, the formatting and the number of lines stay as written. What
+optpar cannot rewrite safely (a call that also passes the new name, Keras 1's positional kernel
+`Conv2D(32, 3, 3)`, OPT201, ...) is reported, for the user to edit.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""`optpar upgrade`: the Keras 1 keywords Keras 3 rejects, renamed in place (OPT202-OPT219)."""
+"""`optpar upgrade`: the Keras 1 keywords Keras 3 rejects, renamed in place (OPT202-OPT219), and the
+Keras 2 forms it rejects, rewritten (OPT220-OPT222)."""
 from __future__ import annotations
 
 import subprocess
@@ -58,6 +59,79 @@ def test_a_call_passing_both_names_and_the_positional_kernel_are_left_and_report
     assert [d.code for d in left] == ["OPT202", "OPT201"]
 
 
+# Keras 2 forms: whole files, since what `K.sum` becomes depends on the file's imports
+KERAS2 = [
+    pytest.param("import keras\nmodel.compile(loss='mse', metrics='acc')  # old\n",
+                 "import keras\nmodel.compile(loss='mse', metrics=['acc'])  # old\n", id="metrics-string"),
+    pytest.param('import keras\nmodel.compile(loss="mse", weighted_metrics = "mae")\n',
+                 'import keras\nmodel.compile(loss="mse", weighted_metrics = ["mae"])\n', id="weighted-metrics"),
+    pytest.param("from keras import backend as K\n\ndef loss(y, p):\n    return K.mean(K.square(y - p), axis=-1) + K.epsilon()\n",
+                 "from keras import backend as K, ops\n\ndef loss(y, p):\n    return ops.mean(ops.square(y - p), axis=-1) + K.epsilon()\n",
+                 id="K-imports-ops-beside-it"),
+    pytest.param("import keras\nfrom keras import backend as K\nz = K.sum(x)\n",
+                 "import keras\nfrom keras import backend as K\nz = keras.ops.sum(x)\n", id="K-with-import-keras"),
+    pytest.param("from keras import backend as K\nfrom keras import ops as kops\nz = K.exp(x)\n",
+                 "from keras import backend as K\nfrom keras import ops as kops\nz = kops.exp(x)\n", id="K-with-ops-imported"),
+    pytest.param("import keras.backend as K\nz = K.pow(x, 2)\n",
+                 "import keras.backend as K, keras.ops as ops\nz = ops.power(x, 2)\n", id="import-as-and-a-new-name"),
+    pytest.param("from tensorflow.keras import backend as K\nz = K.clip(p, K.epsilon(), 1 - K.epsilon())\n",
+                 "from tensorflow.keras import backend as K, ops\nz = ops.clip(p, K.epsilon(), 1 - K.epsilon())\n",
+                 id="tensorflow-keras-backend"),
+    pytest.param("from keras import (backend,\n                   layers)\nz = backend.maximum(x, 0)\n",
+                 "from keras import (backend, ops,\n                   layers)\nz = ops.maximum(x, 0)\n", id="backend-unaliased"),
+    pytest.param("import tensorflow as tf\nz = tf.keras.backend.sum(x, axis=1)\n",
+                 "import tensorflow as tf\nz = tf.keras.ops.sum(x, axis=1)\n", id="tf-keras-backend-dotted"),
+    pytest.param("import keras\nz = keras.backend.abs(x)\n", "import keras\nz = keras.ops.abs(x)\n", id="keras-backend-dotted"),
+    pytest.param("import keras\nhistory = model.fit(x, y, epochs=2)\nplt.plot(history.history['lr'])\n",
+                 "import keras\nhistory = model.fit(x, y, epochs=2)\nplt.plot(history.history['learning_rate'])\n",
+                 id="history-lr"),
+    pytest.param('import keras\nlrs = model.fit(x, y, epochs=2).history["lr"]\n',
+                 'import keras\nlrs = model.fit(x, y, epochs=2).history["learning_rate"]\n', id="fit-history-lr"),
+]
+
+
+@pytest.mark.parametrize("before, after", KERAS2)
+def test_a_keras2_form_is_rewritten_and_nothing_else_changes(before, after):
+    assert upgraded(before) == after
+
+
+@pytest.mark.parametrize("before, after", KERAS2)
+def test_keras2_upgrade_is_idempotent(before, after):
+    once = upgraded(before)
+    assert upgraded(once) == once
+    assert analyze_text(once).diagnostics == ()
+
+
+@pytest.mark.parametrize("text", [
+    pytest.param("import keras\nmodel.compile(loss='mse', metrics=['acc'])\nmodel.compile(loss='mse', metrics=METRICS)\n",
+                 id="metrics-list-or-name"),
+    pytest.param("from keras import backend as K\nK.clear_session()\ne = K.epsilon() * K.floatx()\n", id="backend-kept"),
+    pytest.param("import keras\nimport numpy as K\nz = K.sum(x) + K.square(x)\n", id="K-not-keras"),
+    pytest.param("import keras\nz = keras.backend.argmax(x)\n", id="not-in-the-table"),
+    pytest.param("import keras\nlog = load()\na = log.history['lr']\nh = model.fit(x, y, epochs=2)\nb = h.history['loss']\n",
+                 id="history-not-of-a-fit-or-not-lr"),
+])
+def test_what_keras3_takes_is_left_byte_for_byte(text):  # no-op
+    assert renamed_text(analyze_text(text)) == (text, [], [])
+
+
+def test_a_backend_form_optpar_cannot_rewrite_safely_is_reported():
+    text = ("from keras import backend as K\nfrom keras.backend import sum as ksum\nops = []\n"
+            "a = K.mean(x)\nb = ksum(x)\nc = K.square(\n    x)\n")
+    new, done, left = renamed_text(analyze_text(text))
+    assert new == text and done == []  # `ops` is taken; a bare name's import itself fails on Keras 3
+    assert [(d.code, d.line) for d in left] == [("OPT221", 4), ("OPT221", 5), ("OPT221", 6)]
+    assert left[0].message == "Keras 2 backend function 'mean' is gone from Keras 3; use 'keras.ops.mean'"
+
+
+def test_scan_says_what_upgrade_rewrites(run_cli, tmp_path):
+    path = tmp_path / "old.py"
+    path.write_text("import keras\nmodel.compile(loss='mse', metrics='acc')\n", encoding="utf-8")
+    code, out, err = run_cli("scan", path, "--format", "flake8")
+    assert code == 0 and (f"{path}:2:35: OPT220 Keras 2 string metrics='acc' is rejected by Keras 3; "
+                          f"use a list: metrics=['acc'] (optpar upgrade rewrites it)") in out
+
+
 def test_cli_shows_a_diff_by_default_and_writes_only_in_place(run_cli, tmp_path):
     path = tmp_path / "old.py"
     text = HEAD + "opt = keras.optimizers.Adam(lr=1e-3)\n"
@@ -69,7 +143,7 @@ def test_cli_shows_a_diff_by_default_and_writes_only_in_place(run_cli, tmp_path)
     assert code == 0 and out == f"{path}:3:29: OPT202 lr -> learning_rate\n"
     assert path.read_text(encoding="utf-8") == text.replace("lr=", "learning_rate=")
     code, out, err = run_cli("upgrade", path, "--in-place")
-    assert (code, out, err) == (0, "", f"{path}: no Keras 1 keyword to rename\n")
+    assert (code, out, err) == (0, "", f"{path}: no Keras 1 or 2 form to rewrite\n")
 
 
 def test_cli_bad_input_is_one_line_and_nothing_written(run_cli, tmp_path):
@@ -94,6 +168,22 @@ def test_a_notebook_is_upgraded_in_its_cell_and_keeps_the_rest(run_cli, tmp_path
     assert after.cells[0] == nb.cells[0] and after.cells[2].outputs == nb.cells[2].outputs
 
 
+def test_a_notebook_gets_its_keras2_forms_rewritten_in_their_cells(run_cli, tmp_path):
+    path = tmp_path / "old.ipynb"
+    nb = new_notebook(cells=[new_code_cell("import keras\nfrom keras import backend as K"),
+                             new_code_cell("def loss(y, p):\n    return K.mean(K.square(y - p))"),
+                             new_code_cell("model.compile(loss=loss, metrics='mae')")])
+    nbformat.write(nb, path)
+    code, out, err = run_cli("upgrade", path, "--in-place")
+    assert code == 0 and out.splitlines() == [f"{path}:cell_2:2:12: OPT221 K.mean -> keras.ops.mean",
+                                              f"{path}:cell_2:2:19: OPT221 K.square -> keras.ops.square",
+                                              f"{path}:cell_3:1:34: OPT220 'mae' -> ['mae']"]
+    after = nbformat.read(path, as_version=4)
+    assert [c.source for c in after.cells] == ["import keras\nfrom keras import backend as K",
+                                               "def loss(y, p):\n    return keras.ops.mean(keras.ops.square(y - p))",
+                                               "model.compile(loss=loss, metrics=['mae'])"]
+
+
 def test_an_upgraded_keras1_script_trains_on_keras3(tmp_path, run_cli):
     script = tmp_path / "old.py"
     script.write_text(
@@ -107,3 +197,20 @@ def test_an_upgraded_keras1_script_trains_on_keras3(tmp_path, run_cli):
     assert run_cli("upgrade", script, "--in-place")[0] == 0
     after = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
     assert after.returncode == 0 and after.stdout.strip() == "trained", after.stderr[-2000:]
+
+
+def test_an_upgraded_keras2_script_trains_on_keras3(tmp_path, run_cli):
+    script = tmp_path / "old.py"
+    script.write_text(
+        "import numpy as np\nimport keras\nfrom keras import backend as K\n"
+        "x = np.random.default_rng(0).random((32, 3)).astype('float32'); y = x.sum(axis=1, keepdims=True)\n"
+        "def rmse(y_true, y_pred):\n    return K.sqrt(K.mean(K.square(y_pred - y_true), axis=-1) + K.epsilon())\n"
+        "model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4), keras.layers.Dense(1)])\n"
+        "model.compile(optimizer='sgd', loss=rmse, metrics='mae')\n"
+        "history = model.fit(x, y, epochs=1, verbose=0, callbacks=[keras.callbacks.ReduceLROnPlateau(monitor='loss')])\n"
+        "print('trained', len(history.history['lr']))\n", encoding="utf-8")
+    before = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    assert before.returncode != 0 and "Expected `metrics` argument to be a list" in before.stderr
+    assert run_cli("upgrade", script, "--in-place")[0] == 0
+    after = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    assert after.returncode == 0 and after.stdout.strip() == "trained 1", after.stderr[-2000:]

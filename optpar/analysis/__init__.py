@@ -16,7 +16,7 @@ The data flows one way, each step a module that can be read and tested alone:
     rules    metadata rows + facts -> Candidate records (with cli_options, config_dicts,
              config_objects, loop_lists: where a name or an attribute gets its literal)
     naming   stable ids, the one id-uniquer, Site construction
-    keras1   the OPT2xx lint on the same facts
+    keras1   the OPT201-OPT219 lint on the same facts (Keras 1 forms); keras2: OPT220-OPT222
     fit      the measured fit() call
     loops    the counts of loops that build layers (depth); the bound of a loop of fit(epochs=1)
     datasets which data pipelines' batch sizes are left as written
@@ -35,7 +35,7 @@ from optpar.analysis.calls import callee
 from optpar.analysis.facts import collect
 from optpar.analysis.datasets import untuned
 from optpar.analysis.fit import measured_call, measured_fit
-from optpar.analysis.keras1 import lint
+from optpar.analysis import keras1, keras2
 from optpar.analysis.merges import elementwise_sums
 from optpar.analysis.loops import epoch_loop, epoch_loop_bound, loop_candidates, loop_start
 from optpar.analysis.naming import sites
@@ -79,5 +79,7 @@ def analyze(text: str, path: str, catalog: Catalog) -> Analysis:
     roles = catalog.roles
     fresh = frozenset((call.lineno, call.col_offset) for call, key in keyed
                       if key[0] in roles.fresh_modules and key not in roles.stateless or key in roles.model_makers)
-    return Analysis(path, text, tree, tuple(found), tuple(lint(path, lines, catalog, keyed)), fit, True,
+    diagnostics = sorted(chain(keras1.lint(path, lines, catalog, keyed),
+                               keras2.lint(path, text, facts, lines, catalog, keyed)), key=lambda d: (d.line, d.col))
+    return Analysis(path, text, tree, tuple(found), tuple(diagnostics), fit, True,
                     fed.idle_lines() if fed is not None else frozenset(), fresh)

@@ -1,0 +1,145 @@
+"""OPT220-OPT222: Keras 2 forms that Keras 3 rejects, each with the one-line edits that
+`optpar upgrade` makes (`Diagnostic.fix`); a form it cannot rewrite safely gets no fix.
+
+The Keras names are data: the arguments Keras 3 takes only as a list are roles.csv's `list_only`
+rows (`metrics=` of `compile`), the backend functions now in `keras.ops` and the history keys
+Keras 3 renamed are keras2.csv's rows (`backend.pow,ops.power`, `history.lr,history.learning_rate`).
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Mapping, Sequence
+
+from optpar.analysis.facts import Facts
+from optpar.analysis.records import Diagnostic, Edit
+from optpar.analysis.syntax import SourceLines
+from optpar.csvrows import Key
+from optpar.imports import canonical, dotted
+from optpar.metadata import Catalog
+
+REWRITES = " (optpar upgrade rewrites it)"
+
+
+def lint(path: str, text: str, facts: Facts, lines: SourceLines, catalog: Catalog,
+         keyed: Sequence[tuple[ast.Call, Key]]) -> list[Diagnostic]:
+    """The diagnostics of the file's Keras 2 forms, by position."""
+    found: list[Diagnostic] = []
+    backend = catalog.moved("backend")
+    for call, key in keyed:
+        for keyword in call.keywords:
+            if (key, keyword.arg) in catalog.roles.list_only:
+                found.extend(_string_list(path, lines, keyword))
+        if key[0] == "backend" and key[1] in backend:
+            found.append(_backend_function(path, facts, lines, call.func, key[1], backend[key[1]]))
+    found.extend(_history_keys(path, text, facts, lines, catalog.moved("history"), keyed))
+    found.sort(key=lambda d: (d.line, d.col))
+    return found
+
+
+def _string_list(path: str, lines: SourceLines, keyword: ast.keyword) -> list[Diagnostic]:
+    """OPT220: `metrics='acc'`, a string literal where Keras 3 takes a list: written `['acc']`."""
+    value = keyword.value
+    if not (isinstance(value, ast.Constant) and isinstance(value.value, str)):
+        return []
+    line, col, text = value.lineno, lines.char_col(value.lineno, value.col_offset) + 1, lines.segment(value)
+    fix = (Edit(line, col, text, f"[{text}]"),) if value.end_lineno == value.lineno else ()
+    message = f"Keras 2 string {keyword.arg}={text} is rejected by Keras 3; use a list: {keyword.arg}=[{text}]"
+    return [Diagnostic(path, line, col, "OPT220", message + (REWRITES if fix else ""), fix)]
+
+
+def _backend_function(path: str, facts: Facts, lines: SourceLines, func: ast.expr,
+                      old: str, new: str) -> Diagnostic:
+    """OPT221: `K.sum(x)`, a backend function Keras 3 moved to `keras.ops`."""
+    line, col = func.lineno, lines.char_col(func.lineno, func.col_offset) + 1
+    fix = _ops_call(facts, lines, func, new)
+    message = f"Keras 2 backend function '{old}' is gone from Keras 3; use 'keras.ops.{new}'"
+    return Diagnostic(path, line, col, "OPT221", message + (REWRITES if fix else ""), fix)
+
+
+def _ops_call(facts: Facts, lines: SourceLines, func: ast.expr, new: str) -> tuple[Edit, ...]:
+    """The edits that call `keras.ops.<new>` instead of the backend function `func` names.
+
+    `keras.backend.sum` and `tf.keras.backend.sum` become `keras.ops.sum` and `tf.keras.ops.sum`.
+    `K.sum` (`K` the backend module, imported once at the top level) becomes a name of `keras.ops`
+    the file imports at its top level (`ops.sum` after `from keras import ops`), else `keras.ops.sum`
+    where the file imports `keras` so, else `ops.sum` with `ops` imported beside `K`
+    (`from keras import backend as K, ops`), when the file binds no other `ops`. Otherwise none:
+    the function is imported by its name (`from keras.backend import sum`), the module is bound
+    more than once or away from the top level, or the call is written over lines.
+    """
+    receiver = dotted(func.value) if isinstance(func, ast.Attribute) else None
+    if receiver is None or func.end_lineno != func.lineno:
+        return ()
+    text = lines.segment(func)
+    if text != f"{receiver}.{func.attr}":  # spaces or parentheses inside: left to the user
+        return ()
+    at = (func.lineno, lines.char_col(func.lineno, func.col_offset) + 1)
+    if "." in receiver:
+        return (Edit(*at, text, f"{receiver.rsplit('.', 1)[0]}.ops.{new}"),)
+    top = _top_level_imports(facts)
+    if receiver not in top or facts.bindings[receiver] != 1:
+        return ()
+    for name, (qualified, _, _) in top.items():
+        if canonical(qualified) == "keras.ops" and facts.bindings[name] == 1:
+            return (Edit(*at, text, f"{name}.{new}"),)
+    for name, (qualified, _, _) in top.items():
+        if canonical(qualified) == "keras" and facts.bindings[name] == 1:
+            return (Edit(*at, text, f"{name}.ops.{new}"),)
+    module, alias, imported_as = top[receiver]
+    if facts.bindings["ops"] or canonical(module) != "keras.backend" or not module.endswith(".backend"):
+        return ()
+    added = f", {module.removesuffix('backend')}ops as ops" if imported_as else ", ops"
+    return (Edit(*at, text, f"ops.{new}"),
+            Edit(alias.end_lineno, lines.char_col(alias.end_lineno, alias.end_col_offset) + 1, "", added))
+
+
+def _top_level_imports(facts: Facts) -> dict[str, tuple[str, ast.alias, bool]]:
+    """Name -> (what it is, the alias that binds it, whether by `import a.b as name`) for the
+    imports at the module's top level."""
+    found: dict[str, tuple[str, ast.alias, bool]] = {}
+    for stmt in facts.tree.body:
+        if isinstance(stmt, ast.Import):
+            for alias in stmt.names:
+                if alias.asname:
+                    found[alias.asname] = (alias.name, alias, True)
+                else:
+                    found[alias.name.split(".")[0]] = (alias.name.split(".")[0], alias, False)
+        elif isinstance(stmt, ast.ImportFrom) and stmt.module and not stmt.level:
+            for alias in stmt.names:
+                found[alias.asname or alias.name] = (f"{stmt.module}.{alias.name}", alias, False)
+    return found
+
+
+def _history_keys(path: str, text: str, facts: Facts, lines: SourceLines, renamed: Mapping[str, str],
+                  keyed: Sequence[tuple[ast.Call, Key]]) -> list[Diagnostic]:
+    """OPT222: `history.history["lr"]`, where `history` holds what a model's `fit` returned (or
+    is the fit call itself): the key Keras 3 logs under another name (`"learning_rate"`)."""
+    quoted = [f"{q}{old}{q}" for old in renamed for q in "'\""]
+    if not any(key in text for key in quoted):  # the walk below only where it can find one
+        return []
+    fits = {id(call) for call, key in keyed if key == ("Model", "fit")}
+    found: list[Diagnostic] = []
+    for node in ast.walk(facts.tree):
+        if not (isinstance(node, ast.Subscript) and isinstance(node.value, ast.Attribute)
+                and node.value.attr == "history" and isinstance(node.slice, ast.Constant)
+                and node.slice.value in renamed and _fit_result(facts, fits, node.value.value)):
+            continue
+        key = node.slice
+        old, new = key.value, renamed[key.value]
+        line, col, written = key.lineno, lines.char_col(key.lineno, key.col_offset) + 1, lines.segment(key)
+        quote = written[-1]
+        fix: tuple[Edit, ...] = ()
+        if key.end_lineno == key.lineno and quote in "'\"" and written.endswith(f"{quote}{old}{quote}"):
+            fix = (Edit(line, col, written, f"{written[:-len(old) - 1]}{new}{quote}"),)
+        message = f"Keras 2 history key {old!r} is not logged by Keras 3; use {new!r}"
+        found.append(Diagnostic(path, line, col, "OPT222", message + (REWRITES if fix else ""), fix))
+    return found
+
+
+def _fit_result(facts: Facts, fits: set[int], node: ast.expr) -> bool:
+    """Whether `node` is a model's `fit(...)` call, or a name that holds only what such calls return."""
+    if isinstance(node, ast.Call):
+        return id(node) in fits
+    values = facts.scope_values(node) if isinstance(node, ast.Name) else None
+    return bool(values) and all(isinstance(v, ast.Call) and id(v) in fits for v in values)
