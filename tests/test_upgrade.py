@@ -108,6 +108,7 @@ def test_keras2_upgrade_is_idempotent(before, after):
     pytest.param("from keras import backend as K\nK.clear_session()\ne = K.epsilon() * K.floatx()\n", id="backend-kept"),
     pytest.param("import keras\nimport numpy as K\nz = K.sum(x) + K.square(x)\n", id="K-not-keras"),
     pytest.param("import keras\nz = keras.backend.argmax(x)\n", id="not-in-the-table"),
+    pytest.param("import tf_keras\nfrom tf_keras import backend as K\nz = K.sum(x)\n", id="tf_keras-keeps-its-backend"),
     pytest.param("import keras\nlog = load()\na = log.history['lr']\nh = model.fit(x, y, epochs=2)\nb = h.history['loss']\n",
                  id="history-not-of-a-fit-or-not-lr"),
 ])

@@ -26,12 +26,14 @@ def lint(path: str, text: str, facts: Facts, lines: SourceLines, catalog: Catalo
     """The diagnostics of the file's Keras 2 forms, by position."""
     found: list[Diagnostic] = []
     backend = catalog.moved("backend")
+    top: dict[str, tuple[str, ast.alias, bool]] | None = None
     for call, key in keyed:
         for keyword in call.keywords:
             if (key, keyword.arg) in catalog.roles.list_only:
                 found.extend(_string_list(path, lines, keyword))
-        if key[0] == "backend" and key[1] in backend:
-            found.append(_backend_function(path, facts, lines, call.func, key[1], backend[key[1]]))
+        if key[0] == "backend" and key[1] in backend and not _tf_keras(facts, call.func):
+            top = _top_level_imports(facts) if top is None else top
+            found.append(_backend_function(path, facts, lines, top, call.func, key[1], backend[key[1]]))
     found.extend(_history_keys(path, text, facts, lines, catalog.moved("history"), keyed))
     found.sort(key=lambda d: (d.line, d.col))
     return found
@@ -48,16 +50,23 @@ def _string_list(path: str, lines: SourceLines, keyword: ast.keyword) -> list[Di
     return [Diagnostic(path, line, col, "OPT220", message + (REWRITES if fix else ""), fix)]
 
 
-def _backend_function(path: str, facts: Facts, lines: SourceLines, func: ast.expr,
-                      old: str, new: str) -> Diagnostic:
+def _tf_keras(facts: Facts, func: ast.expr) -> bool:
+    """Whether `func` is tf_keras's: Keras 2 kept as a package of its own, where the backend has it."""
+    qualified = facts.imports.qualify(dotted(func) or "")
+    return qualified is not None and qualified.split(".")[0] == "tf_keras"
+
+
+def _backend_function(path: str, facts: Facts, lines: SourceLines, top: dict[str, tuple[str, ast.alias, bool]],
+                      func: ast.expr, old: str, new: str) -> Diagnostic:
     """OPT221: `K.sum(x)`, a backend function Keras 3 moved to `keras.ops`."""
     line, col = func.lineno, lines.char_col(func.lineno, func.col_offset) + 1
-    fix = _ops_call(facts, lines, func, new)
+    fix = _ops_call(facts, lines, top, func, new)
     message = f"Keras 2 backend function '{old}' is gone from Keras 3; use 'keras.ops.{new}'"
     return Diagnostic(path, line, col, "OPT221", message + (REWRITES if fix else ""), fix)
 
 
-def _ops_call(facts: Facts, lines: SourceLines, func: ast.expr, new: str) -> tuple[Edit, ...]:
+def _ops_call(facts: Facts, lines: SourceLines, top: dict[str, tuple[str, ast.alias, bool]],
+              func: ast.expr, new: str) -> tuple[Edit, ...]:
     """The edits that call `keras.ops.<new>` instead of the backend function `func` names.
 
     `keras.backend.sum` and `tf.keras.backend.sum` become `keras.ops.sum` and `tf.keras.ops.sum`.
@@ -76,22 +85,29 @@ def _ops_call(facts: Facts, lines: SourceLines, func: ast.expr, new: str) -> tup
         return ()
     at = (func.lineno, lines.char_col(func.lineno, func.col_offset) + 1)
     if "." in receiver:
-        return (Edit(*at, text, f"{receiver.rsplit('.', 1)[0]}.ops.{new}"),)
-    top = _top_level_imports(facts)
+        head, _, last = receiver.rpartition(".")
+        return (Edit(*at, text, f"{head}.ops.{new}"),) if last == "backend" else ()
     if receiver not in top or facts.bindings[receiver] != 1:
         return ()
+    module, alias, imported_as = top[receiver]
+    if not _is_keras3(module, "keras.backend") or not module.endswith(".backend"):
+        return ()
     for name, (qualified, _, _) in top.items():
-        if canonical(qualified) == "keras.ops" and facts.bindings[name] == 1:
+        if _is_keras3(qualified, "keras.ops") and facts.bindings[name] == 1:
             return (Edit(*at, text, f"{name}.{new}"),)
     for name, (qualified, _, _) in top.items():
-        if canonical(qualified) == "keras" and facts.bindings[name] == 1:
+        if _is_keras3(qualified, "keras") and facts.bindings[name] == 1:
             return (Edit(*at, text, f"{name}.ops.{new}"),)
-    module, alias, imported_as = top[receiver]
-    if facts.bindings["ops"] or canonical(module) != "keras.backend" or not module.endswith(".backend"):
+    if facts.bindings["ops"]:
         return ()
     added = f", {module.removesuffix('backend')}ops as ops" if imported_as else ", ops"
     return (Edit(*at, text, f"ops.{new}"),
             Edit(alias.end_lineno, lines.char_col(alias.end_lineno, alias.end_col_offset) + 1, "", added))
+
+
+def _is_keras3(qualified: str, name: str) -> bool:
+    """Whether `qualified` is Keras 3's `name` (`tensorflow.keras.ops` is `keras.ops`; tf_keras's is not)."""
+    return canonical(qualified) == name and qualified.split(".")[0] != "tf_keras"
 
 
 def _top_level_imports(facts: Facts) -> dict[str, tuple[str, ast.alias, bool]]:
