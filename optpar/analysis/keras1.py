@@ -9,7 +9,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Sequence
 
-from optpar.analysis.records import Diagnostic, Edit
+from optpar.analysis.records import Diagnostic, TextEdit
 from optpar.analysis.syntax import SourceLines, literal_value
 from optpar.csvrows import Key
 from optpar.metadata import Catalog, Keras1Rule
@@ -29,7 +29,7 @@ def lint(path: str, lines: SourceLines, catalog: Catalog,
                 if keyword.arg == rule.old:
                     # renamed by `optpar upgrade` unless the call passes the new name too
                     line, col = keyword.lineno, lines.char_col(keyword.lineno, keyword.col_offset) + 1
-                    fix = () if rule.new in given else (Edit(line, col, rule.old, rule.new),)
+                    fix = () if rule.new in given else (TextEdit(line, col, rule.old, rule.new),)
                     found.append(Diagnostic(path, line, col, rule.code,
                                             rule.message + (" (optpar upgrade renames it)" if fix else ""), fix))
         message = _positional(lines, catalog, call, key)

@@ -12,7 +12,7 @@ import ast
 from collections.abc import Mapping, Sequence
 
 from optpar.analysis.facts import Facts
-from optpar.analysis.records import Diagnostic, Edit
+from optpar.analysis.records import Diagnostic, TextEdit
 from optpar.analysis.syntax import SourceLines
 from optpar.csvrows import Key
 from optpar.imports import canonical, dotted
@@ -45,7 +45,7 @@ def _string_list(path: str, lines: SourceLines, keyword: ast.keyword) -> list[Di
     if not (isinstance(value, ast.Constant) and isinstance(value.value, str)):
         return []
     line, col, text = value.lineno, lines.char_col(value.lineno, value.col_offset) + 1, lines.segment(value)
-    fix = (Edit(line, col, text, f"[{text}]"),) if value.end_lineno == value.lineno else ()
+    fix = (TextEdit(line, col, text, f"[{text}]"),) if value.end_lineno == value.lineno else ()
     message = f"Keras 2 string {keyword.arg}={text} is rejected by Keras 3; use a list: {keyword.arg}=[{text}]"
     return [Diagnostic(path, line, col, "OPT220", message + (REWRITES if fix else ""), fix)]
 
@@ -66,7 +66,7 @@ def _backend_function(path: str, facts: Facts, lines: SourceLines, top: dict[str
 
 
 def _ops_call(facts: Facts, lines: SourceLines, top: dict[str, tuple[str, ast.alias, bool]],
-              func: ast.expr, new: str) -> tuple[Edit, ...]:
+              func: ast.expr, new: str) -> tuple[TextEdit, ...]:
     """The edits that call `keras.ops.<new>` instead of the backend function `func` names.
 
     `keras.backend.sum` and `tf.keras.backend.sum` become `keras.ops.sum` and `tf.keras.ops.sum`.
@@ -86,7 +86,7 @@ def _ops_call(facts: Facts, lines: SourceLines, top: dict[str, tuple[str, ast.al
     at = (func.lineno, lines.char_col(func.lineno, func.col_offset) + 1)
     if "." in receiver:
         head, _, last = receiver.rpartition(".")
-        return (Edit(*at, text, f"{head}.ops.{new}"),) if last == "backend" else ()
+        return (TextEdit(*at, text, f"{head}.ops.{new}"),) if last == "backend" else ()
     if receiver not in top or facts.bindings[receiver] != 1:
         return ()
     module, alias, imported_as = top[receiver]
@@ -94,15 +94,15 @@ def _ops_call(facts: Facts, lines: SourceLines, top: dict[str, tuple[str, ast.al
         return ()
     for name, (qualified, _, _) in top.items():
         if _is_keras3(qualified, "keras.ops") and facts.bindings[name] == 1:
-            return (Edit(*at, text, f"{name}.{new}"),)
+            return (TextEdit(*at, text, f"{name}.{new}"),)
     for name, (qualified, _, _) in top.items():
         if _is_keras3(qualified, "keras") and facts.bindings[name] == 1:
-            return (Edit(*at, text, f"{name}.ops.{new}"),)
+            return (TextEdit(*at, text, f"{name}.ops.{new}"),)
     if facts.bindings["ops"]:
         return ()
     added = f", {module.removesuffix('backend')}ops as ops" if imported_as else ", ops"
-    return (Edit(*at, text, f"ops.{new}"),
-            Edit(alias.end_lineno, lines.char_col(alias.end_lineno, alias.end_col_offset) + 1, "", added))
+    return (TextEdit(*at, text, f"ops.{new}"),
+            TextEdit(alias.end_lineno, lines.char_col(alias.end_lineno, alias.end_col_offset) + 1, "", added))
 
 
 def _is_keras3(qualified: str, name: str) -> bool:
@@ -145,9 +145,9 @@ def _history_keys(path: str, text: str, facts: Facts, lines: SourceLines, rename
         old, new = key.value, renamed[key.value]
         line, col, written = key.lineno, lines.char_col(key.lineno, key.col_offset) + 1, lines.segment(key)
         quote = written[-1]
-        fix: tuple[Edit, ...] = ()
+        fix: tuple[TextEdit, ...] = ()
         if key.end_lineno == key.lineno and quote in "'\"" and written.endswith(f"{quote}{old}{quote}"):
-            fix = (Edit(line, col, written, f"{written[:-len(old) - 1]}{new}{quote}"),)
+            fix = (TextEdit(line, col, written, f"{written[:-len(old) - 1]}{new}{quote}"),)
         message = f"Keras 2 history key {old!r} is not logged by Keras 3; use {new!r}"
         found.append(Diagnostic(path, line, col, "OPT222", message + (REWRITES if fix else ""), fix))
     return found

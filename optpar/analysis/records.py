@@ -65,7 +65,7 @@ class Site:
 
 
 @dataclass(frozen=True)
-class Edit:
+class TextEdit:
     """`old`, the text at `line`:`col` (1-based; columns count characters), becomes `new`. An
     empty `old` inserts `new` there. Edits never span lines, so a notebook's cells keep theirs."""
 
@@ -86,7 +86,7 @@ class Diagnostic:
     message: str
     # what `optpar upgrade` writes instead: the first edit is at the diagnostic's position and is
     # the one shown (`lr -> learning_rate`); the others are what it needs besides (an import)
-    fix: tuple[Edit, ...] = ()
+    fix: tuple[TextEdit, ...] = ()
 
 
 @dataclass(frozen=True)
