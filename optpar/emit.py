@@ -5,6 +5,7 @@ and the hand-over to optpar's runtime, rendered into optpar/templates/tune_scrip
 
 from __future__ import annotations
 
+import ast
 import io
 import tokenize
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from optpar.analysis import Analysis, Site
 from optpar.analysis.naming import script_names
 from optpar.errors import UserError
 from optpar.plan import Plan, plan
-from optpar.rewrite import apply_edits, fit_edit, params_ref, positions_of, site_edits
+from optpar.rewrite import absl_run_edit, absl_values, apply_edits, fit_edit, params_ref, positions_of, site_edits
 from optpar.runtime.state import API_VERSION, required_api
 from optpar.seeds import seeding_calls, unseeded
 from optpar.source import GENERATED_MARK, STANDALONE_MARK
@@ -142,7 +143,12 @@ def build_script(analysis: Analysis, source_name: str, out_name: str, standalone
         span = missed[0].span
         raise UserError(path, span.line, span.col + 1, "internal: could not place a params[...] lookup here")
     notes = () if analysis.fit.has_validation else (NO_VALIDATION_NOTE,)
-    trial_module, missed = apply_edits(original, [*edits, fit_edit(analysis.fit)], positions)
+    # an absl flag is set as the trial starts main (absl defines it once): its DEFINE stays as written
+    trial_edits = site_edits([s for s in analysis.sites if not s.absl_flag],
+                             lambda site: params_ref(site, names["params"]))
+    if analysis.absl_run is not None:
+        trial_edits.append(absl_run_edit(analysis.absl_run, analysis.sites, names["params"]))
+    trial_module, missed = apply_edits(original, [*trial_edits, fit_edit(analysis.fit)], positions)
     if missed:
         span = analysis.fit.span
         raise UserError(path, span.line, span.col + 1, "internal: could not instrument this fit() call")
@@ -153,7 +159,8 @@ def build_script(analysis: Analysis, source_name: str, out_name: str, standalone
     left = unseeded(analysis.tree)
     text = _template("tune_script.py.tmpl").substitute(
         mark=GENERATED_MARK, source=source_name, out=out_name,
-        api=required_api(passes is not None, bool(_idle_units(layout, where)), bool(left)),
+        api=required_api(passes is not None, bool(_idle_units(layout, where)), bool(left),
+                         analysis.absl_run is not None),
         passes=("" if passes is None else f",\n        passes={passes!r}") + (f", unseeded={left!r}" if left else ""),
         flag=" --standalone" if standalone else "",
         notes=_lines([f"# Note: {n}" for n in notes]),
@@ -163,18 +170,20 @@ def build_script(analysis: Analysis, source_name: str, out_name: str, standalone
         tuned_flags=_tuned_flags(analysis.sites),
         seeds=repr(list(seeding_calls(analysis.tree, path))),
         space=_space_block(analysis.sites, names), **{"n_" + k: v for k, v in names.items()},
-        setup=_setup_block(layout, code, names["run_trial"], where),
-        run_trial=_run_trial(trial_module, layout, source_name, names, where),
+        setup=_setup_block(layout, code, names["run_trial"], where, analysis.absl_run is not None),
+        run_trial=_run_trial(trial_module, layout, source_name, names, where,
+                             absl_values(analysis.sites, names["params"]) if analysis.absl_run else ()),
         omitted=_omitted_block(layout, code, source_name),
     )
     return Script(text=text, refactored=refactored.code, notes=notes)
 
 
 def _setup_block(layout: Plan, code: Callable[[cst.CSTNode], str], run_trial: str,
-                 where: Callable[[int, int], str] | None) -> str:
+                 where: Callable[[int, int], str] | None, absl: bool = False) -> str:
     """The script's top level between the search space and run_trial(): what runs once. With
     `where` (a notebook), a statement that feeds the measured fit nothing runs in
-    `with optpar_runtime.idle(...)`."""
+    `with optpar_runtime.idle(...)`. `absl`: absl's app.run starts the program; its flags are
+    parsed where the driver's body starts."""
     lines = []
     driver = layout.driver
     idle = _idle_units(layout, where)
@@ -185,7 +194,12 @@ def _setup_block(layout: Plan, code: Callable[[cst.CSTNode], str], run_trial: st
             lines.append(MAIN_GUARD_NOTE)
         elif driver is not None and unit.is_bare_call(driver.name):
             lines.append(f"# {driver.name}()  (the search calls it, as {run_trial}() below)")
+        elif driver is not None and unit is driver.start:
+            lines.append(f"# {ast.unparse(unit.first)}  (the search runs {driver.name}() as {run_trial}() below)")
         elif driver is not None and unit is driver.unit:
+            if absl:
+                parse = f"{driver.argv} = " if driver.argv else ""
+                lines.append(f"{parse}optpar_runtime.absl_flags()  # absl parses your program's flags, as app.run did")
             if driver.once:
                 lines.append(f"# From {driver.name}(): the part that does not depend on a tuned value runs once.")
                 lines += [code(u.cst).rstrip("\n") for u in driver.once]
@@ -230,7 +244,9 @@ def _omitted_block(layout: Plan, code: Callable[[cst.CSTNode], str], source_name
 
 
 def _run_trial(module: cst.Module, layout: Plan, source_name: str, names: dict[str, str],
-               where: Callable[[int, int], str] | None) -> str:
+               where: Callable[[int, int], str] | None, flags: Sequence[str] = ()) -> str:
+    """`flags`: the tuned absl flags' entries (`"units": params["units"]`), set as a trial starts
+    when run_trial() is the body of an absl program's main."""
     header = [
         f"def {names['run_trial']}():",
         f'    """One evaluation: the code of {source_name} that builds, compiles and fits the model,',
@@ -238,6 +254,10 @@ def _run_trial(module: cst.Module, layout: Plan, source_name: str, names: dict[s
     ]
     if layout.declared:
         header.append(f"    global {', '.join(layout.declared)}")
+    if flags and layout.driver is not None:
+        header.append("    optpar_runtime.absl_flags({  # the flags the search tunes, as if given on the command line")
+        header += [f"        {entry}," for entry in flags]
+        header.append("    })")
     func = cst.parse_statement("\n".join(header) + "\n    pass\n")
     assert isinstance(func, cst.FunctionDef)
     plain = _PlainAssignments(frozenset(layout.declared))

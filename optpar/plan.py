@@ -41,6 +41,8 @@ class Driver:
 
     unit: Unit
     once: tuple[Unit, ...]  # the statements of its body that do not depend on a tuned value
+    argv: str | None = None  # started by absl's app.run(main): the parameter it passes argv in
+    start: Unit | None = None  # the top-level statement that calls it: `main()`, `app.run(main)`
 
     @property
     def name(self) -> str:
@@ -74,11 +76,28 @@ class _Planner:
         self.path = analysis.path
         self.imports = imported_names(self.tree)
         self.top = units_of(module.body, self.tree.body, self.imports)
-        self.site_points = [(s.span.line, s.span.col) for s in analysis.sites]
+        # an absl flag's DEFINE runs once: the trial sets the flag where it starts main (absl_run)
+        # An absl flag is used where the program reads it (`FLAGS.units`); its DEFINE runs once.
+        run = analysis.absl_run
+        self.site_points = [(s.span.line, s.span.col) for s in analysis.sites if not s.absl_flag] + sorted(
+            run.reads if run is not None else ())
+        self.started = None if run is None else (run.span.line, run.span.col, run.main)
         fit = analysis.fit
         self.fit_point = (fit.span.line, fit.span.col)
         self.idle = analysis.idle
         self.fresh_points = analysis.fresh
+
+    def _calls(self, unit: Unit) -> set[str]:
+        """The names `unit` calls, `main` of an `app.run(main)` included (absl calls it)."""
+        if self.started is not None and unit.holds(*self.started[:2]):
+            return unit.calls | {self.started[2]}
+        return unit.calls
+
+    def _starts(self, unit: Unit, name: str) -> bool:
+        """`name()` as a statement of its own, or absl's `app.run(name)`."""
+        return unit.is_bare_call(name) or (
+            self.started is not None and self.started[2] == name and len(unit.ast) == 1
+            and isinstance(unit.first, ast.Expr) and unit.holds(*self.started[:2]))
 
     def _holds_site(self, unit: Unit) -> bool:
         return any(unit.holds(line, col) for line, col in self.site_points)
@@ -129,7 +148,7 @@ class _Planner:
         for unit in self.top:
             if unit is driver or is_docstring(unit.first) or unit.is_main_guard:
                 continue
-            if driver is not None and unit.is_bare_call(driver.first.name):
+            if driver is not None and self._starts(unit, driver.first.name):
                 continue  # the program's `main()` with no __main__ guard: run_trial() is its body
             if is_definition(unit.first):
                 definitions.append(unit)
@@ -147,9 +166,9 @@ class _Planner:
         for unit in self.module_units():
             if is_definition(unit.first) or is_docstring(unit.first):
                 continue
-            if unit.is_bare_call(name):
+            if self._starts(unit, name):
                 calls += 1
-            elif name in unit.calls or self._holds_site(unit) or unit.reads & tainted or unit.calls & tainted:
+            elif name in self._calls(unit) or self._holds_site(unit) or unit.reads & tainted or self._calls(unit) & tainted:
                 return False
         return calls == 1
 
@@ -202,8 +221,10 @@ class _Planner:
         required += sum(1 for d in stmt.args.kw_defaults if d is None)
         units = self.module_units()
         fitters = self._fitter_names()  # the functions that reach fit(), however deep
-        called = any(u.calls & fitters for u in units if not is_definition(u.first))
-        if (required == 0 and isinstance(stmt, ast.FunctionDef)
+        called = any(self._calls(u) & fitters for u in units if not is_definition(u.first))
+        # absl's app.run(main) passes main the command line's arguments left after the flags
+        argv = self._argv(stmt)
+        if ((required == 0 or argv is not None and required == 1) and isinstance(stmt, ast.FunctionDef)
                 and self.top[index] not in self._prologue(self._tainted_names([]))
                 and (self._only_calls(stmt.name) or not called)):
             body = self.top[index].cst.body.body
@@ -214,6 +235,13 @@ class _Planner:
                             f"{stmt.name}() runs fit() but takes arguments and nothing at the top level "
                             "calls it; optpar needs a program that trains when it runs")
         return None, units
+
+    def _argv(self, function: ast.FunctionDef | ast.AsyncFunctionDef) -> str | None:
+        """The parameter `function` gets the command line's arguments in, when absl's app.run starts it."""
+        positional = [*function.args.posonlyargs, *function.args.args]
+        if self.started is None or self.started[2] != function.name or not positional:
+            return None
+        return positional[0].arg
 
     def plan(self) -> Plan:
         driver_index, driver_units = self._driver()
@@ -229,7 +257,7 @@ class _Planner:
                             "program that trains when it runs")
         # The last statement that may run it; when none is seen to (reached another way), the
         # whole program runs in each trial.
-        cut = max((i for i in running if driver_units[i].holds(line, col) or driver_units[i].calls & (fitters | classes)
+        cut = max((i for i in running if driver_units[i].holds(line, col) or self._calls(driver_units[i]) & (fitters | classes)
                    or _method_calls(driver_units[i]) & methods), default=running[-1])
         omitted = driver_units[cut + 1:]
         idle = self.idle if in_module else frozenset()
@@ -252,7 +280,8 @@ class _Planner:
         prologue = self._prologue(tainted, driver)
         moved = {id(u.cst) for u in prologue}
         setup = [u for u in self.top if id(u.cst) not in moved]
-        return Plan(tuple(setup), Driver(driver, tuple(once)), (*prologue, *trial),
+        start = next((u for u in self.top if self._starts(u, driver.first.name)), None)
+        return Plan(tuple(setup), Driver(driver, tuple(once), self._argv(driver.first), start), (*prologue, *trial),
                     tuple(sorted(writes_of(prologue))), tuple(omitted))
 
     def _reads_another_value(self, units: list[Unit], trial: list[Unit], idle: frozenset[int]) -> bool:
@@ -292,7 +321,7 @@ class _Planner:
             if unit.is_main_guard:
                 continue
             if i == cut or self._holds_site(unit) or (
-                    not self._idle(unit, idle) and (unit.reads & tainted or unit.calls & tainted)):
+                    not self._idle(unit, idle) and (unit.reads & tainted or self._calls(unit) & tainted)):
                 trial.append(unit)
             else:
                 once.append(unit)

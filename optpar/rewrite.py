@@ -13,7 +13,7 @@ import libcst as cst
 from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
 from optpar import repeat
-from optpar.analysis import FitCall, Site, Span
+from optpar.analysis import AbslRun, FitCall, Site, Span
 
 
 @dataclass(frozen=True)
@@ -76,6 +76,18 @@ def fit_edit(fit: FitCall) -> Edit:
         return node.with_changes(func=cst.Name("optpar_fit"), args=[method, *node.args])
 
     return Edit(fit.span, make)
+
+
+def absl_values(sites: Sequence[Site], lookup: str = "params") -> list[str]:
+    """The tuned absl flags' entries of the dict absl_flags() sets: `"units": params["units"]`."""
+    return [f'"{s.absl_flag}": {params_ref(s, lookup)}' for s in sites if s.absl_flag]
+
+
+def absl_run_edit(run: AbslRun, sites: Sequence[Site], lookup: str = "params") -> Edit:
+    """`app.run(main)` -> `main(optpar_runtime.absl_flags({"units": params["units"]}))`: absl's
+    start without its exit, the tuned flags set to the trial's values before main runs."""
+    values = "{" + ", ".join(absl_values(sites, lookup)) + "}"
+    return Edit(run.span, lambda _node: cst.parse_expression(f"{run.main}(optpar_runtime.absl_flags({values}))"))
 
 
 class _Replacer(cst.CSTTransformer):

@@ -13,11 +13,11 @@ The data flows one way, each step a module that can be read and tested alone:
     chains   the layer lists of Sequential models
     outputs  which calls make a model's outputs (never tuned), the output-activation net, and
              (merges) the widths summed elementwise that are written apart
-    rules    metadata rows + facts -> Candidate records (with cli_options, config_dicts,
+    rules    metadata rows + facts -> Candidate records (with cli_options, absl_flags, config_dicts,
              config_objects, loop_lists: where a name or an attribute gets its literal)
     naming   stable ids, the one id-uniquer, Site construction
     keras1   the OPT201-OPT219 lint on the same facts (Keras 1 forms); keras2: OPT220-OPT222
-    fit      the measured fit() call
+    fit      the measured fit() call; with absl_flags, absl's `app.run(main)` that starts the program
     loops    the counts of loops that build layers (depth); the bound of a loop of fit(epochs=1)
     datasets which data pipelines' batch sizes are left as written
     shapes   which sizes a model that upsamples keeps (pooling sizes)
@@ -31,6 +31,7 @@ from __future__ import annotations
 from dataclasses import replace
 from itertools import chain
 
+from optpar.analysis.absl_flags import flag_reads, start
 from optpar.analysis.calls import callee
 from optpar.analysis.facts import collect
 from optpar.analysis.datasets import untuned
@@ -40,14 +41,14 @@ from optpar.analysis.merges import elementwise_sums
 from optpar.analysis.loops import epoch_loop, epoch_loop_bound, loop_candidates, loop_start
 from optpar.analysis.naming import sites
 from optpar.analysis.outputs import find_outputs
-from optpar.analysis.records import Analysis, Diagnostic, FitCall, Site, Span
+from optpar.analysis.records import AbslRun, Analysis, Diagnostic, FitCall, Site, Span
 from optpar.analysis.relevance import feeding
 from optpar.analysis.rules import candidates
 from optpar.analysis.shapes import coupled_sizes, summed_sizes
 from optpar.analysis.syntax import SourceLines, parse_python
 from optpar.metadata import Catalog
 
-__all__ = ["Analysis", "Diagnostic", "FitCall", "Site", "Span", "analyze"]
+__all__ = ["AbslRun", "Analysis", "Diagnostic", "FitCall", "Site", "Span", "analyze"]
 
 
 def analyze(text: str, path: str, catalog: Catalog) -> Analysis:
@@ -81,5 +82,8 @@ def analyze(text: str, path: str, catalog: Catalog) -> Analysis:
                       if key[0] in roles.fresh_modules and key not in roles.stateless or key in roles.model_makers)
     diagnostics = sorted(chain(keras1.lint(path, lines, catalog, keyed),
                                keras2.lint(path, text, facts, lines, catalog, keyed)), key=lambda d: (d.line, d.col))
+    run = start(facts)
     return Analysis(path, text, tree, tuple(found), tuple(diagnostics), fit, True,
-                    fed.idle_lines() if fed is not None else frozenset(), fresh)
+                    fed.idle_lines() if fed is not None else frozenset(), fresh,
+                    None if run is None else AbslRun(lines.span(run.call), run.main,
+                                                     flag_reads(facts, {s.absl_flag for s in found if s.absl_flag})))

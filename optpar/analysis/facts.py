@@ -39,6 +39,7 @@ class Literal:
     name: str  # the constant's (or the parameter's) name
     definition: str  # `EPOCHS = 15`, `build_model(units=64)`: where the name gets it
     flags: tuple[str, ...] = ()  # a command-line option's flags (`--units`), which also set it
+    absl_flag: str = ""  # an absl flag's name: a trial sets the flag, its DEFINE runs once
 
 
 @dataclass(frozen=True)

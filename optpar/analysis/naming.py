@@ -68,7 +68,7 @@ class IdUniquer:
 
 def make_site(hp_id: str, path: str, lines: SourceLines, node: ast.expr, *, call: str, param: str,
               default: object, kind: str, space: Space, origin: str, constant: str | None,
-              code: str, flags: tuple[str, ...] = ()) -> Site:
+              code: str, flags: tuple[str, ...] = (), absl_flag: str = "") -> Site:
     """A site for the literal `node`: its span, source text and tuple size come from the node.
     `origin` is made one line (a list written over several lines): it becomes a comment."""
     origin = " ".join(origin.split())
@@ -77,6 +77,7 @@ def make_site(hp_id: str, path: str, lines: SourceLines, node: ast.expr, *, call
         value=lines.segment(node), default=default,
         tuple_size=len(node.elts) if isinstance(node, ast.Tuple) else 0,
         kind=kind, space=space, origin=origin, constant=constant, code=code, flags=flags,
+        absl_flag=absl_flag,
     )
 
 
@@ -138,6 +139,7 @@ def sites(candidates: Iterable[Candidate], path: str, lines: SourceLines) -> lis
             ids.claim(hp_id), path, lines, node, call=qualified_name(key), param=row.param,
             default=found.value, kind=kind_of(row), space=space, origin=origin, constant=name,
             code="OPT104" if loop else "OPT102" if name else "OPT101",
-            flags=found.constant.flags if found.constant is not None else ()))
+            flags=found.constant.flags if found.constant is not None else (),
+            absl_flag=found.constant.absl_flag if found.constant is not None else ""))
     made.sort(key=lambda s: (s.span.line, s.span.col))
     return made

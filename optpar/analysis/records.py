@@ -36,6 +36,9 @@ class Site:
     constant: str | None = None  # the constant's name when the value sits at its definition
     code: str = "OPT101"
     flags: tuple[str, ...] = ()  # a command-line option's default: the flags that would override it
+    # an absl flag's default: its name; the tuning script sets the flag as a trial starts (its
+    # DEFINE runs once, as absl allows), instead of a `params[...]` lookup at the literal
+    absl_flag: str = ""
 
     @property
     def use(self) -> str:
@@ -100,6 +103,16 @@ class FitCall:
 
 
 @dataclass(frozen=True)
+class AbslRun:
+    """`app.run(main)`, absl's start of a program: it parses the command line into the flags,
+    then calls main(argv). The tuning script calls main in each trial itself (runtime/absl_run.py)."""
+
+    span: Span  # the call
+    main: str  # the function it starts
+    reads: frozenset[tuple[int, int]] = frozenset()  # (line, byte column) of each read of a tuned flag
+
+
+@dataclass(frozen=True)
 class Analysis:
     path: str
     text: str
@@ -112,3 +125,4 @@ class Analysis:
     # (line, byte column) of the calls that make an object holding one model's state (a layer, an
     # optimizer, a model: roles.csv `fresh` and `model_maker`): the planner remakes them in each trial
     fresh: frozenset[tuple[int, int]] = frozenset()
+    absl_run: AbslRun | None = None

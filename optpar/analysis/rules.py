@@ -17,6 +17,7 @@ from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 
 from optpar.analysis.calls import bound_arguments
+from optpar.analysis.absl_flags import flag_default
 from optpar.analysis.cli_options import option_default, unpacked_option
 from optpar.analysis.config_dicts import dict_entry
 from optpar.analysis.config_objects import class_setting
@@ -98,7 +99,7 @@ def held_literal(facts: Facts, outputs: Outputs, arg: ast.expr,
                  depth: int = 0) -> tuple[ast.expr, Literal | None] | None:
     """(the literal an argument holds, where a name got it); None when it holds none we can tune."""
     if isinstance(arg, ast.Attribute):  # `args.units`, `CFG.lr`: an option's default, a setting, or nothing
-        held = option_default(facts, arg) or class_setting(facts, arg)
+        held = option_default(facts, arg) or flag_default(facts, arg) or class_setting(facts, arg)
         return None if held is None else (held.node, held)
     if isinstance(arg, ast.Subscript):  # `CONFIG["units"]`: a config dict's entry, or nothing
         entry = dict_entry(facts, arg)

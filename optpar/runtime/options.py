@@ -166,8 +166,9 @@ def split_argv(argv: list[str] | None = None, tuned: tuple[str, ...] = ()) -> li
         flag = next((f for f in tuned if _sets(arg, f)), None)
         if flag is not None:
             print("error: %s after \"--\" sets %s, which the search tunes: every trial would run with "
-                  "that value; leave it out (trial 1 runs its default), or end its add_argument line "
-                  "with `# optpar: skip` to keep it out of the search" % (arg, flag), file=sys.stderr)
+                  "that value; leave it out (trial 1 runs its default), or end the line that defines "
+                  "it (add_argument, flags.DEFINE_...) with `# optpar: skip` to keep it out of the search"
+                  % (arg, flag), file=sys.stderr)
             raise SystemExit(2)
     argv[1:] = program
     _PROGRAM_ARGV = tuple(program)

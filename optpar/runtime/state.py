@@ -15,15 +15,17 @@ from typing import Callable
 # 2: the script splits its command line at "--" (options.split_argv); 3: main() takes passes;
 # 4: a notebook's statements that feed the measured fit nothing run inside `with idle(...)` (skipping.py)
 # 5: main() takes unseeded (what the program's seeds leave out)
-API_VERSION = 5
+# 6: absl_flags() parses and sets an absl program's flags (absl_run.py)
+API_VERSION = 6
 
 
-def required_api(passes: bool, idle: bool = False, unseeded: bool = False) -> int:
-    """The oldest runtime API a generated script runs on: 5 for one that hands main() what its
+def required_api(passes: bool, idle: bool = False, unseeded: bool = False, absl: bool = False) -> int:
+    """The oldest runtime API a generated script runs on: 6 for one that starts an absl program
+    through absl_run(), 5 for one that hands main() what its
     program's seeds leave unseeded, 4 for a notebook's with statements that feed the measured fit
     nothing, 3 for one that hands main() the passes of a loop of one-epoch fits, so that the others
     stay as they were generated."""
-    return 5 if unseeded else 4 if idle else 3 if passes else 2
+    return 6 if absl else 5 if unseeded else 4 if idle else 3 if passes else 2
 
 
 @dataclass(frozen=True)
