@@ -18,7 +18,7 @@ import libcst as cst
 from optpar.analysis import Analysis, Site
 from optpar.analysis.naming import script_names
 from optpar.errors import UserError
-from optpar.plan import Plan, plan
+from optpar.plan import Driver, Plan, plan
 from optpar.rewrite import absl_run_edit, absl_values, apply_edits, fit_edit, params_ref, positions_of, site_edits
 from optpar.runtime.state import API_VERSION, required_api
 from optpar.seeds import seeding_calls, unseeded
@@ -200,6 +200,7 @@ def _setup_block(layout: Plan, code: Callable[[cst.CSTNode], str], run_trial: st
             if absl:
                 parse = f"{driver.argv} = " if driver.argv else ""
                 lines.append(f"{parse}optpar_runtime.absl_flags()  # absl parses your program's flags, as app.run did")
+            lines += _parameters(driver, code)
             if driver.once:
                 lines.append(f"# From {driver.name}(): the part that does not depend on a tuned value runs once.")
                 lines += [code(u.cst).rstrip("\n") for u in driver.once]
@@ -211,6 +212,25 @@ def _setup_block(layout: Plan, code: Callable[[cst.CSTNode], str], run_trial: st
         else:
             lines.append(code(unit.cst).rstrip("\n"))
     return _lines(lines)
+
+
+def _parameters(driver: Driver, code: Callable[[cst.CSTNode], str]) -> list[str]:
+    """The driver's parameters bound as its call binds them: run_trial() is its body, and reads
+    them. A call with no arguments gives each its default (`def main(verbose=0)`: `verbose = 0`,
+    `*args` empty); absl's app.run passes the command line's arguments in the first (bound where
+    the flags are parsed)."""
+    function = driver.unit.cst
+    assert isinstance(function, cst.FunctionDef)
+    params = function.params
+    lines = [f"{p.name.value} = {code(p.default)}" for p in (*params.posonly_params, *params.params, *params.kwonly_params)
+             if p.default is not None and p.name.value != driver.argv]
+    if isinstance(params.star_arg, cst.Param):
+        lines.append(f"{params.star_arg.name.value} = ()")
+    if params.star_kwarg is not None:
+        lines.append(f"{params.star_kwarg.name.value} = {{}}")
+    if lines:
+        lines.insert(0, f"# {driver.name}()'s parameters, as its call binds them.")
+    return lines
 
 
 IDLE_NOTE = ("# A statement in `with optpar_runtime.idle(...)` feeds the measured fit() nothing: it runs once,\n"

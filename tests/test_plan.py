@@ -91,6 +91,25 @@ def test_a_main_the_top_level_only_calls_becomes_run_trial(tmp_path):
     assert "main" not in top_level_functions(text)
 
 
+@pytest.mark.parametrize("signature, bound", [
+    ("main(verbose=0)", ["verbose = 0"]),
+    ("main(verbose: int = 0, *rest, name=None, **options)", ["verbose = 0", "name = None", "rest = ()", "options = {}"]),
+])
+def test_a_mains_parameters_are_bound_as_its_call_binds_them(tmp_path, signature, bound):
+    """run_trial() is main's body: what it reads of main's parameters (defaults nothing tunes)
+    is bound where main was defined. Before, `def main(verbose=0)` failed every trial with
+    NameError: name 'verbose' is not defined."""
+    body = MAIN.replace("def main():", f"def {signature}:").replace("validation_split=0.2)", "validation_split=0.2, verbose=verbose)")
+    text = generated(tmp_path, body)
+    setup = text.split("def run_trial():")[0]
+    assert setup.split("# main()'s parameters, as its call binds them.\n")[1].splitlines()[:len(bound)] == bound
+    assert "verbose=verbose" in run_trial(text)
+
+
+def test_a_main_without_parameters_binds_nothing(tmp_path):  # no-op
+    assert "as its call binds them" not in generated(tmp_path, MAIN)
+
+
 def test_main_called_twice_is_not_inlined(tmp_path):
     text = generated(tmp_path, MAIN.replace("    main()\n", "    main()\n    main()\n"))
     trial = run_trial(text)

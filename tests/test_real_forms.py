@@ -308,6 +308,34 @@ def test_a_program_using_the_scripts_names_and_calling_its_main_with_no_guard_tu
     assert "units" in rows(path)[0]  # DEFAULTS["units"]: the program's config dict, tuned
 
 
+MAIN_WITH_DEFAULTS = """\
+import keras
+import numpy as np
+
+
+def main(verbose=0, *, seed=0):
+    keras.utils.set_random_seed(seed)
+    x = np.random.default_rng(seed).normal(size=(200, 4)).astype("float32")
+    model = keras.Sequential([keras.Input(shape=(4,)), keras.layers.Dense(16, activation="relu"), keras.layers.Dense(1)])
+    model.compile(optimizer="adam", loss="mse")
+    model.fit(x, x.sum(axis=1), epochs=2, validation_split=0.2, verbose=verbose)
+
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+def test_a_main_with_parameters_nothing_tunes_trains_in_every_trial(tmp_path):
+    """run_trial() is main's body; its parameters are bound to their defaults once (before: every
+    trial failed with NameError: name 'verbose' is not defined)."""
+    path = tmp_path / "model.py"
+    path.write_text(MAIN_WITH_DEFAULTS)
+    proc = tune(path, "--max-evals", "2")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert [r["status"] for r in rows(path)] == ["ok", "ok"]
+
+
 def test_a_script_without_a_seed_is_told_that_results_vary(fixture_copy):
     path = fixture_copy("figure5_chain.py")
     text = path.read_text()
