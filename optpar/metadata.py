@@ -59,7 +59,7 @@ METADATA_REQUIRED = ("Layer", "ParamName", "Hptype", "Type")
 KERAS1_COLUMNS = ("Code", "Layer", "Old", "New", "Message")
 KERAS2_COLUMNS = ("Old", "New")
 # keras2.csv: what an old name's first part is (the form optpar rewrites) -> the new name's
-MOVED_FORMS = MappingProxyType({"backend": "ops", "history": "history"})
+MOVED_FORMS = MappingProxyType({"backend": "ops", "history": "history", "module": "module"})
 
 _CODE = re.compile(r"OPT\d{3}\Z")
 
@@ -116,9 +116,10 @@ class Keras1Rule:
 @dataclass(frozen=True)
 class Moved:
     """A Keras 2 name Keras 3 dropped, and where the same meaning is now (keras2.csv): a backend
-    function (`backend.pow` -> `ops.power`) or a key of a fit's history (`history.lr`)."""
+    function (`backend.pow` -> `ops.power`), a key of a fit's history (`history.lr`), or a module
+    whose names Keras 3 holds in another (`module.layers.core` -> `module.layers`)."""
 
-    form: str       # "backend" | "history": the first part of both names
+    form: str       # "backend" | "history" | "module": the first part of both names
     old: str        # "pow", "lr"
     new: str        # "power", "learning_rate"
     source: str = ""
@@ -368,17 +369,22 @@ def read_keras2(path: str | os.PathLike) -> list[Moved]:
     for line, cells in raw:
         c = Cells(shown, line, cells, index)
         old_form, _, old = c.get("Old").partition(".")
-        if old_form not in MOVED_FORMS or not IDENT.match(old):
+        if old_form not in MOVED_FORMS or not _moved_name(old_form, old):
             forms = " or ".join(f"'{form}.name'" for form in MOVED_FORMS)
             raise c.error("Old", f"Old must be {forms}, not {c.get('Old')!r}")
         new_form, _, new = c.get("New").partition(".")
-        if new_form != MOVED_FORMS[old_form] or not IDENT.match(new):
+        if new_form != MOVED_FORMS[old_form] or not _moved_name(old_form, new):
             raise c.error("New", f"New of a {old_form} name must be '{MOVED_FORMS[old_form]}.name', not {c.get('New')!r}")
         if (old_form, old) in seen:
             raise c.error("Old", f"duplicate row for {c.get('Old')} (first at line {seen[old_form, old]})")
         seen[old_form, old] = line
         moved.append(Moved(old_form, old, new, f"{shown}:{line}"))
     return moved
+
+
+def _moved_name(form: str, name: str) -> bool:
+    """A name of keras2.csv: an identifier, or for a module its dotted path under `keras`."""
+    return all(IDENT.match(part) for part in name.split(".")) if form == "module" else bool(IDENT.match(name))
 
 
 def _kind_of_file(path: str | os.PathLike) -> str:

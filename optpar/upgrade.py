@@ -6,7 +6,9 @@ a Keras 1 keyword renamed (`SGD(lr=0.01)` becomes `SGD(learning_rate=0.01)`, OPT
 metadata/keras1.csv), a string metric put in a list (`metrics='acc'` becomes `metrics=['acc']`,
 OPT220), a Keras 2 backend function called from `keras.ops` (`K.sum(x)` becomes `ops.sum(x)`, with
 `ops` imported beside `K`, OPT221), the learning rate's old name in a fit's history
-(`history.history["lr"]` becomes `history.history["learning_rate"]`, OPT222). Only that text
+(`history.history["lr"]` becomes `history.history["learning_rate"]`, OPT222), an import from a
+module Keras 3 dropped (`from keras.layers.core import Dense` becomes `from keras.layers import
+Dense`, OPT223). Only that text
 changes; the values, the comments, the formatting and the number of lines stay as written. What
 optpar cannot rewrite safely (a call that also passes the new name, Keras 1's positional kernel
 `Conv2D(32, 3, 3)`, OPT201, ...) is reported, for the user to edit.

@@ -310,9 +310,11 @@ def test_keras2_table_is_read_by_form_and_checked_at_its_cell(tmp_path):
     backend = load_catalog().moved("backend")
     assert backend["sum"] == "sum" and backend["pow"] == "power" and "epsilon" not in backend
     assert load_catalog().moved("history") == {"lr": "learning_rate"}
+    assert load_catalog().moved("module")["layers.core"] == "layers"
     cases = [("backend.sum,ops.sum\nlayers.Dense,ops.dense\n", (3, 1), "Old must be 'backend.name' or 'history.name'"),
              ("backend.sum,backend.sum\n", (2, 2), "New of a backend name must be 'ops.name'"),
-             ("backend.sum,ops.sum\nbackend.sum,ops.add\n", (3, 1), "duplicate row for backend.sum (first at line 2)")]
+             ("backend.sum,ops.sum\nbackend.sum,ops.add\n", (3, 1), "duplicate row for backend.sum (first at line 2)"),
+             ("module.layers.core,module.layers.2d\n", (2, 2), "New of a module name must be 'module.name'")]
     for body, at, message in cases:
         path = write(tmp_path, "Old,New\n" + body, name="keras2.csv")
         with pytest.raises(MetadataError) as err:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import importlib
 import inspect
 
 import keras
@@ -169,3 +170,11 @@ def test_a_list_only_argument_rejects_a_string(name):
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
     with pytest.raises(ValueError, match=f"Expected `{name}` argument to be a list"):
         model.compile(optimizer="sgd", loss="mse", **{name: "mae"})
+
+
+@pytest.mark.parametrize("old, new", sorted(load_catalog().moved("module").items()))
+def test_a_moved_module_is_gone_and_its_new_home_imports(old, new):
+    for head in ("keras.", "tensorflow.keras."):
+        with pytest.raises(ModuleNotFoundError):
+            importlib.import_module(head + old)
+    importlib.import_module("keras." + new)

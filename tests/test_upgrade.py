@@ -1,5 +1,5 @@
 """`optpar upgrade`: the Keras 1 keywords Keras 3 rejects, renamed in place (OPT202-OPT219), and the
-Keras 2 forms it rejects, rewritten (OPT220-OPT222)."""
+Keras 2 forms it rejects, rewritten (OPT220-OPT223)."""
 from __future__ import annotations
 
 import subprocess
@@ -87,6 +87,19 @@ KERAS2 = [
                  id="history-lr"),
     pytest.param('import keras\nlrs = model.fit(x, y, epochs=2).history["lr"]\n',
                  'import keras\nlrs = model.fit(x, y, epochs=2).history["learning_rate"]\n', id="fit-history-lr"),
+    pytest.param("from keras.layers.core import Dense, Dropout  # core\n",
+                 "from keras.layers import Dense, Dropout  # core\n", id="module-from"),
+    pytest.param("from keras.layers.convolutional import (Conv2D,\n    MaxPooling2D)\n",
+                 "from keras.layers import (Conv2D,\n    MaxPooling2D)\n", id="module-over-lines"),
+    pytest.param("import numpy as np, keras.utils.np_utils as np_utils\ny = np_utils.to_categorical(t)\n",
+                 "import numpy as np, keras.utils as np_utils\ny = np_utils.to_categorical(t)\n", id="module-import-as"),
+    pytest.param("from tensorflow.keras.engine.topology import Layer\n",
+                 "from tensorflow.keras.layers import Layer\n", id="module-tf-keras"),
+    pytest.param("from keras.engine.training import Model\n", "from keras.models import Model\n", id="module-models"),
+    pytest.param("from keras.utils import np_utils\ny = np_utils.to_categorical(t)\n",
+                 "from keras import utils as np_utils\ny = np_utils.to_categorical(t)\n", id="module-by-its-name"),
+    pytest.param("from tensorflow.keras.layers import (\n    recurrent as rec)\n",
+                 "from tensorflow.keras import (\n    layers as rec)\n", id="module-by-its-name-as"),
 ]
 
 
@@ -111,6 +124,8 @@ def test_keras2_upgrade_is_idempotent(before, after):
     pytest.param("import tf_keras\nfrom tf_keras import backend as K\nz = K.sum(x)\n", id="tf_keras-keeps-its-backend"),
     pytest.param("import keras\nlog = load()\na = log.history['lr']\nh = model.fit(x, y, epochs=2)\nb = h.history['loss']\n",
                  id="history-not-of-a-fit-or-not-lr"),
+    pytest.param("import keras\nfrom keras.layers import Dense\nfrom keras.preprocessing.sequence import pad_sequences\n"
+                 "from mylib.layers.core import Block\nfrom .layers.core import Other\n", id="modules-keras3-has"),
 ])
 def test_what_keras3_takes_is_left_byte_for_byte(text):  # no-op
     assert renamed_text(analyze_text(text)) == (text, [], [])
@@ -123,6 +138,21 @@ def test_a_backend_form_optpar_cannot_rewrite_safely_is_reported():
     assert new == text and done == []  # `ops` is taken; a bare name's import itself fails on Keras 3
     assert [(d.code, d.line) for d in left] == [("OPT221", 4), ("OPT221", 5), ("OPT221", 6)]
     assert left[0].message == "Keras 2 backend function 'mean' is gone from Keras 3; use 'keras.ops.mean'"
+
+
+def test_a_module_read_by_its_full_path_is_reported_only():
+    text = "import keras.layers.core\nd = keras.layers.core.Dense(4)\n"
+    new, done, left = renamed_text(analyze_text(text))
+    assert new == text and done == []  # `import keras.layers` would leave `keras.layers.core` unbound
+    assert [(d.code, d.line, d.col) for d in left] == [("OPT223", 1, 8)]
+    assert left[0].message == "Keras 2 module 'keras.layers.core' is gone from Keras 3; import from 'keras.layers'"
+
+
+def test_a_module_imported_beside_other_names_is_reported_only():
+    text = "from keras.utils import np_utils, to_categorical\n"
+    new, done, left = renamed_text(analyze_text(text))
+    assert new == text and done == []  # `from keras import utils as np_utils` would drop to_categorical
+    assert [(d.code, d.line, d.col) for d in left] == [("OPT223", 1, 25)]
 
 
 def test_scan_says_what_upgrade_rewrites(run_cli, tmp_path):
@@ -203,15 +233,15 @@ def test_an_upgraded_keras1_script_trains_on_keras3(tmp_path, run_cli):
 def test_an_upgraded_keras2_script_trains_on_keras3(tmp_path, run_cli):
     script = tmp_path / "old.py"
     script.write_text(
-        "import numpy as np\nimport keras\nfrom keras import backend as K\n"
+        "import numpy as np\nimport keras\nfrom keras import backend as K\nfrom keras.layers.core import Dense\n"
         "x = np.random.default_rng(0).random((32, 3)).astype('float32'); y = x.sum(axis=1, keepdims=True)\n"
         "def rmse(y_true, y_pred):\n    return K.sqrt(K.mean(K.square(y_pred - y_true), axis=-1) + K.epsilon())\n"
-        "model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4), keras.layers.Dense(1)])\n"
+        "model = keras.Sequential([keras.Input((3,)), Dense(4), keras.layers.Dense(1)])\n"
         "model.compile(optimizer='sgd', loss=rmse, metrics='mae')\n"
         "history = model.fit(x, y, epochs=1, verbose=0, callbacks=[keras.callbacks.ReduceLROnPlateau(monitor='loss')])\n"
         "print('trained', len(history.history['lr']))\n", encoding="utf-8")
     before = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
-    assert before.returncode != 0 and "Expected `metrics` argument to be a list" in before.stderr
+    assert before.returncode != 0 and "No module named 'keras.layers.core'" in before.stderr
     assert run_cli("upgrade", script, "--in-place")[0] == 0
     after = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
     assert after.returncode == 0 and after.stdout.strip() == "trained 1", after.stderr[-2000:]

@@ -1,9 +1,10 @@
-"""OPT220-OPT222: Keras 2 forms that Keras 3 rejects, each with the one-line edits that
+"""OPT220-OPT223: Keras 2 forms that Keras 3 rejects, each with the one-line edits that
 `optpar upgrade` makes (`Diagnostic.fix`); a form it cannot rewrite safely gets no fix.
 
 The Keras names are data: the arguments Keras 3 takes only as a list are roles.csv's `list_only`
 rows (`metrics=` of `compile`), the backend functions now in `keras.ops` and the history keys
-Keras 3 renamed are keras2.csv's rows (`backend.pow,ops.power`, `history.lr,history.learning_rate`).
+Keras 3 renamed and the modules it dropped are keras2.csv's rows (`backend.pow,ops.power`,
+`history.lr,history.learning_rate`, `module.layers.core,module.layers`).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ def lint(path: str, text: str, facts: Facts, lines: SourceLines, catalog: Catalo
             top = _top_level_imports(facts) if top is None else top
             found.append(_backend_function(path, facts, lines, top, call.func, key[1], backend[key[1]]))
     found.extend(_history_keys(path, text, facts, lines, catalog.moved("history"), keyed))
+    found.extend(_modules(path, facts, lines, catalog.moved("module")))
     found.sort(key=lambda d: (d.line, d.col))
     return found
 
@@ -159,3 +161,61 @@ def _fit_result(facts: Facts, fits: set[int], node: ast.expr) -> bool:
         return id(node) in fits
     values = facts.scope_values(node) if isinstance(node, ast.Name) else None
     return bool(values) and all(isinstance(v, ast.Call) and id(v) in fits for v in values)
+
+
+def _modules(path: str, facts: Facts, lines: SourceLines, moved: Mapping[str, str]) -> list[Diagnostic]:
+    """OPT223: an import from a Keras 2 module Keras 3 dropped (`from keras.layers.core import
+    Dense`), whose names Keras 3 holds in another (`keras.layers`): the module's path is rewritten
+    in `from ... import ...` and in `import ... as name`; a plain `import keras.layers.core`, read
+    by its full path, is reported only."""
+    found: list[Diagnostic] = []
+    for node in ast.walk(facts.tree):
+        if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            start = lines.char_col(node.lineno, node.col_offset)  # the module follows `from`
+            col = lines.lines[node.lineno - 1].find(node.module, start) + 1
+            written = [(node.module, node.lineno, col, col > 0)]
+            found.extend(_module_imported_by_name(path, lines, node, col, moved))
+        elif isinstance(node, ast.Import):
+            written = [(a.name, a.lineno, lines.char_col(a.lineno, a.col_offset) + 1, a.asname is not None)
+                       for a in node.names]
+        else:
+            continue
+        for module, line, col, renamable in written:
+            head, rest = _keras_path(module)
+            if rest not in moved:
+                continue
+            new = f"{head}{moved[rest]}"
+            fix = (TextEdit(line, col, module, new),) if renamable else ()
+            message = f"Keras 2 module '{module}' is gone from Keras 3; import from '{new}'"
+            found.append(Diagnostic(path, line, max(col, 1), "OPT223", message + (REWRITES if fix else ""), fix))
+    return found
+
+
+def _module_imported_by_name(path: str, lines: SourceLines, node: ast.ImportFrom, col: int,
+                             moved: Mapping[str, str]) -> list[Diagnostic]:
+    """OPT223 for the module itself imported by its name: `from keras.utils import np_utils`
+    becomes `from keras import utils as np_utils` (the one name of its statement; beside others,
+    reported only)."""
+    found: list[Diagnostic] = []
+    for alias in node.names:
+        head, rest = _keras_path(f"{node.module}.{alias.name}")
+        if rest not in moved:
+            continue
+        parent, _, last = f"{head}{moved[rest]}".rpartition(".")
+        line, at = alias.lineno, lines.char_col(alias.lineno, alias.col_offset) + 1
+        fix: tuple[TextEdit, ...] = ()
+        if len(node.names) == 1 and col > 0 and lines.lines[line - 1][at - 1:].startswith(alias.name):
+            fix = (TextEdit(node.lineno, col, node.module, parent),
+                   TextEdit(line, at, alias.name, last + ("" if alias.asname else f" as {alias.name}")))
+        message = (f"Keras 2 module '{node.module}.{alias.name}' is gone from Keras 3; "
+                   f"import {parent}.{last} as {alias.asname or alias.name}")
+        found.append(Diagnostic(path, line, at, "OPT223", message + (REWRITES if fix else ""), fix))
+    return found
+
+
+def _keras_path(module: str) -> tuple[str, str]:
+    """(`keras.` or `tensorflow.keras.`, the rest of the path); ("", "") for another module."""
+    for head in ("keras.", "tensorflow.keras."):
+        if module.startswith(head):
+            return head, module[len(head):]
+    return "", ""
