@@ -13,6 +13,7 @@ import threading
 import time
 
 from optpar.runtime import board, options, prune, randomness
+from optpar.runtime.repeats import ALGO_TRIES, RANDOM_TRIES, Repeats, untried
 from optpar.runtime.skipping import say_skipped
 from optpar.runtime.state import API_VERSION, INTERRUPT, Program, default_mode, note
 from optpar.runtime.store import Store, trial_doc
@@ -69,7 +70,14 @@ def _startup(args, store: Store) -> int:
     return max(3, min(20, trials // 3))
 
 
-def _algo(args, store: Store):
+def _algo(args, store: Store, repeats: Repeats):
+    """The hyperopt algorithm of --algo, redrawing a configuration the search already tried."""
+    import hyperopt
+
+    return untried(_proposer(args, store), hyperopt.rand.suggest, repeats)
+
+
+def _proposer(args, store: Store):
     import hyperopt
 
     if args.algo == "tpe":
@@ -106,9 +114,10 @@ def _search(program: Program, argv) -> int:
     started = time.monotonic()
     os.makedirs(args.out, exist_ok=True)
     store = Store(program, args.out, args.metric, args.mode)
+    repeats = Repeats()
     try:
         kept = store.load()
-        algo = _algo(args, store)
+        algo = _algo(args, store, repeats)
         tensorboard = None if args.tensorboard is None else board.Board.open(
             args.tensorboard, program.space, kept, store.metric, store.mode)
     except (ValueError, OSError) as exc:
@@ -186,7 +195,7 @@ def _search(program: Program, argv) -> int:
         first = next((r.get("error") for r in store.records if r.get("error")), "no trial ran")
         print("error: all %d trials failed; first error: %s" % (len(store.records), first), file=sys.stderr)
         return 1
-    _summary(store, program, args.tensorboard)
+    _summary(store, program, args.tensorboard, repeats)
     return 0
 
 
@@ -276,7 +285,7 @@ def _fmt(value) -> str:
     return "%.4g" % value if isinstance(value, float) else str(value)
 
 
-def _summary(store: Store, program: Program, tensorboard: str | None = None) -> None:
+def _summary(store: Store, program: Program, tensorboard: str | None = None, repeats: Repeats | None = None) -> None:
     best = store.best_record()
     baseline = store.baseline_record()
     rows = [("hyperparameter", "baseline", "best")]
@@ -307,6 +316,12 @@ def _summary(store: Store, program: Program, tensorboard: str | None = None) -> 
         "-" if best is None else best["number"]))
     if n_pruned:
         lines.append("epochs trained: %d; pruning saved %d more" % (store.epochs_trained(), store.epochs_saved()))
+    if repeats is not None and repeats.used_up:
+        lines.append("no untried configuration left after %d trials (%d redraws found none): the search "
+                     "stopped before --max-evals" % (repeats.used_up, ALGO_TRIES + RANDOM_TRIES))
+    elif repeats is not None and repeats.redrawn:
+        lines.append("%d proposal%s repeated a configuration already tried and %s drawn again"
+                     % (repeats.redrawn, "s" if repeats.redrawn > 1 else "", "were" if repeats.redrawn > 1 else "was"))
     lines.append("results: %s (best.json, trials.csv, convergence.png)" % store.out)
     if tensorboard is not None:
         lines.append("TensorBoard: tensorboard --logdir %s" % shlex.quote(os.path.relpath(tensorboard)))
