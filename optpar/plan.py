@@ -127,13 +127,16 @@ class _Planner:
 
     def _pull_definitions(self, definitions: list[Unit], into: list[Unit]) -> bool:
         """Move from `definitions` to `into` each one that runs at definition what `into` binds
-        (a class deriving from a moved class follows it); True when one moved."""
+        (a class deriving from a moved class follows it), or whose name `into` binds again
+        (`model = model()`: trial 1 would leave trial 2 the instance in place of the class);
+        True when one moved."""
         moved = False
         while True:
             bound = writes_of(into)
             again = False
             for unit in list(definitions):
-                if self._runs_at_definition(unit, bound):
+                if self._runs_at_definition(unit, bound) or (
+                        isinstance(unit.first, SCOPES) and unit.first.name in bound):
                     definitions.remove(unit)
                     into.append(unit)
                     moved = again = True

@@ -367,6 +367,24 @@ def test_a_receiver_not_surely_keras_made_is_left_alone(made):
     assert analysis.fit is None and "fit_epochs" not in ids(HYPERMODEL.format(model=made))
 
 
+@pytest.mark.parametrize("made, found", [
+    ("model = keras.Sequential([keras.layers.Dense(8)])", True),
+    ("model = keras.models.load_model('m.keras')", True),
+    ("class Net(keras.Model):\n    pass\nmodel = Net()", True),
+    ("model = make_model()", False),  # no keyword of Keras's fit, and a model nobody can tell: left
+    ("model = keras.Sequential()\nmodel = Pipeline()", False),
+])
+def test_a_fit_with_no_keyword_is_keras_s_on_a_model_keras_made(made, found):
+    """`model.fit(train_dataset())` (Packt's Hands-On Neural Networks with TensorFlow 2.0): no
+    keyword tells Keras's fit from another library's, but the model is Keras's own. Before, such a
+    program was refused ("no Keras fit() call found")."""
+    text = f"import keras\n{made}\nmodel.compile(optimizer='adam', loss='mse')\nmodel.fit(train_dataset())\n"
+    analysis = analyze_text(text)
+    assert (analysis.fit is not None) == found
+    if found:
+        assert analysis.fit.span.line == text.count("\n")
+
+
 def test_file_without_keras_has_no_sites():
     text = ("from sklearn.linear_model import LogisticRegression\n"
             "clf = LogisticRegression(C=1.0)\n"

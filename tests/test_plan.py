@@ -110,6 +110,42 @@ def test_a_main_without_parameters_binds_nothing(tmp_path):  # no-op
     assert "as its call binds them" not in generated(tmp_path, MAIN)
 
 
+REBOUND = '''
+class Net(keras.Model):
+    def __init__(self):
+        super().__init__()
+        self.dense = layers.Dense(2)
+
+    def call(self, inputs):
+        return self.dense(inputs)
+
+
+x = y = None
+{name} = Net()
+{name}.compile(optimizer="adam", loss="mse")
+{name}.fit(x, y, epochs=3, validation_split=0.2)
+'''
+
+
+def test_a_class_whose_name_the_trial_binds_again_is_defined_in_each_trial(tmp_path):
+    """`Net = Net()` (duckzhao's mnist_model): run once at the top, trial 1 would leave trial 2
+    the instance where the class was ("missing a required argument: 'inputs'")."""
+    text = generated(tmp_path, REBOUND.format(name="Net"))
+    trial = run_trial(text)
+    assert trial.index("class Net(keras.Model):") < trial.index("Net = Net()")
+    assert "Net" not in top_level_classes(text)
+
+
+def test_a_class_the_trial_only_calls_stays_at_the_top(tmp_path):  # no-op
+    text = generated(tmp_path, REBOUND.format(name="model"))
+    assert "class Net" not in run_trial(text) and "Net" in top_level_classes(text)
+
+
+def top_level_classes(text: str) -> set[str]:
+    head = text.split("def run_trial():")[0]
+    return {n.name for n in ast.parse(head).body if isinstance(n, ast.ClassDef)}
+
+
 def test_main_called_twice_is_not_inlined(tmp_path):
     text = generated(tmp_path, MAIN.replace("    main()\n", "    main()\n    main()\n"))
     trial = run_trial(text)

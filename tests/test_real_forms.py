@@ -336,6 +336,39 @@ def test_a_main_with_parameters_nothing_tunes_trains_in_every_trial(tmp_path):
     assert [r["status"] for r in rows(path)] == ["ok", "ok"]
 
 
+CLASS_REBOUND = """\
+import keras
+import numpy as np
+
+
+class mnist_model(keras.Model):
+    def __init__(self):
+        super().__init__()
+        self.d1 = keras.layers.Dense(16, activation="relu")
+        self.d2 = keras.layers.Dense(1)
+
+    def call(self, inputs):
+        return self.d2(self.d1(inputs))
+
+
+keras.utils.set_random_seed(0)
+x = np.random.default_rng(0).normal(size=(200, 4)).astype("float32")
+mnist_model = mnist_model()
+mnist_model.compile(optimizer="adam", loss="mse")
+mnist_model.fit(x, x.sum(axis=1), epochs=2, validation_split=0.2, verbose=0)
+"""
+
+
+def test_a_class_name_bound_to_its_instance_trains_in_every_trial(tmp_path):
+    """duckzhao's `mnist_model = mnist_model()`: trials 2 and 3 used to fail with "missing a
+    required argument: 'inputs'" (trial 1 had left the instance where the class was)."""
+    path = tmp_path / "model.py"
+    path.write_text(CLASS_REBOUND)
+    proc = tune(path, "--max-evals", "3")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert [r["status"] for r in rows(path)] == ["ok", "ok", "ok"]
+
+
 def test_a_script_without_a_seed_is_told_that_results_vary(fixture_copy):
     path = fixture_copy("figure5_chain.py")
     text = path.read_text()

@@ -15,7 +15,8 @@ from optpar.roles import Roles
 def callee(facts: Facts, roles: Roles, call: ast.Call) -> Key | None:
     """The catalog key of what `call` calls: resolved through the imports (`layers.Dense`); a
     model method (`model.fit(...)` on an object we cannot resolve, with a keyword that only
-    Keras's method takes: roles.csv's `model_method` rows); or a tf.data.Dataset method
+    Keras's method takes: roles.csv's `model_method` rows; or on a name that only ever holds a
+    model Keras made, `model = keras.Sequential(...)`: `model.fit(dataset)`); or a tf.data.Dataset method
     (`ds.batch(32)` in a program that imports TensorFlow: its `dataset_method` rows)."""
     key = facts.imports.key(call.func)
     if key is not None:
@@ -36,8 +37,8 @@ def callee(facts: Facts, roles: Roles, call: ast.Call) -> Key | None:
         return ("Dataset", func.attr) if facts.imports.uses_tensorflow else None
     keywords = {k.arg for k in call.keywords if k.arg}
     method = roles.methods[func.attr]
-    if keywords & roles.method_keywords.get(method, frozenset()):
-        return ("Model", method)
+    if keywords & roles.method_keywords.get(method, frozenset()) or _made_by_keras(facts, roles, func.value):
+        return ("Model", method)  # a keyword only Keras's method takes, or a model Keras made
     return None
 
 
