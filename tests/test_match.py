@@ -276,6 +276,26 @@ def test_subclassed_model_returned_layer_is_not_tuned():
     assert {s.line for s in sites.values()} == {6}
 
 
+@pytest.mark.parametrize("returned, output_tuned", [
+    ("x = self.out(self.hidden(x))\n        prob = tf.sigmoid(x)\n        return prob", False),
+    ("return tf.nn.softmax(self.out(self.hidden(x)))", False),
+    ("return keras.ops.sigmoid(self.out(self.hidden(x)))", False),
+    ("return self.out(self.hidden(x)) + other(x)", True),  # not a function of the output alone: as before
+])
+def test_a_subclass_returning_a_function_of_its_last_layer_keeps_that_layer(returned, output_tuned):
+    """wqf-c/tfLearn: `x = self.outlayer(x); prob = tf.sigmoid(x); return prob` with a binary
+    cross-entropy: Dense(1) is the output, and units 2 or 4 fail every such trial."""
+    text = ("import keras\nimport tensorflow as tf\nfrom keras import layers\n"
+            "class Net(keras.Model):\n"
+            "    def __init__(self):\n"
+            "        super().__init__()\n"
+            "        self.hidden = layers.Dense(32, activation='relu')\n"
+            "        self.out = layers.Dense(1)\n"
+            "    def call(self, x):\n"
+            f"        {returned}\n")
+    assert {s.line for s in site_map(text).values()} == ({7, 8} if output_tuned else {7})
+
+
 @pytest.mark.parametrize("activation", ["softmax", "sigmoid", "linear"])
 def test_output_activations_are_never_tuned(activation):
     # Nor the width of a layer that has one: it is an output layer wherever it is.

@@ -129,6 +129,10 @@ class _OutputLayers:
                 # keras.ops / layers.add(...) merging branches: each branch is an output.
                 for arg in expr.args:
                     self._mark(arg, scope, before, depth + 1)
+            elif expr.args and (facts.imports.qualify(dotted(expr.func) or "") or "").split(".")[0] in (
+                    "tensorflow", "keras"):
+                # tf.sigmoid(x), tf.nn.softmax(x): a function of the output, which its layer makes
+                self._mark(expr.args[0], scope, before, depth + 1)
 
     def _helper(self, func: ast.expr) -> ast.AST | None:
         """The user's own top-level function a call calls (`dense_block(x, 1)`), if it is one."""
