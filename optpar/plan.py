@@ -32,7 +32,7 @@ import libcst as cst
 from optpar.analysis import Analysis
 from optpar.errors import UserError
 from optpar.units import (FUNCTIONS, SCOPES, Unit, body_ranges, called_names, contains, imported_names,
-                          is_definition, is_docstring, is_future_import, is_main_guard, units_of, writes_of)
+                          is_definition, is_docstring, is_future_import, is_main_guard, units_of, writes, writes_of)
 
 
 @dataclass(frozen=True)
@@ -133,10 +133,11 @@ class _Planner:
         moved = False
         while True:
             bound = writes_of(into)
+            rebound = set().union(*(writes(s) for u in into for s in u.ast if not isinstance(s, SCOPES)))
             again = False
             for unit in list(definitions):
                 if self._runs_at_definition(unit, bound) or (
-                        isinstance(unit.first, SCOPES) and unit.first.name in bound):
+                        isinstance(unit.first, SCOPES) and unit.first.name in rebound):
                     definitions.remove(unit)
                     into.append(unit)
                     moved = again = True
