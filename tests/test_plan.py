@@ -141,6 +141,12 @@ def test_a_class_the_trial_only_calls_stays_at_the_top(tmp_path):  # no-op
     assert "class Net" not in run_trial(text) and "Net" in top_level_classes(text)
 
 
+def test_a_class_the_trial_only_changes_stays_at_the_top(tmp_path):  # no-op: `Net.last = model` rebinds nothing
+    text = generated(tmp_path, REBOUND.format(name="model").replace('model.compile(', 'Net.last = model\nmodel.compile('))
+    assert "Net.last = model" in run_trial(text)
+    assert "class Net" not in run_trial(text) and "Net" in top_level_classes(text)
+
+
 def top_level_classes(text: str) -> set[str]:
     head = text.split("def run_trial():")[0]
     return {n.name for n in ast.parse(head).body if isinstance(n, ast.ClassDef)}
