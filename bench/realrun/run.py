@@ -16,7 +16,9 @@ at 2 epochs):
 
 Verdicts of the tune: `ok` (exit 0 and trial 1 ok), `refused` (a one-line `path:line:col: error:`
 with exit 2, no traceback; `fits` says whether any training ran before it), `failed` (anything
-else: trial 1 failed, a traceback, a timeout). Prints a table and a summary and writes both to
+else: trial 1 failed, a traceback, a timeout). The summary also counts the trials after trial 1
+that failed in the scripts that tuned (a drawn configuration the model cannot take), which an `ok`
+verdict does not show. Prints a table and a summary and writes both to
 OUT/results.json (rewritten after every script, so it shows progress; `--resume` keeps what is
 done).
 """
@@ -135,7 +137,8 @@ def first_trial(tune_dir: Path) -> dict | None:
     with open(path, newline="") as f:
         rows = list(csv.DictReader(f))
     return {"status": rows[0]["status"], "error": rows[0].get("error", ""), "trials": len(rows),
-            "ok": sum(r["status"] == "ok" for r in rows)} if rows else None
+            "ok": sum(r["status"] == "ok" for r in rows),
+            "failed": sum(r["status"] == "fail" for r in rows[1:])} if rows else None
 
 
 def realrun(path: Path, corpus: Path, out: Path, args) -> dict:
@@ -188,7 +191,8 @@ def realrun(path: Path, corpus: Path, out: Path, args) -> dict:
         verdict, reason = "failed", last_error(t["stderr"]) or f"exit {t['exit']}"
     result["tune"] = {"verdict": verdict, "exit": t["exit"], "seconds": t["seconds"], "reason": reason,
                       "trial1": trial and trial["status"], "trials": trial and trial["trials"],
-                      "trials_ok": trial and trial["ok"], "fits": len(tune_fits),
+                      "trials_ok": trial and trial["ok"], "later_failed": trial and trial["failed"],
+                      "fits": len(tune_fits),
                       "stderr_last": last[:400]}
     return result
 
@@ -217,6 +221,9 @@ def summarise(results: list[dict]) -> dict:
         "tuned_ok": len(ok) + len(slow),
         "tuned_slow": [r["script"] for r in slow],
         "tuned_ok_percent": round(100.0 * (len(ok) + len(slow)) / len(originals), 1) if originals else None,
+        # trials after trial 1 that failed (a drawn configuration the model cannot take), by script
+        "later_failed": {r["script"]: r["tune"]["later_failed"] for r in ok + slow if r["tune"].get("later_failed")},
+        "later_trials": sum((r["tune"]["trials"] or 1) - 1 for r in ok + slow),
         "refused": len(refused),
         "refused_before_training": sum(r["tune"]["fits"] == 0 for r in refused),
         "refused_reasons": classes(refused, "tune"),
@@ -245,6 +252,9 @@ def report(results: list[dict], summary: dict) -> str:
     lines.append(f"tuned end to end, trial 1 ok: {s['tuned_ok']} of {s['originals_trained']} "
                  f"({s['tuned_ok_percent']} %; {len(s['tuned_slow'])} of them slow: trial 1 ok, "
                  f"not every trial done within the time limit)")
+    later = s.get("later_failed", {})
+    lines.append(f"later trials failed: {sum(later.values())} of {s.get('later_trials', 0)}, in {len(later)} "
+                 f"script(s)" + (": " + ", ".join(f"{n} ({k})" for n, k in list(later.items())[:3]) if later else ""))
     lines.append(f"refused: {s['refused']} ({s['refused_before_training']} before any training)")
     for c in s["refused_reasons"]:
         lines.append(f"  {c['count']:3}  {c['reason']}   e.g. {', '.join(c['scripts'][:3])}")
