@@ -192,10 +192,10 @@ def _setup_block(layout: Plan, code: Callable[[cst.CSTNode], str], run_trial: st
             continue
         if unit.is_main_guard:
             lines.append(MAIN_GUARD_NOTE)
-        elif driver is not None and unit.is_bare_call(driver.name):
-            lines.append(f"# {driver.name}()  (the search calls it, as {run_trial}() below)")
-        elif driver is not None and unit is driver.start:
-            lines.append(f"# {ast.unparse(unit.first)}  (the search runs {driver.name}() as {run_trial}() below)")
+        elif driver is not None and unit is driver.start:  # `main()`, or absl's `app.run(main)`
+            lines.append(f"# {driver.name}()  (the search calls it, as {run_trial}() below)"
+                         if unit.is_bare_call(driver.name)
+                         else f"# {ast.unparse(unit.first)}  (the search runs {driver.name}() as {run_trial}() below)")
         elif driver is not None and unit is driver.unit:
             if absl:
                 parse = f"{driver.argv} = " if driver.argv else ""

@@ -76,7 +76,6 @@ class _Planner:
         self.path = analysis.path
         self.imports = imported_names(self.tree)
         self.top = units_of(module.body, self.tree.body, self.imports)
-        # an absl flag's DEFINE runs once: the trial sets the flag where it starts main (absl_run)
         # An absl flag is used where the program reads it (`FLAGS.units`); its DEFINE runs once.
         run = analysis.absl_run
         self.site_points = [(s.span.line, s.span.col) for s in analysis.sites if not s.absl_flag] + sorted(
