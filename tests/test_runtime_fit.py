@@ -77,8 +77,7 @@ def test_arrays_get_keras_validation_split():
 
 @pytest.mark.parametrize("make, words", [
     (lambda: tf.data.Dataset.from_tensor_slices(([1.0], [1.0])).repeat().batch(2), "repeats forever"),
-    (lambda: tf.data.Dataset.range(10).filter(lambda v: v > 2).map(lambda v: (v, v)).batch(2),
-     "unknown length"),
+    (lambda: tf.data.Dataset.range(10).filter(lambda v: v > 7).map(lambda v: (v, v)).batch(2), "of 1 batch"),
     (lambda: ((np.zeros((2, 1)), np.zeros((2, 1))) for _ in range(3)), "generator"),
     (lambda: tf.data.Dataset.from_tensor_slices(([1.0], [1.0])).batch(2), "of 1 batch"),
 ])
@@ -87,6 +86,16 @@ def test_data_optpar_cannot_split_is_refused_before_training(make, words):
         rt_fit.with_validation({"x": make()}, _model(), TrialState())
     message = str(caught.value)
     assert words in message and "validation_data=" in message and "\n" not in message
+
+
+def test_a_dataset_of_unknown_length_is_counted_and_split():
+    ids = tf.data.Dataset.range(100).filter(lambda v: v % 2 == 0).map(lambda v: (v, v)).batch(5)
+    assert int(ids.cardinality()) == int(tf.data.UNKNOWN_CARDINALITY)
+    arguments = rt_fit.with_validation({"x": ids}, _model(), TrialState())
+    train, held = ([int(v) for batch in part for v in batch[0].numpy()]
+                   for part in (arguments["x"], arguments["validation_data"]))
+    assert len(held) == 10 and len(train) == 40  # 2 of the 10 batches held out
+    assert sorted(train + held) == list(range(0, 100, 2)) and not set(train) & set(held)
 
 
 def test_a_py_dataset_is_refused_and_one_with_validation_data_is_not():

@@ -24,6 +24,7 @@ VALIDATION_SHARE = 0.2
 # A tf.data.Dataset without validation data is held in memory once to split it; past this size
 # optpar asks for validation_data instead.
 HOLDOUT_MAX_BYTES = 2 * 1024 ** 3
+HOLDOUT_MAX_BATCHES = 1_000_000
 # Callbacks that write files, and the attribute naming where: each trial's copy writes under
 # the trial's own folder.
 FILE_CALLBACKS = {
@@ -336,10 +337,11 @@ def data_kind(x) -> str:
 
 
 class Holdout:
-    """A finite tf.data.Dataset split once, for the whole search: one pass over it is held in
-    memory, every fifth batch or so is the validation data of every trial, the others train. A
-    dataset built with shuffle() would reshuffle on every pass, so a split by position
-    (take/skip) would mix validation examples into training; batches held in memory cannot."""
+    """A finite tf.data.Dataset split once, for the whole search: one pass over it (which also
+    counts one of unknown length, after filter() or from_generator()) is held in memory, every
+    fifth batch or so is the validation data of every trial, the others train. A dataset built
+    with shuffle() would reshuffle on every pass, so a split by position (take/skip) would mix
+    validation examples into training; batches held in memory cannot."""
 
     def __init__(self, dataset, share: float) -> None:
         import numpy as np
@@ -349,22 +351,20 @@ class Holdout:
         if count == int(tf.data.INFINITE_CARDINALITY):
             raise Refusal("fit() trains on a tf.data.Dataset that repeats forever and has no validation data; "
                           "pass validation_data=... to fit() so that trials can be compared")
-        if count == int(tf.data.UNKNOWN_CARDINALITY):
-            raise Refusal("fit() trains on a tf.data.Dataset of unknown length (filter(), from_generator(), "
-                          "...) and has no validation data; pass validation_data=... to fit() so that trials "
-                          "can be compared")
-        if count < 2:
-            raise Refusal("fit() trains on a tf.data.Dataset of %d batch and has no validation data; pass "
-                          "validation_data=... to fit() (optpar holds out whole batches)" % count)
+        unknown = count == int(tf.data.UNKNOWN_CARDINALITY)  # filter(), from_generator(): counted here
         batches, size = [], 0
         for batch in dataset.as_numpy_iterator():
             size += sum(np.asarray(part).nbytes for part in tf.nest.flatten(batch))
-            if size > HOLDOUT_MAX_BYTES:
+            if size > HOLDOUT_MAX_BYTES or len(batches) == HOLDOUT_MAX_BATCHES:
                 raise Refusal("fit() trains on a tf.data.Dataset without validation data that is too large to "
-                              "hold out in memory (over %d MB); pass validation_data=... to fit()"
-                              % (HOLDOUT_MAX_BYTES // 2 ** 20))
+                              "hold out in memory (over %d MB or %d batches%s); pass validation_data=... to fit()"
+                              % (HOLDOUT_MAX_BYTES // 2 ** 20, HOLDOUT_MAX_BATCHES,
+                                 ", or endless" if unknown else ""))
             batches.append(batch)
         count = len(batches)
+        if count < 2:
+            raise Refusal("fit() trains on a tf.data.Dataset of %d batch and has no validation data; pass "
+                          "validation_data=... to fit() (optpar holds out whole batches)" % count)
         held = max(1, int(round(count * share)))
         picked = {int((j + 0.5) * count / held) for j in range(held)}
         self.validation_batches = [b for i, b in enumerate(batches) if i in picked]
