@@ -98,6 +98,17 @@ def test_a_dataset_of_unknown_length_is_counted_and_split():
     assert sorted(train + held) == list(range(0, 100, 2)) and not set(train) & set(held)
 
 
+def test_a_dataset_of_unknown_length_with_steps_per_epoch_is_refused_before_reading_it():
+    def endless():
+        while True:
+            yield np.zeros((2, 1)), np.zeros((2, 1))
+
+    spec = (tf.TensorSpec((None, 1), tf.float64),) * 2
+    dataset = tf.data.Dataset.from_generator(endless, output_signature=spec)
+    with pytest.raises(Refusal, match="unknown length, with steps_per_epoch"):
+        rt_fit.with_validation({"x": dataset, "steps_per_epoch": 10}, _model(), TrialState())
+
+
 def test_a_py_dataset_is_refused_and_one_with_validation_data_is_not():
     class Batches(keras.utils.PyDataset):
         def __len__(self):

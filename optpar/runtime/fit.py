@@ -343,7 +343,7 @@ class Holdout:
     with shuffle() would reshuffle on every pass, so a split by position (take/skip) would mix
     validation examples into training; batches held in memory cannot."""
 
-    def __init__(self, dataset, share: float) -> None:
+    def __init__(self, dataset, share: float, stepped: bool = False) -> None:
         import numpy as np
         import tensorflow as tf
 
@@ -352,6 +352,9 @@ class Holdout:
             raise Refusal("fit() trains on a tf.data.Dataset that repeats forever and has no validation data; "
                           "pass validation_data=... to fit() so that trials can be compared")
         unknown = count == int(tf.data.UNKNOWN_CARDINALITY)  # filter(), from_generator(): counted here
+        if unknown and stepped:  # steps_per_epoch given: the way an endless generator is trained on
+            raise Refusal("fit() trains on a tf.data.Dataset of unknown length, with steps_per_epoch, and has no "
+                          "validation data; pass validation_data=... to fit() so that trials can be compared")
         batches, size = [], 0
         for batch in dataset.as_numpy_iterator():
             size += sum(np.asarray(part).nbytes for part in tf.nest.flatten(batch))
@@ -497,7 +500,8 @@ def with_validation(arguments: dict, model, state: TrialState) -> dict:
                       % type(x).__name__)
     holdout = state.holdouts.get(id(x))
     if holdout is None or holdout[0] is not x:
-        holdout = state.holdouts[id(x)] = (x, Holdout(x, share or VALIDATION_SHARE))
+        stepped = arguments.get("steps_per_epoch") is not None
+        holdout = state.holdouts[id(x)] = (x, Holdout(x, share or VALIDATION_SHARE, stepped))
     split = holdout[1]
     note(split.text)
     arguments["x"], arguments["validation_data"] = split.datasets()
