@@ -59,7 +59,7 @@ METADATA_REQUIRED = ("Layer", "ParamName", "Hptype", "Type")
 KERAS1_COLUMNS = ("Code", "Layer", "Old", "New", "Message")
 KERAS2_COLUMNS = ("Old", "New")
 # keras2.csv: what an old name's first part is (the form optpar rewrites) -> the new name's
-MOVED_FORMS = MappingProxyType({"backend": "ops", "history": "history", "module": "module"})
+MOVED_FORMS = MappingProxyType({"backend": "ops", "history": "history", "module": "module", "method": "method"})
 
 _CODE = re.compile(r"OPT\d{3}\Z")
 
@@ -117,9 +117,10 @@ class Keras1Rule:
 class Moved:
     """A Keras 2 name Keras 3 dropped, and where the same meaning is now (keras2.csv): a backend
     function (`backend.pow` -> `ops.power`), a key of a fit's history (`history.lr`), or a module
-    whose names Keras 3 holds in another (`module.layers.core` -> `module.layers`)."""
+    whose names Keras 3 holds in another (`module.layers.core` -> `module.layers`), or a model
+    method Keras 3 renamed (`method.fit_generator` -> `method.fit`)."""
 
-    form: str       # "backend" | "history" | "module": the first part of both names
+    form: str       # "backend" | "history" | "module" | "method": the first part of both names
     old: str        # "pow", "lr"
     new: str        # "power", "learning_rate"
     source: str = ""

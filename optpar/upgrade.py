@@ -8,7 +8,10 @@ OPT220), a Keras 2 backend function called from `keras.ops` (`K.sum(x)` becomes 
 `ops` imported beside `K`, OPT221), the learning rate's old name in a fit's history
 (`history.history["lr"]` becomes `history.history["learning_rate"]`, OPT222), an import from a
 module Keras 3 dropped (`from keras.layers.core import Dense` becomes `from keras.layers import
-Dense`, OPT223). Only that text
+Dense`, OPT223), a path Keras 3 will not save to (`ModelCheckpoint('best.hdf5')` becomes
+`ModelCheckpoint('best.keras')`, and `load_model('best.hdf5')` follows, OPT224), a model method
+Keras 3 renamed (`fit_generator` becomes `fit`, OPT225), and the arguments of `fit` Keras 3 moved
+to `PyDataset` (`, workers=4` is removed, OPT226). Only that text
 changes; the values, the comments, the formatting and the number of lines stay as written. What
 optpar cannot rewrite safely (a call that also passes the new name, Keras 1's positional kernel
 `Conv2D(32, 3, 3)`, OPT201, ...) is reported, for the user to edit.

@@ -178,3 +178,8 @@ def test_a_moved_module_is_gone_and_its_new_home_imports(old, new):
         with pytest.raises(ModuleNotFoundError):
             importlib.import_module(head + old)
     importlib.import_module("keras." + new)
+
+
+@pytest.mark.parametrize("old, new", sorted(load_catalog().moved("method").items()))
+def test_a_renamed_model_method_is_gone_and_its_new_name_is_a_method(old, new):
+    assert not hasattr(keras.Model, old) and callable(getattr(keras.Model, new, None))

@@ -1,5 +1,5 @@
 """`optpar upgrade`: the Keras 1 keywords Keras 3 rejects, renamed in place (OPT202-OPT219), and the
-Keras 2 forms it rejects, rewritten (OPT220-OPT223)."""
+Keras 2 forms it rejects, rewritten (OPT220-OPT226)."""
 from __future__ import annotations
 
 import subprocess
@@ -100,6 +100,37 @@ KERAS2 = [
                  "from keras import utils as np_utils\ny = np_utils.to_categorical(t)\n", id="module-by-its-name"),
     pytest.param("from tensorflow.keras.layers import (\n    recurrent as rec)\n",
                  "from tensorflow.keras import (\n    layers as rec)\n", id="module-by-its-name-as"),
+    pytest.param("from keras.callbacks import ModelCheckpoint\nfrom keras.models import load_model\n"
+                 "cb = ModelCheckpoint('best.hdf5', save_best_only=True)  # best\nbest = load_model('best.hdf5')\n",
+                 "from keras.callbacks import ModelCheckpoint\nfrom keras.models import load_model\n"
+                 "cb = ModelCheckpoint('best.keras', save_best_only=True)  # best\nbest = load_model('best.keras')\n",
+                 id="checkpoint-hdf5-and-its-load"),
+    pytest.param('import tensorflow as tf\ncheckpoint_path = "training_1/cp.ckpt"\n'
+                 'cb = tf.keras.callbacks.ModelCheckpoint(filepath=checkpoint_path, save_weights_only=True)\n'
+                 'model.fit(x, y, epochs=2, callbacks=[cb])\nmodel.load_weights(checkpoint_path)\n',
+                 'import tensorflow as tf\ncheckpoint_path = "training_1/cp.weights.h5"\n'
+                 'cb = tf.keras.callbacks.ModelCheckpoint(filepath=checkpoint_path, save_weights_only=True)\n'
+                 'model.fit(x, y, epochs=2, callbacks=[cb])\nmodel.load_weights(checkpoint_path)\n',
+                 id="weights-checkpoint-by-name"),
+    pytest.param('import keras\nModelCheckpoint = keras.callbacks.ModelCheckpoint\n'
+                 'cb = keras.callbacks.ModelCheckpoint(f"{run}/w-{{epoch:02d}}.h5", save_weights_only=True)\n',
+                 'import keras\nModelCheckpoint = keras.callbacks.ModelCheckpoint\n'
+                 'cb = keras.callbacks.ModelCheckpoint(f"{run}/w-{{epoch:02d}}.weights.h5", save_weights_only=True)\n',
+                 id="weights-checkpoint-f-string"),
+    pytest.param("import keras\nmodel.fit(x, y, epochs=1)\nmodel.save_weights('init.h5')\nmodel.save('saved_model')\n"
+                 "restored = keras.models.load_model('saved_model')\n",
+                 "import keras\nmodel.fit(x, y, epochs=1)\nmodel.save_weights('init.weights.h5')\nmodel.save('saved_model.keras')\n"
+                 "restored = keras.models.load_model('saved_model.keras')\n",
+                 id="model-save-and-save-weights"),
+    pytest.param("import keras\nmodel.compile(loss='mse')\nh = model.fit_generator(gen, steps_per_epoch=10, epochs=5,  # gen\n"
+                 "                        workers=4, use_multiprocessing=True, verbose=0)\nscore = model.evaluate_generator(generator=test_gen, steps=5)\n",
+                 "import keras\nmodel.compile(loss='mse')\nh = model.fit(gen, steps_per_epoch=10, epochs=5,  # gen\n"
+                 "                        verbose=0)\nscore = model.evaluate(x=test_gen, steps=5)\n",
+                 id="generator-methods"),
+    pytest.param("import keras\nmodel.compile(loss='mse')\nmodel.fit(x, y, epochs=2, workers=4, use_multiprocessing=True)\n"
+                 "p = model.predict(x, max_queue_size=10,verbose=0)\n",
+                 "import keras\nmodel.compile(loss='mse')\nmodel.fit(x, y, epochs=2)\np = model.predict(x,verbose=0)\n",
+                 id="queue-arguments"),
 ]
 
 
@@ -124,6 +155,11 @@ def test_keras2_upgrade_is_idempotent(before, after):
     pytest.param("import tf_keras\nfrom tf_keras import backend as K\nz = K.sum(x)\n", id="tf_keras-keeps-its-backend"),
     pytest.param("import keras\nlog = load()\na = log.history['lr']\nh = model.fit(x, y, epochs=2)\nb = h.history['loss']\n",
                  id="history-not-of-a-fit-or-not-lr"),
+    pytest.param("import keras\ncb = keras.callbacks.ModelCheckpoint('best.h5')\nc2 = keras.callbacks.ModelCheckpoint('m.keras')\n"
+                 "c3 = keras.callbacks.ModelCheckpoint(path, save_weights_only=True)\n"
+                 "c4 = keras.callbacks.ModelCheckpoint(d + '/w.h5', save_weights_only=True)\n"
+                 "model.fit(x, epochs=1)\nmodel.save('m.h5')\nmodel.save_weights('m.weights.h5')\n"
+                 "img.save('out')\nnp.save('arr', x)\n", id="paths-keras3-takes-or-not-a-literal"),
     pytest.param("import keras\nfrom keras.layers import Dense\nfrom keras.preprocessing.sequence import pad_sequences\n"
                  "from mylib.layers.core import Block\nfrom .layers.core import Other\n", id="modules-keras3-has"),
 ])
@@ -153,6 +189,31 @@ def test_a_module_imported_beside_other_names_is_reported_only():
     new, done, left = renamed_text(analyze_text(text))
     assert new == text and done == []  # `from keras import utils as np_utils` would drop to_categorical
     assert [(d.code, d.line, d.col) for d in left] == [("OPT223", 1, 25)]
+
+
+def test_a_generator_method_with_positions_and_a_queue_argument_alone_on_its_line_are_reported_only():
+    text = ("import keras\nmodel.compile(loss='mse')\nmodel.fit_generator(gen, 10, 5)\n"
+            "model.fit(x, y,\n          workers=2)\nother.fit_generator(gen)\n")
+    new, done, left = renamed_text(analyze_text(text))
+    assert new == text and done == []  # fit(gen, 10, 5) would read 10 as y; `other` is not known as a model
+    assert [(d.code, d.line, d.col) for d in left] == [("OPT225", 3, 7), ("OPT226", 5, 11)]
+    assert left[0].message == ("Keras 2 method 'fit_generator' is gone from Keras 3; use 'fit' with its "
+                               "arguments by keyword (their positions differ)")
+
+
+def test_a_path_two_calls_need_ended_differently_is_reported_only():
+    text = ("import keras\npath = 'model.hdf5'\nmodel.fit(x, epochs=1)\n"
+            "model.save_weights(path)\ncb = keras.callbacks.ModelCheckpoint(path)\n")
+    new, done, left = renamed_text(analyze_text(text))
+    assert new == text and done == []  # weights want '.weights.h5', a model checkpoint '.keras'
+    assert [(d.code, d.line, d.col) for d in left] == [("OPT224", 2, 8)]
+
+
+def test_a_save_path_message_names_the_call_and_the_ending():
+    diag, = analyze_text("import keras\nmodel.fit(x, epochs=1)\nmodel.save_weights('init.h5')\n").diagnostics
+    assert (diag.code, diag.line, diag.col) == ("OPT224", 3, 20)
+    assert diag.message == ("Keras 3's Model.save_weights does not save to 'init.h5': the path must end in "
+                            "'.weights.h5'; use 'init.weights.h5' (optpar upgrade rewrites it)")
 
 
 def test_scan_says_what_upgrade_rewrites(run_cli, tmp_path):
@@ -238,10 +299,13 @@ def test_an_upgraded_keras2_script_trains_on_keras3(tmp_path, run_cli):
         "def rmse(y_true, y_pred):\n    return K.sqrt(K.mean(K.square(y_pred - y_true), axis=-1) + K.epsilon())\n"
         "model = keras.Sequential([keras.Input((3,)), Dense(4), keras.layers.Dense(1)])\n"
         "model.compile(optimizer='sgd', loss=rmse, metrics='mae')\n"
-        "history = model.fit(x, y, epochs=1, verbose=0, callbacks=[keras.callbacks.ReduceLROnPlateau(monitor='loss')])\n"
+        "history = model.fit(x, y, epochs=1, verbose=0, workers=1, callbacks=[keras.callbacks.ReduceLROnPlateau(monitor='loss'),\n"
+        "    keras.callbacks.ModelCheckpoint('best.hdf5', monitor='loss')])\n"
+        "model.save_weights('final.h5')\nmodel = keras.models.load_model('best.hdf5', custom_objects={'rmse': rmse})\n"
+        "p = model.predict_generator(((b,) for b in [x]), steps=1, verbose=0)\n"
         "print('trained', len(history.history['lr']))\n", encoding="utf-8")
-    before = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    before = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert before.returncode != 0 and "No module named 'keras.layers.core'" in before.stderr
     assert run_cli("upgrade", script, "--in-place")[0] == 0
-    after = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    after = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert after.returncode == 0 and after.stdout.strip() == "trained 1", after.stderr[-2000:]

@@ -1,10 +1,11 @@
-"""OPT220-OPT223: Keras 2 forms that Keras 3 rejects, each with the one-line edits that
+"""OPT220-OPT226: Keras 2 forms that Keras 3 rejects, each with the one-line edits that
 `optpar upgrade` makes (`Diagnostic.fix`); a form it cannot rewrite safely gets no fix.
 
 The Keras names are data: the arguments Keras 3 takes only as a list are roles.csv's `list_only`
 rows (`metrics=` of `compile`), the backend functions now in `keras.ops` and the history keys
-Keras 3 renamed and the modules it dropped are keras2.csv's rows (`backend.pow,ops.power`,
-`history.lr,history.learning_rate`, `module.layers.core,module.layers`).
+Keras 3 renamed, the modules it dropped and the model methods it renamed are keras2.csv's rows
+(`backend.pow,ops.power`, `history.lr,history.learning_rate`, `module.layers.core,module.layers`,
+`method.fit_generator,method.fit`).
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ def lint(path: str, text: str, facts: Facts, lines: SourceLines, catalog: Catalo
             found.append(_backend_function(path, facts, lines, top, call.func, key[1], backend[key[1]]))
     found.extend(_history_keys(path, text, facts, lines, catalog.moved("history"), keyed))
     found.extend(_modules(path, facts, lines, catalog.moved("module")))
+    found.extend(_save_paths(path, facts, lines, keyed))
+    found.extend(_model_methods(path, facts, lines, catalog.moved("method"), keyed))
     found.sort(key=lambda d: (d.line, d.col))
     return found
 
@@ -219,3 +222,216 @@ def _keras_path(module: str) -> tuple[str, str]:
         if module.startswith(head):
             return head, module[len(head):]
     return "", ""
+
+
+# -- OPT224: the paths Keras 3 saves to ----------------------------------------------------------
+
+# What each saving call needs its path to end in under Keras 3 (its own checks), the ending it is
+# given when it has none of them, and the endings of Keras 2 and TensorFlow saving that the new
+# one replaces (a TensorFlow checkpoint's `.ckpt`, a SavedModel's `.tf` or folder's `/`).
+_WEIGHTS = ((".weights.h5",), ".weights.h5")
+_CHECKPOINT = ((".keras", ".h5"), ".keras")
+_MODEL = ((".keras", ".h5", ".hdf5"), ".keras")
+_REPLACED = (".weights.h5", ".keras", ".hdf5", ".h5", ".ckpt", ".tf", "/")
+# The calls that read a saved path: a literal equal to a renamed path follows it there.
+_READERS = frozenset({"load_model", "load_weights", "save", "save_weights", "ModelCheckpoint", "save_model"})
+
+
+def _save_paths(path: str, facts: Facts, lines: SourceLines, keyed: Sequence[tuple[ast.Call, Key]]) -> list[Diagnostic]:
+    """OPT224: a path Keras 3 refuses to save to. `ModelCheckpoint('best.hdf5')` writes a model
+    only to `.keras` or `.h5`, `ModelCheckpoint(..., save_weights_only=True)` and
+    `model.save_weights(...)` only to `.weights.h5`, `model.save('saved_model')` (a SavedModel
+    folder in TensorFlow 2) only to `.keras`, `.h5` or `.hdf5`. The path's literal (written in the
+    call, or the one value of the name passed) gets the ending Keras 3 wants in place of the old
+    one (`best.keras`, `cp.weights.h5` for `cp.ckpt`), and every literal of the file equal to it
+    follows (`load_model('best.hdf5')`). A path built otherwise is left alone."""
+    models = _model_receivers(keyed)
+    needs: dict[int, tuple[ast.expr, set[tuple[tuple[str, ...], str]], str]] = {}
+    for call in facts.calls:
+        need, argument, name = _saving(facts, models, call)
+        literal = _path_literal(facts, argument) if argument is not None else None
+        if need is None or literal is None or _ending(literal) is None:
+            continue
+        if _ending(literal).endswith(need[0]):
+            continue
+        needs.setdefault(id(literal), (literal, set(), name))[1].add(need)
+    found: list[Diagnostic] = []
+    for literal, wanted, name in needs.values():
+        value = _ending(literal)
+        old = next((end for end in _REPLACED if value.endswith(end)), "")
+        new_value = value[:len(value) - len(old)] + next(iter(wanted))[1]
+        ends, end = next(iter(wanted))
+        first = _literal_edit(lines, literal, old, end) if len({need[1] for need in wanted}) == 1 else None
+        fix: tuple[TextEdit, ...] = ()
+        if first is not None:  # one ending wanted, and the literal can take it
+            fix = (first, *(edit for node in _same_literals(facts, literal)
+                             if (edit := _literal_edit(lines, node, old, end)) is not None))
+        line, col = literal.lineno, lines.char_col(literal.lineno, literal.col_offset) + 1
+        shown = repr(value) if isinstance(literal, ast.Constant) else lines.segment(literal)
+        message = (f"Keras 3's {name} does not save to {shown}: the path must end in "
+                   f"{' or '.join(repr(e) for e in ends)}; use {new_value!r}")
+        found.append(Diagnostic(path, line, col, "OPT224", message + (REWRITES if fix else ""), fix))
+    return found
+
+
+def _saving(facts: Facts, models: set[str], call: ast.Call) -> tuple[tuple[tuple[str, ...], str] | None, ast.expr | None, str]:
+    """(what its path must end in, the path argument, the call's name) for a call that saves."""
+    key = facts.imports.key(call.func)
+    if key == ("callbacks", "ModelCheckpoint"):
+        weights = next((k.value for k in call.keywords if k.arg == "save_weights_only"), None)
+        if weights is not None and not (isinstance(weights, ast.Constant) and isinstance(weights.value, bool)):
+            return None, None, ""
+        only = weights is not None and weights.value
+        return (_WEIGHTS if only else _CHECKPOINT), _argument(call, 0, "filepath"), "ModelCheckpoint"
+    if key == ("models", "save_model") or key == ("saving", "save_model"):
+        return _MODEL, _argument(call, 1, "filepath"), "save_model"
+    func = call.func
+    if key is None and isinstance(func, ast.Attribute) and func.attr in ("save", "save_weights"):
+        if dotted(func.value) not in models or any(k.arg in ("max_shard_size", "save_format") for k in call.keywords):
+            return None, None, ""
+        return (_MODEL if func.attr == "save" else _WEIGHTS), _argument(call, 0, "filepath"), f"Model.{func.attr}"
+    return None, None, ""
+
+
+def _argument(call: ast.Call, index: int, keyword: str) -> ast.expr | None:
+    given = next((k.value for k in call.keywords if k.arg == keyword), None)
+    if given is None and len(call.args) > index and not any(isinstance(a, ast.Starred) for a in call.args[:index + 1]):
+        given = call.args[index]
+    return given
+
+
+def _path_literal(facts: Facts, node: ast.expr) -> ast.expr | None:
+    """The string literal `node` is, or the one literal the name `node` holds."""
+    if isinstance(node, ast.Name):
+        values = facts.scope_values(node)
+        node = values[0] if values and len(values) == 1 else None
+    return node if isinstance(node, (ast.Constant, ast.JoinedStr)) else None
+
+
+def _ending(literal: ast.expr) -> str | None:
+    """A path literal's text, as far as it is known at its end: a string, or an f-string's last
+    literal part (`f"{d}/best.hdf5"`: "/best.hdf5"); None for anything else."""
+    if isinstance(literal, ast.Constant):
+        return literal.value if isinstance(literal.value, str) else None
+    last = literal.values[-1] if isinstance(literal, ast.JoinedStr) and literal.values else None
+    return last.value if isinstance(last, ast.Constant) and isinstance(last.value, str) else None
+
+
+def _same_literals(facts: Facts, literal: ast.expr) -> list[ast.Constant]:
+    """The file's other string literals equal to the path `literal`: all of them when the path
+    has a dot or a slash (`best.hdf5`), else only those a saving or loading call reads."""
+    if not isinstance(literal, ast.Constant):
+        return []
+    value = literal.value
+    if "." in value or "/" in value:
+        return [node for node in ast.walk(facts.tree)
+                if isinstance(node, ast.Constant) and node.value == value and node is not literal]
+    found = []
+    for call in facts.calls:
+        func = call.func
+        name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+        if name in _READERS:
+            found.extend(a for a in [*call.args[:2], *(k.value for k in call.keywords)]
+                         if isinstance(a, ast.Constant) and a.value == value and a is not literal)
+    return found
+
+
+def _literal_edit(lines: SourceLines, node: ast.expr, old: str, new: str) -> TextEdit | None:
+    """The edit that ends the single-line literal `node` in `new` instead of `old`."""
+    written = lines.segment(node)
+    quote = written[-1:]
+    if node.end_lineno != node.lineno or quote not in ("'", '"') or written.endswith(quote * 3):
+        return None
+    if not written.endswith(old + quote):
+        return None
+    line, col = node.lineno, lines.char_col(node.lineno, node.col_offset) + 1
+    return TextEdit(line, col, written, written[:len(written) - len(old) - 1] + new + quote)
+
+
+# -- OPT225, OPT226: model methods and the fit arguments Keras 3 dropped ------------------------
+
+# Keras 3 reads data in worker processes only through a PyDataset, which takes these itself.
+_QUEUE_ARGUMENTS = ("workers", "use_multiprocessing", "max_queue_size")
+_DATA_METHODS = frozenset({"fit", "evaluate", "predict"})
+
+
+def _model_receivers(keyed: Sequence[tuple[ast.Call, Key]]) -> set[str]:
+    """What the file calls a model's `fit`, `compile`, ... on (`model`, `self.net`)."""
+    return {dotted(call.func.value) for call, key in keyed
+            if key[0] == "Model" and isinstance(call.func, ast.Attribute)} - {None}
+
+
+def _model_methods(path: str, facts: Facts, lines: SourceLines, renamed: Mapping[str, str],
+                   keyed: Sequence[tuple[ast.Call, Key]]) -> list[Diagnostic]:
+    """OPT225: `model.fit_generator(gen, ...)`, a model method Keras 3 renamed (`fit`): renamed
+    where the call passes at most its first argument by position, since the two methods' other
+    positional parameters differ. OPT226: `workers=`, `use_multiprocessing=` and `max_queue_size=`
+    of `fit`, `evaluate` and `predict`, which Keras 3 rejects: removed with the comma before them."""
+    models = _model_receivers(keyed)
+    found: list[Diagnostic] = []
+    for call in facts.calls:
+        func = call.func
+        if not (isinstance(func, ast.Attribute) and dotted(func.value) in models):
+            continue
+        method = renamed.get(func.attr, func.attr)
+        if func.attr in renamed:
+            found.append(_renamed_method(path, lines, call, func, method))
+        if method in _DATA_METHODS:
+            found.extend(_dropped_arguments(path, lines, call, method))
+    return found
+
+
+def _renamed_method(path: str, lines: SourceLines, call: ast.Call, func: ast.Attribute, new: str) -> Diagnostic:
+    line = func.end_lineno
+    col = lines.char_col(line, func.end_col_offset) - len(func.attr) + 1
+    fix: tuple[TextEdit, ...] = ()
+    if len(call.args) <= 1 and lines.lines[line - 1][col - 1:].startswith(func.attr):
+        fix = (TextEdit(line, col, func.attr, new),
+               *(TextEdit(k.lineno, lines.char_col(k.lineno, k.col_offset) + 1, "generator", "x")
+                 for k in call.keywords if k.arg == "generator"))  # the data is fit's `x`
+    message = f"Keras 2 method '{func.attr}' is gone from Keras 3; use '{new}'"
+    if not fix:
+        message += " with its arguments by keyword (their positions differ)"
+    return Diagnostic(path, line, col, "OPT225", message + (REWRITES if fix else ""), fix)
+
+
+def _dropped_arguments(path: str, lines: SourceLines, call: ast.Call, method: str) -> list[Diagnostic]:
+    """OPT226 for each dropped argument of `call`. Arguments next to each other go as one run:
+    with the comma before them (`, workers=4, use_multiprocessing=True`) when the argument before
+    the run ends on their line, else with the comma after them when the argument after it starts
+    there; a run alone on its lines is reported only."""
+    arguments = sorted([*call.args, *call.keywords], key=lambda a: (a.lineno, a.col_offset))
+    dropped = [isinstance(a, ast.keyword) and a.arg in _QUEUE_ARGUMENTS for a in arguments]
+    found: list[Diagnostic] = []
+    index = 0
+    while index < len(arguments):
+        if not dropped[index]:
+            index += 1
+            continue
+        end = index
+        while end + 1 < len(arguments) and dropped[end + 1]:
+            end += 1
+        first, last = arguments[index], arguments[end]
+        before = arguments[index - 1] if index else None
+        after = arguments[end + 1] if end + 1 < len(arguments) else None
+        fix: tuple[TextEdit, ...] = ()
+        if first.lineno == last.end_lineno:
+            line = first.lineno
+            text = lines.lines[line - 1]
+            if before is not None and before.end_lineno == line:
+                start, stop = lines.char_col(line, before.end_col_offset), lines.char_col(line, last.end_col_offset)
+            elif after is not None and after.lineno == line:
+                start, stop = lines.char_col(line, first.col_offset), lines.char_col(line, after.col_offset)
+            else:
+                start = stop = -1
+            removed = text[start:stop] if start >= 0 else ""
+            if removed.count(",") == end - index + 1:  # the commas between, and the one before or after
+                fix = (TextEdit(line, start + 1, removed, ""),)
+        for keyword in arguments[index:end + 1]:
+            line, col = keyword.lineno, lines.char_col(keyword.lineno, keyword.col_offset) + 1
+            message = (f"Keras 2 argument '{keyword.arg}' of {method}() is rejected by Keras 3 "
+                       "(a keras.utils.PyDataset takes it); remove it")
+            found.append(Diagnostic(path, line, col, "OPT226",
+                                    message + (" (optpar upgrade removes it)" if fix else ""), fix))
+        index = end + 1
+    return found
