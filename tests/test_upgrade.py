@@ -122,6 +122,11 @@ KERAS2 = [
                  "import keras\nmodel.fit(x, y, epochs=1)\nmodel.save_weights('init.weights.h5')\nmodel.save('saved_model.keras')\n"
                  "restored = keras.models.load_model('saved_model.keras')\n",
                  id="model-save-and-save-weights"),
+    pytest.param("import os\nimport keras\nnet = make()\nnet.save_weights('w.h5')\nmodel.fit(x, epochs=1)\n"
+                 "model.save(os.path.join(out, 'model'))\n",
+                 "import os\nimport keras\nnet = make()\nnet.save_weights('w.weights.h5')\nmodel.fit(x, epochs=1)\n"
+                 "model.save(os.path.join(out, 'model.keras'))\n",
+                 id="save-weights-on-any-object-and-a-joined-path"),
     pytest.param("import keras\nmodel.compile(loss='mse')\nh = model.fit_generator(gen, steps_per_epoch=10, epochs=5,  # gen\n"
                  "                        workers=4, use_multiprocessing=True, verbose=0)\nscore = model.evaluate_generator(generator=test_gen, steps=5)\n",
                  "import keras\nmodel.compile(loss='mse')\nh = model.fit(gen, steps_per_epoch=10, epochs=5,  # gen\n"

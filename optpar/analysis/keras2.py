@@ -287,8 +287,11 @@ def _saving(facts: Facts, models: set[str], call: ast.Call) -> tuple[tuple[tuple
         return _MODEL, _argument(call, 1, "filepath"), "save_model"
     func = call.func
     if key is None and isinstance(func, ast.Attribute) and func.attr in ("save", "save_weights"):
-        if dotted(func.value) not in models or any(k.arg in ("max_shard_size", "save_format") for k in call.keywords):
-            return None, None, ""
+        receiver = dotted(func.value)
+        known = receiver in models or (func.attr == "save_weights" and receiver is not None
+                                       and receiver.split(".")[0] not in facts.imports.names)
+        if not known or any(k.arg in ("max_shard_size", "save_format") for k in call.keywords):
+            return None, None, ""  # `save` is too common a name to trust on an object not known as a model
         return (_MODEL if func.attr == "save" else _WEIGHTS), _argument(call, 0, "filepath"), f"Model.{func.attr}"
     return None, None, ""
 
@@ -301,10 +304,14 @@ def _argument(call: ast.Call, index: int, keyword: str) -> ast.expr | None:
 
 
 def _path_literal(facts: Facts, node: ast.expr) -> ast.expr | None:
-    """The string literal `node` is, or the one literal the name `node` holds."""
+    """The string literal `node` is, the one literal the name `node` holds, or the last part of
+    an `os.path.join(...)` that ends in a literal."""
     if isinstance(node, ast.Name):
         values = facts.scope_values(node)
         node = values[0] if values and len(values) == 1 else None
+    if (isinstance(node, ast.Call) and node.args and not node.keywords
+            and facts.imports.qualify(dotted(node.func) or "") == "os.path.join"):
+        node = node.args[-1]
     return node if isinstance(node, (ast.Constant, ast.JoinedStr)) else None
 
 
