@@ -59,7 +59,8 @@ METADATA_REQUIRED = ("Layer", "ParamName", "Hptype", "Type")
 KERAS1_COLUMNS = ("Code", "Layer", "Old", "New", "Message")
 KERAS2_COLUMNS = ("Old", "New")
 # keras2.csv: what an old name's first part is (the form optpar rewrites) -> the new name's
-MOVED_FORMS = MappingProxyType({"backend": "ops", "history": "history", "module": "module", "method": "method"})
+MOVED_FORMS = MappingProxyType({"backend": "ops", "history": "history", "module": "module", "method": "method",
+                                "legacy": "tensorflow"})
 
 _CODE = re.compile(r"OPT\d{3}\Z")
 
@@ -118,9 +119,11 @@ class Moved:
     """A Keras 2 name Keras 3 dropped, and where the same meaning is now (keras2.csv): a backend
     function (`backend.pow` -> `ops.power`), a key of a fit's history (`history.lr`), or a module
     whose names Keras 3 holds in another (`module.layers.core` -> `module.layers`), or a model
-    method Keras 3 renamed (`method.fit_generator` -> `method.fit`)."""
+    method Keras 3 renamed (`method.fit_generator` -> `method.fit`), or a name of a Keras 2 module
+    that Keras 3 keeps only in TensorFlow's Keras (`legacy.preprocessing.image.ImageDataGenerator`
+    -> `tensorflow.keras.preprocessing.image.ImageDataGenerator`)."""
 
-    form: str       # "backend" | "history" | "module" | "method": the first part of both names
+    form: str       # "backend" | "history" | "module" | "method" | "legacy": the first part of Old
     old: str        # "pow", "lr"
     new: str        # "power", "learning_rate"
     source: str = ""
@@ -384,8 +387,9 @@ def read_keras2(path: str | os.PathLike) -> list[Moved]:
 
 
 def _moved_name(form: str, name: str) -> bool:
-    """A name of keras2.csv: an identifier, or for a module its dotted path under `keras`."""
-    return all(IDENT.match(part) for part in name.split(".")) if form == "module" else bool(IDENT.match(name))
+    """A name of keras2.csv: an identifier, or for a module or a legacy name its dotted path."""
+    dotted_forms = ("module", "legacy", "tensorflow")
+    return all(IDENT.match(part) for part in name.split(".")) if form in dotted_forms else bool(IDENT.match(name))
 
 
 def _kind_of_file(path: str | os.PathLike) -> str:

@@ -183,3 +183,23 @@ def test_a_moved_module_is_gone_and_its_new_home_imports(old, new):
 @pytest.mark.parametrize("old, new", sorted(load_catalog().moved("method").items()))
 def test_a_renamed_model_method_is_gone_and_its_new_name_is_a_method(old, new):
     assert not hasattr(keras.Model, old) and callable(getattr(keras.Model, new, None))
+
+
+@pytest.mark.parametrize("old, new", sorted(load_catalog().moved("legacy").items()))
+def test_a_legacy_name_is_gone_from_keras3_and_tensorflow_keras_holds_it(old, new):
+    module, _, name = old.rpartition(".")
+    try:
+        assert not hasattr(importlib.import_module("keras." + module), name)
+    except ModuleNotFoundError:
+        pass  # keras.preprocessing.text: the whole module is gone
+    new_module, _, new_name = new.rpartition(".")
+    assert hasattr(importlib.import_module("tensorflow." + new_module), new_name)
+    for kept in dir(_keras3_module(module)):  # the statement's other names import from there too
+        assert kept.startswith("_") or hasattr(importlib.import_module("tensorflow." + new_module), kept)
+
+
+def _keras3_module(module):
+    try:
+        return importlib.import_module("keras." + module)
+    except ModuleNotFoundError:
+        return None

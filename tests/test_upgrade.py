@@ -1,5 +1,5 @@
 """`optpar upgrade`: the Keras 1 keywords Keras 3 rejects, renamed in place (OPT202-OPT219), and the
-Keras 2 forms it rejects, rewritten (OPT220-OPT226)."""
+Keras 2 forms it rejects, rewritten (OPT220-OPT227)."""
 from __future__ import annotations
 
 import subprocess
@@ -136,6 +136,13 @@ KERAS2 = [
                  "p = model.predict(x, max_queue_size=10,verbose=0)\n",
                  "import keras\nmodel.compile(loss='mse')\nmodel.fit(x, y, epochs=2)\np = model.predict(x,verbose=0)\n",
                  id="queue-arguments"),
+    pytest.param("import keras\nfrom keras.preprocessing.image import ImageDataGenerator, load_img  # aug\n"
+                 "from keras.preprocessing import text\nimport keras.preprocessing.sequence as kseq\n"
+                 "t = text.Tokenizer(num_words=100)\ng = kseq.TimeseriesGenerator(x, y, length=3)\n",
+                 "import keras\nfrom tensorflow.keras.preprocessing.image import ImageDataGenerator, load_img  # aug\n"
+                 "from tensorflow.keras.preprocessing import text\nimport tensorflow.keras.preprocessing.sequence as kseq\n"
+                 "t = text.Tokenizer(num_words=100)\ng = kseq.TimeseriesGenerator(x, y, length=3)\n",
+                 id="legacy-names-from-tensorflow-keras"),
 ]
 
 
@@ -165,6 +172,9 @@ def test_keras2_upgrade_is_idempotent(before, after):
                  "c4 = keras.callbacks.ModelCheckpoint(d + '/w.h5', save_weights_only=True)\n"
                  "model.fit(x, epochs=1)\nmodel.save('m.h5')\nmodel.save_weights('m.weights.h5')\n"
                  "img.save('out')\nnp.save('arr', x)\n", id="paths-keras3-takes-or-not-a-literal"),
+    pytest.param("import keras\nfrom tensorflow.keras.preprocessing.image import ImageDataGenerator\n"
+                 "from keras.preprocessing.image import load_img\nfrom keras.preprocessing import image\n"
+                 "a = image.img_to_array(load_img(p))\n", id="legacy-names-kept-or-already-from-tensorflow"),
     pytest.param("import keras\nfrom keras.layers import Dense\nfrom keras.preprocessing.sequence import pad_sequences\n"
                  "from mylib.layers.core import Block\nfrom .layers.core import Other\n", id="modules-keras3-has"),
 ])

@@ -1,11 +1,12 @@
-"""OPT220-OPT226: Keras 2 forms that Keras 3 rejects, each with the one-line edits that
+"""OPT220-OPT227: Keras 2 forms that Keras 3 rejects, each with the one-line edits that
 `optpar upgrade` makes (`Diagnostic.fix`); a form it cannot rewrite safely gets no fix.
 
 The Keras names are data: the arguments Keras 3 takes only as a list are roles.csv's `list_only`
 rows (`metrics=` of `compile`), the backend functions now in `keras.ops` and the history keys
 Keras 3 renamed, the modules it dropped and the model methods it renamed are keras2.csv's rows
 (`backend.pow,ops.power`, `history.lr,history.learning_rate`, `module.layers.core,module.layers`,
-`method.fit_generator,method.fit`).
+`method.fit_generator,method.fit`), and so are the names Keras 3 keeps only in TensorFlow's Keras
+(`legacy.preprocessing.image.ImageDataGenerator,tensorflow.keras.preprocessing.image.ImageDataGenerator`).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ def lint(path: str, text: str, facts: Facts, lines: SourceLines, catalog: Catalo
     found.extend(_modules(path, facts, lines, catalog.moved("module")))
     found.extend(_save_paths(path, facts, lines, keyed))
     found.extend(_model_methods(path, facts, lines, catalog.moved("method"), keyed))
+    found.extend(_legacy_names(path, facts, lines, catalog.moved("legacy")))
     found.sort(key=lambda d: (d.line, d.col))
     return found
 
@@ -442,3 +444,51 @@ def _dropped_arguments(path: str, lines: SourceLines, call: ast.Call, method: st
                                     message + (" (optpar upgrade removes it)" if fix else ""), fix))
         index = end + 1
     return found
+
+
+# -- OPT227: names Keras 3 keeps only in TensorFlow's Keras ------------------------------------
+
+def _legacy_names(path: str, facts: Facts, lines: SourceLines, moved: Mapping[str, str]) -> list[Diagnostic]:
+    """OPT227: `from keras.preprocessing.image import ImageDataGenerator`, a name of a Keras 2
+    module that Keras 3 dropped and TensorFlow's Keras (`tensorflow.keras`, Keras 3's own
+    `keras._tf_keras`) still holds, with every other name of that module: the statement imports
+    from `tensorflow.keras.preprocessing.image` instead. The module imported by its name or
+    bound with `as` (`from keras.preprocessing import text`, then `text.Tokenizer`) is rewritten
+    the same way when the file reads such a name through it."""
+    legacy: dict[str, set[str]] = {}  # "preprocessing.image" -> {"ImageDataGenerator", ...}
+    for old in moved:
+        module, _, name = old.rpartition(".")
+        legacy.setdefault(module, set()).add(name)
+    if not legacy:
+        return []
+    read = {(node.value.id, node.attr) for node in ast.walk(facts.tree)
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)}
+    found: list[Diagnostic] = []
+    for node in ast.walk(facts.tree):
+        if isinstance(node, ast.ImportFrom) and node.module and not node.level and node.module.startswith("keras."):
+            rest = node.module[len("keras."):]
+            if rest in legacy:
+                names = [a.name for a in node.names if a.name in legacy[rest]]
+            else:
+                names = [f"{a.name}.{n}" for a in node.names if f"{rest}.{a.name}" in legacy
+                         for n in sorted(legacy[f"{rest}.{a.name}"]) if (a.asname or a.name, n) in read]
+            if names:
+                start = lines.char_col(node.lineno, node.col_offset)
+                col = lines.lines[node.lineno - 1].find(node.module, start) + 1
+                found.append(_legacy_import(path, node.lineno, col, node.module, names))
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                rest = alias.name[len("keras."):] if alias.name.startswith("keras.") else ""
+                names = [n for n in sorted(legacy.get(rest, ())) if alias.asname and (alias.asname, n) in read]
+                if names:
+                    found.append(_legacy_import(path, alias.lineno, lines.char_col(alias.lineno, alias.col_offset) + 1,
+                                                alias.name, names))
+    return found
+
+
+def _legacy_import(path: str, line: int, col: int, module: str, names: list[str]) -> Diagnostic:
+    new = f"tensorflow.{module}"
+    fix = (TextEdit(line, col, module, new),) if col > 0 else ()
+    message = (f"Keras 3 has {', '.join(repr(n) for n in names)} only in TensorFlow's Keras; "
+               f"import from '{new}'")
+    return Diagnostic(path, line, max(col, 1), "OPT227", message + (REWRITES if fix else ""), fix)
