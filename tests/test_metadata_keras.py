@@ -203,3 +203,16 @@ def _keras3_module(module):
         return importlib.import_module("keras." + module)
     except ModuleNotFoundError:
         return None
+
+
+@pytest.mark.parametrize("old, new", sorted(load_catalog().moved("metric").items()))
+def test_two_names_of_a_metric_are_one_metric_logged_as_compiled(old, new):
+    x = keras.ops.convert_to_numpy(keras.random.uniform((8, 2), seed=0))
+    y = (x[:, :1] > 0.5).astype("float32")
+    for name in (old, new):
+        model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1, activation="sigmoid")])
+        model.compile(optimizer="sgd", loss="binary_crossentropy", metrics=[name])
+        logged = model.fit(x, y, epochs=1, verbose=0, validation_split=0.25).history
+        assert name in logged and f"val_{name}" in logged
+    if old != "acc":  # compile() reads 'acc' and 'accuracy' by the loss; keras.metrics.get knows the others
+        assert type(keras.metrics.get(old)) is type(keras.metrics.get(new))

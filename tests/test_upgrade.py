@@ -1,5 +1,5 @@
 """`optpar upgrade`: the Keras 1 keywords Keras 3 rejects, renamed in place (OPT202-OPT219), and the
-Keras 2 forms it rejects, rewritten (OPT220-OPT227)."""
+Keras 2 forms it rejects, rewritten (OPT220-OPT228)."""
 from __future__ import annotations
 
 import subprocess
@@ -143,6 +143,19 @@ KERAS2 = [
                  "from tensorflow.keras.preprocessing import text\nimport tensorflow.keras.preprocessing.sequence as kseq\n"
                  "t = text.Tokenizer(num_words=100)\ng = kseq.TimeseriesGenerator(x, y, length=3)\n",
                  id="legacy-names-from-tensorflow-keras"),
+    pytest.param("import keras\nmodel.compile(loss='mse', metrics=['accuracy'])\n"
+                 "cb = [keras.callbacks.EarlyStopping(monitor='val_acc'), keras.callbacks.ModelCheckpoint(\n"
+                 "    'w-{epoch:02d}-{val_acc:.2f}.keras', monitor='val_loss')]\nhistory = model.fit(x, y, epochs=2, callbacks=cb)\n"
+                 "plt.plot(history.history['acc'])\nh = history.history\nprint(h[\"val_acc\"], h['loss'])\n",
+                 "import keras\nmodel.compile(loss='mse', metrics=['accuracy'])\n"
+                 "cb = [keras.callbacks.EarlyStopping(monitor='val_accuracy'), keras.callbacks.ModelCheckpoint(\n"
+                 "    'w-{epoch:02d}-{val_accuracy:.2f}.keras', monitor='val_loss')]\nhistory = model.fit(x, y, epochs=2, callbacks=cb)\n"
+                 "plt.plot(history.history['accuracy'])\nh = history.history\nprint(h[\"val_accuracy\"], h['loss'])\n",
+                 id="metric-read-as-keras2-logged-it"),
+    pytest.param("import keras\nmodel.compile(loss='mse', metrics=('mae',))\nh = model.fit(x, y, epochs=2)\n"
+                 "m = h.history['val_mean_absolute_error']\n",
+                 "import keras\nmodel.compile(loss='mse', metrics=('mae',))\nh = model.fit(x, y, epochs=2)\n"
+                 "m = h.history['val_mae']\n", id="metric-short-name-compiled"),
 ]
 
 
@@ -172,6 +185,13 @@ def test_keras2_upgrade_is_idempotent(before, after):
                  "c4 = keras.callbacks.ModelCheckpoint(d + '/w.h5', save_weights_only=True)\n"
                  "model.fit(x, epochs=1)\nmodel.save('m.h5')\nmodel.save_weights('m.weights.h5')\n"
                  "img.save('out')\nnp.save('arr', x)\n", id="paths-keras3-takes-or-not-a-literal"),
+    pytest.param("import keras\nmodel.compile(loss='mse', metrics=['acc'])\nh = model.fit(x, y, epochs=2)\n"
+                 "a = h.history['val_acc']\ncb = keras.callbacks.EarlyStopping(monitor='val_acc')\n", id="metric-read-as-compiled"),
+    pytest.param("import keras\nmodel.compile(loss='mse', metrics=[keras.metrics.BinaryAccuracy(name='acc')])\n"
+                 "h = model.fit(x, y, epochs=2)\na = h.history['val_acc']\n", id="metric-object-named-by-the-user"),
+    pytest.param("import keras\nmodel.compile(loss='mse', metrics=['acc', 'accuracy'])\nother = {'acc': 1}\n"
+                 "h = model.fit(x, y, epochs=2)\na = h.history['val_mean_absolute_error'] + other['acc']\n",
+                 id="metric-both-names-compiled-or-not-a-history"),
     pytest.param("import keras\nfrom tensorflow.keras.preprocessing.image import ImageDataGenerator\n"
                  "from keras.preprocessing.image import load_img\nfrom keras.preprocessing import image\n"
                  "a = image.img_to_array(load_img(p))\n", id="legacy-names-kept-or-already-from-tensorflow"),

@@ -1,4 +1,4 @@
-"""OPT220-OPT227: Keras 2 forms that Keras 3 rejects, each with the one-line edits that
+"""OPT220-OPT228: Keras 2 forms that Keras 3 rejects, each with the one-line edits that
 `optpar upgrade` makes (`Diagnostic.fix`); a form it cannot rewrite safely gets no fix.
 
 The Keras names are data: the arguments Keras 3 takes only as a list are roles.csv's `list_only`
@@ -12,6 +12,8 @@ Keras 3 renamed, the modules it dropped and the model methods it renamed are ker
 from __future__ import annotations
 
 import ast
+import re
+import string
 from collections.abc import Mapping, Sequence
 
 from optpar.analysis.facts import Facts
@@ -42,6 +44,7 @@ def lint(path: str, text: str, facts: Facts, lines: SourceLines, catalog: Catalo
     found.extend(_save_paths(path, facts, lines, keyed))
     found.extend(_model_methods(path, facts, lines, catalog.moved("method"), keyed))
     found.extend(_legacy_names(path, facts, lines, catalog.moved("legacy")))
+    found.extend(_metric_names(path, facts, lines, catalog.moved("metric"), keyed))
     found.sort(key=lambda d: (d.line, d.col))
     return found
 
@@ -492,3 +495,102 @@ def _legacy_import(path: str, line: int, col: int, module: str, names: list[str]
     message = (f"Keras 3 has {', '.join(repr(n) for n in names)} only in TensorFlow's Keras; "
                f"import from '{new}'")
     return Diagnostic(path, line, max(col, 1), "OPT227", message + (REWRITES if fix else ""), fix)
+
+
+# -- OPT228: a metric read under the name Keras 2 logged it as ----------------------------------
+
+def _metric_names(path: str, facts: Facts, lines: SourceLines, aliases: Mapping[str, str],
+                  keyed: Sequence[tuple[ast.Call, Key]]) -> list[Diagnostic]:
+    """OPT228: `history.history['val_acc']`, `EarlyStopping(monitor='val_acc')` or
+    `ModelCheckpoint('w-{val_acc:.2f}.h5')` in a file that compiles `metrics=['accuracy']`. Keras
+    2.2 logged that metric as `acc`, Keras 3 logs it as written in `compile` (`accuracy`): the
+    name read becomes the compiled one. Only where every `compile` of the file lists its metrics
+    as strings, and exactly one of them is another name of the metric read (keras2.csv's `metric`
+    rows: `acc` and `accuracy`, `mae` and `mean_absolute_error`, ...)."""
+    compiled: set[str] = set()
+    for call, key in keyed:
+        if key != ("Model", "compile"):
+            continue
+        for keyword in call.keywords:
+            if keyword.arg in ("metrics", "weighted_metrics"):
+                value = keyword.value
+                items = value.elts if isinstance(value, (ast.List, ast.Tuple)) else None
+                if items is None or not all(isinstance(i, ast.Constant) and isinstance(i.value, str) for i in items):
+                    return []  # a metric object or a name: what it logs is not known here
+                compiled.update(i.value for i in items)
+            elif keyword.arg is None:
+                return []
+    groups: dict[str, set[str]] = {}
+    for old, new in aliases.items():
+        group = groups.get(old, set()) | groups.get(new, set()) | {old, new}
+        for name in group:
+            groups[name] = group
+
+    def renamed(read: str) -> str | None:
+        prefix = "val_" if read.startswith("val_") else ""
+        base = read[len(prefix):]
+        if base in compiled or base not in groups:
+            return None
+        logged = groups[base] & compiled
+        return prefix + logged.pop() if len(logged) == 1 else None
+
+    found: list[Diagnostic] = []
+    for literal, is_path in _metric_reads(facts, keyed):
+        if not is_path:  # a key or a monitor: the whole string
+            new = renamed(literal.value)
+            pairs = [(literal.value, new)] if new else []
+        else:  # a checkpoint path: its `{val_acc:.2f}` fields
+            fields = set(_format_fields(_ending(literal)))
+            pairs = [(name, new) for name in sorted(fields) if (new := renamed(name))]
+        if not pairs:
+            continue
+        written = lines.segment(literal)
+        text = written
+        for old, new in pairs:
+            text = (re.sub(r"\{" + re.escape(old) + r"(?=[:}!])", "{" + new, text) if is_path
+                    else text.replace(f"'{old}'", f"'{new}'").replace(f'"{old}"', f'"{new}"'))
+        line, col = literal.lineno, lines.char_col(literal.lineno, literal.col_offset) + 1
+        fix = (TextEdit(line, col, written, text),) if literal.end_lineno == line and text != written else ()
+        shown = ", ".join(f"{old!r} as {new!r}" for old, new in pairs)
+        message = f"Keras 3 logs a metric under the name compile() gives it: read {shown}"
+        found.append(Diagnostic(path, line, col, "OPT228", message + (REWRITES if fix else ""), fix))
+    return found
+
+
+def _metric_reads(facts: Facts, keyed: Sequence[tuple[ast.Call, Key]]) -> list[tuple[ast.expr, bool]]:
+    """The literals that name a logged metric, each with whether it is a path: a key of what
+    `fit` returned (`h.history['acc']`, or a name holding `h.history`), a callback's `monitor=`,
+    and a ModelCheckpoint's path (its format fields)."""
+    fits = {id(call) for call, key in keyed if key == ("Model", "fit")}
+    found: list[tuple[ast.expr, bool]] = []
+    for node in ast.walk(facts.tree):
+        if (isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant)
+                and isinstance(node.slice.value, str) and _history_of_fit(facts, fits, node.value)):
+            found.append((node.slice, False))
+    for call, key in keyed:
+        if key[0] != "callbacks":
+            continue
+        for keyword in call.keywords:
+            if keyword.arg == "monitor" and isinstance(keyword.value, ast.Constant) and isinstance(keyword.value.value, str):
+                found.append((keyword.value, False))
+        if key[1] == "ModelCheckpoint" and (argument := _argument(call, 0, "filepath")) is not None:
+            literal = _path_literal(facts, argument)
+            if literal is not None and _ending(literal) is not None:
+                found.append((literal, True))
+    return found
+
+
+def _history_of_fit(facts: Facts, fits: set[int], node: ast.expr) -> bool:
+    """Whether `node` is `h.history` with `h` what a fit returned, or a name that holds only that."""
+    if isinstance(node, ast.Attribute):
+        return node.attr == "history" and _fit_result(facts, fits, node.value)
+    values = facts.scope_values(node) if isinstance(node, ast.Name) else None
+    return bool(values) and all(_history_of_fit(facts, fits, v) for v in values if not isinstance(v, ast.Name))
+
+
+def _format_fields(text: str) -> list[str]:
+    """The names of the `{name:spec}` fields of a format string."""
+    try:
+        return [name for _, name, _, _ in string.Formatter().parse(text) if name]
+    except ValueError:
+        return []
