@@ -408,10 +408,11 @@ def _renamed_method(path: str, lines: SourceLines, call: ast.Call, func: ast.Att
 
 
 def _dropped_arguments(path: str, lines: SourceLines, call: ast.Call, method: str) -> list[Diagnostic]:
-    """OPT226 for each dropped argument of `call`. Arguments next to each other go as one run:
-    with the comma before them (`, workers=4, use_multiprocessing=True`) when the argument before
-    the run ends on their line, else with the comma after them when the argument after it starts
-    there; a run alone on its lines is reported only."""
+    """OPT226 for each dropped argument of `call`. Arguments next to each other on a line go as
+    one run: with the comma before them (`, workers=4, use_multiprocessing=True`) when the
+    argument before the run ends on their line, else with the comma after them when the argument
+    after it starts there; a run alone on its line goes with the comma after it, and with its
+    indent when nothing is left (the line stays, empty, so that a notebook's cells keep theirs)."""
     arguments = sorted([*call.args, *call.keywords], key=lambda a: (a.lineno, a.col_offset))
     dropped = [isinstance(a, ast.keyword) and a.arg in _QUEUE_ARGUMENTS for a in arguments]
     found: list[Diagnostic] = []
@@ -421,7 +422,7 @@ def _dropped_arguments(path: str, lines: SourceLines, call: ast.Call, method: st
             index += 1
             continue
         end = index
-        while end + 1 < len(arguments) and dropped[end + 1]:
+        while end + 1 < len(arguments) and dropped[end + 1] and arguments[end + 1].lineno == arguments[end].end_lineno:
             end += 1
         first, last = arguments[index], arguments[end]
         before = arguments[index - 1] if index else None
@@ -434,10 +435,15 @@ def _dropped_arguments(path: str, lines: SourceLines, call: ast.Call, method: st
                 start, stop = lines.char_col(line, before.end_col_offset), lines.char_col(line, last.end_col_offset)
             elif after is not None and after.lineno == line:
                 start, stop = lines.char_col(line, first.col_offset), lines.char_col(line, after.col_offset)
-            else:
-                start = stop = -1
-            removed = text[start:stop] if start >= 0 else ""
-            if removed.count(",") == end - index + 1:  # the commas between, and the one before or after
+            else:  # alone on its line: with the comma after it, and the indent when nothing else is left
+                start, stop = lines.char_col(line, first.col_offset), lines.char_col(line, last.end_col_offset)
+                stop += len(text[stop:]) - len(text[stop:].lstrip(" ,")) if text[stop:].lstrip(" ").startswith(",") else 0
+                if not text[:start].strip() and text[stop:].strip() in ("", ")"):
+                    start = 0 if not text[stop:].strip() else start
+            removed = text[start:stop]
+            commas = end - index + (1 if before is not None and before.end_lineno == line
+                                    or after is not None and after.lineno == line else 0)
+            if removed.count(",") >= commas and removed.strip(" ,"):
                 fix = (TextEdit(line, start + 1, removed, ""),)
         for keyword in arguments[index:end + 1]:
             line, col = keyword.lineno, lines.char_col(keyword.lineno, keyword.col_offset) + 1
