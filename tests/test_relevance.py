@@ -3,7 +3,8 @@
 A notebook that trains several models one after another is scored on its last fit(): the values
 of the models before it change nothing the search measures. Before/after pairs on scan ids, the
 forms that feed the fit (a builder, a callback list, a teacher, a function with `global`), and
-the cases left as before (one model; a fit inside a function)."""
+the cases left as before (one model; a fit inside a function); and the functions and classes
+nothing runs, whose values and fits are left out wherever the measured fit is."""
 from __future__ import annotations
 
 import pytest
@@ -124,6 +125,94 @@ train(keras.Sequential([layers.Dense(24, activation="relu"), layers.Dense(2, act
 """
     values = set(ids(text).values())
     assert {8, 24} <= values
+
+
+NEVER_RUN = DATA + """
+def old_model():  # kept from an earlier experiment; nothing calls it
+    model = keras.Sequential([layers.Dense(512, activation="tanh"), layers.Dense(2, activation="softmax")])
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    model.fit(x, y, epochs=9, validation_split=0.2)
+
+class Unused(keras.Model):
+    def __init__(self):
+        super().__init__()
+        self.hidden = layers.Dense(256, activation="elu")
+
+def build():
+    return keras.Sequential([layers.Dense(16, activation="relu"), layers.Dense(2, activation="softmax")])
+
+def main():
+    model = build()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.fit(x, y, epochs=2, batch_size=16, validation_split=0.2)
+
+def later():  # after main, and nothing calls it either: its fit is not the one measured
+    other = keras.Sequential([layers.Dense(4), layers.Dense(2, activation="softmax")])
+    other.compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy")
+    other.fit(x, y, epochs=7, validation_split=0.2)
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+def test_a_function_or_class_nothing_runs_is_left_as_written_and_its_fit_is_not_measured():
+    analysis = analyze_text(NEVER_RUN)
+    assert {s.id: s.default for s in analysis.sites} == {
+        "dense_units": 16, "dense_activation": "relu", "compile_optimizer": "adam",
+        "fit_epochs": 2, "fit_batch_size": 16}
+    assert analysis.fit.span.line == NEVER_RUN.splitlines().index(
+        '    model.fit(x, y, epochs=2, batch_size=16, validation_split=0.2)') + 1
+
+
+def test_what_is_called_read_or_decorated_runs():  # no-op: each of them may run
+    text = NEVER_RUN.replace("def old_model():", "@register\ndef old_model():").replace(
+        "    model = build()", "    model = build() if Unused else later()")
+    values = set(ids(text).values())
+    assert {512, 256, 4, 16} <= values
+
+
+def test_a_module_of_functions_that_nothing_calls_keeps_every_value():  # no-op: a library's file
+    text = NEVER_RUN.split('if __name__ == "__main__":')[0]
+    assert {512, 16, 4} <= set(ids(text).values())
+
+
+def test_a_constant_two_builders_read_does_not_tie_the_earlier_model_to_the_fit():
+    text = DATA + """
+hidden = 32
+
+def first():
+    return keras.Sequential([layers.Dense(hidden), layers.Dense(64, activation="relu"), layers.Dense(2)])
+
+def second():
+    return keras.Sequential([layers.Dense(hidden), layers.Dense(16, activation="relu"), layers.Dense(2)])
+
+model = first()
+model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
+model.fit(x, y, epochs=1, validation_split=0.2)
+model = second()
+model.compile(optimizer="adam", loss="mse")
+model.fit(x, y, epochs=2, validation_split=0.2)
+"""
+    assert ids(text) == {"hidden": 32, "dense_units": 16, "dense_activation": "relu", "compile_optimizer": "adam",
+                         "fit_epochs": 2}
+
+
+def test_a_builder_called_for_an_earlier_model_keeps_the_values_that_call_passes():
+    text = DATA + """
+def get_model(rate, decay):
+    return keras.Sequential([layers.Dense(8, kernel_regularizer=keras.regularizers.l2(decay)),
+                             layers.Dropout(rate), layers.Dense(2, activation="softmax")])
+
+first = get_model(0.3, 1e-3)
+first.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+first.fit(x, y, epochs=1, validation_split=0.2)
+model = get_model(0.4, 1e-4)
+model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+model.fit(x, y, epochs=2, validation_split=0.2)
+"""
+    values = {s.default for s in analyze_text(text).sites}
+    assert {0.4, 1e-4} <= values and not {0.3, 1e-3} & values
 
 
 @pytest.mark.parametrize("guard", [False, True])

@@ -33,7 +33,7 @@ from itertools import chain
 
 from optpar.analysis.absl_flags import flag_reads, start
 from optpar.analysis.calls import callee
-from optpar.analysis.facts import collect
+from optpar.analysis.facts import Facts, collect
 from optpar.analysis.datasets import untuned
 from optpar.analysis.fit import measured_call, measured_fit
 from optpar.analysis import keras1, keras2
@@ -42,8 +42,8 @@ from optpar.analysis.loops import epoch_loop, epoch_loop_bound, loop_candidates,
 from optpar.analysis.naming import sites
 from optpar.analysis.outputs import find_outputs
 from optpar.analysis.records import AbslRun, Analysis, Diagnostic, FitCall, Site, Span
-from optpar.analysis.relevance import feeding
-from optpar.analysis.rules import candidates
+from optpar.analysis.relevance import Feeding, feeding, inside, never_run
+from optpar.analysis.rules import Candidate, candidates
 from optpar.analysis.shapes import coupled_sizes, summed_sizes
 from optpar.analysis.syntax import SourceLines, parse_python
 from optpar.metadata import Catalog
@@ -61,8 +61,13 @@ def analyze(text: str, path: str, catalog: Catalog) -> Analysis:
     outputs = find_outputs(facts, catalog, sums)
     keyed = [(call, key) for call in facts.calls
              if (key := callee(facts, catalog.roles, call)) is not None]
-    fit = measured_fit(lines, catalog.roles, keyed)
-    measured = measured_call(keyed)
+    # the measured fit is the last one that runs; a function nothing calls runs none
+    dead = never_run(facts)
+    live = [(call, key) for call, key in keyed if not inside(call, dead, facts)]
+    if measured_call(live) is None:  # a module of functions that nothing calls: all of them count
+        dead, live = frozenset(), keyed
+    fit = measured_fit(lines, catalog.roles, live)
+    measured = measured_call(live)
     held = (untuned(facts, catalog.roles, keyed, measured) | coupled_sizes(catalog.roles, keyed)
             | summed_sizes(facts, catalog.roles, keyed, sums))
     passes = None
@@ -73,7 +78,7 @@ def analyze(text: str, path: str, catalog: Catalog) -> Analysis:
     fed = feeding(facts, measured, catalog.roles.reads_only)
     found = sites((c for c in chain(candidates(facts, catalog, outputs, keyed, held),
                                     loop_candidates(facts, outputs, keyed), [passes] if passes else ())
-                   if fed is None or fed.feeds(c.call, facts)), path, lines)
+                   if _runs_for_the_fit(c, fed, dead, facts)), path, lines)
     if passes is not None and fit is not None:  # the runtime plans pruning on the loop's passes
         bound = lines.span(passes.node)
         fit = replace(fit, passes=next(((s.id, loop_start(loop)) for s in found if s.span == bound), None))
@@ -87,3 +92,13 @@ def analyze(text: str, path: str, catalog: Catalog) -> Analysis:
                     fed.idle_lines() if fed is not None else frozenset(), fresh,
                     None if run is None else AbslRun(lines.span(run.call), run.main,
                                                      flag_reads(facts, {s.absl_flag for s in found if s.absl_flag})))
+
+
+def _runs_for_the_fit(candidate: Candidate, fed: Feeding | None, dead: frozenset[int], facts: Facts) -> bool:
+    """Whether both the call a value is an argument of and the value itself (a literal passed
+    to a function of the file, a constant) lie in code that feeds the measured fit: a call of a
+    builder for an earlier model passes values of its own (`get_model(0.3, 1e-3)` before
+    `get_model(0.3, 1e-4)`)."""
+    if fed is not None:
+        return fed.feeds(candidate.call, facts) and fed.feeds(candidate.node, facts)
+    return not inside(candidate.call, dead, facts) and not inside(candidate.node, dead, facts)

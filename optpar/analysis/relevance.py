@@ -21,7 +21,8 @@ binds (an earlier `model = ...` is another model) unless it reads it. A function
 file feeds the fit when code that does calls it. The statements before
 the fit that feed it nothing run once in the tuning script, not in each trial (plan.py). A fit()
 inside a function is left alone: a function called for several models scores their mean (the runtime's
-rule), so every value there is tuned as before.
+rule), so every value there is tuned as before; only the functions and classes nothing runs are
+left out (`never_run`).
 """
 
 from __future__ import annotations
@@ -46,9 +47,7 @@ class Feeding:
 
     def feeds(self, node: ast.AST, facts: Facts) -> bool:
         """Whether `node` lies in a statement (or a definition) that feeds the fit."""
-        while node is not None and id(node) not in self.statements:
-            node = facts.parents.get(node)
-        return node is not None
+        return inside(node, self.statements, facts)
 
     def idle_lines(self) -> frozenset[int]:
         """The first lines of the statements before the fit that feed it nothing: the planner runs
@@ -86,6 +85,35 @@ def feeding(facts: Facts, measured: ast.Call | None, reads_only: frozenset = fro
         used |= needed
     feeding_statements |= {id(stmt) for name, stmt in definitions.items() if name in used}
     return Feeding(tuple(body), frozenset(feeding_statements), index)
+
+
+def never_run(facts: Facts) -> frozenset[int]:
+    """The ids of the file's top-level functions and classes that nothing runs: no top-level
+    statement reads their name, nor a definition that one reads, and they have no decorator
+    (which may register them). `def test_functional(): ...` beside the `main()` that trains: its
+    fit is not the measured one, and its values change nothing."""
+    body = _top_level(facts.tree)
+    definitions = {stmt.name: stmt for stmt in body if isinstance(stmt, _SCOPES)}
+    todo: list[str] = []
+    for stmt in body:
+        if isinstance(stmt, _SCOPES):
+            todo += [stmt.name] if stmt.decorator_list else []
+        else:
+            todo += list(_names(stmt)[0] & definitions.keys())
+    reached: set[str] = set()
+    while todo:
+        name = todo.pop()
+        if name not in reached:
+            reached.add(name)
+            todo += list(_free(definitions[name]) & definitions.keys())
+    return frozenset(id(d) for name, d in definitions.items() if name not in reached)
+
+
+def inside(node: ast.AST, ids: frozenset[int], facts: Facts) -> bool:
+    """Whether `node` lies in one of the statements `ids` names."""
+    while node is not None and id(node) not in ids:
+        node = facts.parents.get(node)
+    return node is not None
 
 
 # The libraries whose global state a fit runs under: a seed, a dtype policy, a session, a device
@@ -254,7 +282,9 @@ class _Flow:
         found = self._changed_in(stmt)
         for definition in self._called(reads):
             found |= self._changed_in(definition) & self._free[definition.name]
-        return found - self.modules - self.definitions.keys()
+        # a name bound once to a literal holds a number, a string or a tuple: nothing changes it in
+        # place (`layers.Dense(hidden)` only reads `hidden = 32`)
+        return {name for name in found - self.modules - self.definitions.keys() if self.facts.constant(name) is None}
 
     def _changed_in(self, node: ast.AST) -> set[str]:
         found: set[str] = set()
