@@ -93,12 +93,13 @@ class Row:
 
 @dataclass(frozen=True)
 class Keras1Rule:
-    """A Keras-1 argument name that Keras 3 rejects or misreads, and its modern name."""
+    """An argument name of Keras 1 or 2 that Keras 3 rejects or misreads, and its modern name
+    (none: the argument is removed, `fit(workers=4)`)."""
 
     code: str       # "OPT202"
     layer: str      # "layers.Dense", or a pattern "optimizers.*", "layers.*", "*"
     old: str
-    new: str
+    new: str        # "" when Keras 3 has no such argument and `upgrade` removes it
     message: str
     source: str = ""
 
@@ -352,7 +353,7 @@ def read_keras1(path: str | os.PathLike) -> list[Keras1Rule]:
             except ValueError:
                 raise c.error("Layer", f"Layer must be a dotted path or a pattern like 'layers.*', not {layer!r}") from None
         for name, value in (("Old", old), ("New", new)):
-            if not IDENT.match(value):
+            if not IDENT.match(value) and not (name == "New" and value == ""):  # no New: removed
                 raise c.error(name, f"{name} must be a Python identifier, not {value!r}")
         if not message:
             raise c.error("Message", "Message is empty")

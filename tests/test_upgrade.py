@@ -136,6 +136,10 @@ KERAS2 = [
                  "p = model.predict(x, max_queue_size=10,verbose=0)\n",
                  "import keras\nmodel.compile(loss='mse')\nmodel.fit(x, y, epochs=2)\np = model.predict(x,verbose=0)\n",
                  id="queue-arguments"),
+    pytest.param("from keras.callbacks import ModelCheckpoint, TensorBoard\n"
+                 "cb = [ModelCheckpoint('m.keras', period=5), TensorBoard(log_dir='logs', batch_size=32, write_grads=True)]\n",
+                 "from keras.callbacks import ModelCheckpoint, TensorBoard\n"
+                 "cb = [ModelCheckpoint('m.keras'), TensorBoard(log_dir='logs')]\n", id="callback-arguments-dropped"),
     pytest.param("import keras\nmodel.compile(loss='mse')\nmodel.fit(x, y,  # data\n          workers=2,\n"
                  "          epochs=3,\n          max_queue_size=10)\n",
                  "import keras\nmodel.compile(loss='mse')\nmodel.fit(x, y,  # data\n\n"

@@ -1,7 +1,10 @@
-"""OPT2xx: Keras 1 forms that Keras 3 rejects or misreads, on the calls the matcher resolved.
+"""OPT2xx: Keras 1 and 2 argument forms that Keras 3 rejects or misreads, on the calls the
+matcher resolved.
 
-Argument names come from keras1.csv (`nb_epoch`, `border_mode`, ...); positional forms
-(`Conv2D(32, 3, 3)`: OPT201) from roles.csv's `keras1_positional` rows.
+Argument names come from keras1.csv (`nb_epoch` renamed `epochs`, `border_mode` renamed
+`padding`, ...; a row with no New is an argument Keras 3 dropped, removed: `fit(workers=4)`,
+`ModelCheckpoint(period=5)`); positional forms (`Conv2D(32, 3, 3)`: OPT201) from roles.csv's
+`keras1_positional` rows.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ import ast
 from collections.abc import Sequence
 
 from optpar.analysis.records import Diagnostic, TextEdit
+from optpar.analysis.removal import removed_arguments
 from optpar.analysis.syntax import SourceLines, literal_value
 from optpar.csvrows import Key
 from optpar.metadata import Catalog, Keras1Rule
@@ -24,9 +28,12 @@ def lint(path: str, lines: SourceLines, catalog: Catalog,
         if key not in rules:
             rules[key] = catalog.keras1_rules(key)
         given = {keyword.arg for keyword in call.keywords}
+        removed = {rule.old: (rule.code, rule.message) for rule in rules[key] if not rule.new}
+        if given & removed.keys():
+            found.extend(removed_arguments(path, lines, call, removed))
         for keyword in call.keywords:
             for rule in rules[key]:
-                if keyword.arg == rule.old:
+                if keyword.arg == rule.old and rule.new:
                     # renamed by `optpar upgrade` unless the call passes the new name too
                     line, col = keyword.lineno, lines.char_col(keyword.lineno, keyword.col_offset) + 1
                     fix = () if rule.new in given else (TextEdit(line, col, rule.old, rule.new),)

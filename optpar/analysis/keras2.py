@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 
 from optpar.analysis.facts import Facts
 from optpar.analysis.records import Diagnostic, TextEdit
+from optpar.analysis.removal import removed_arguments
 from optpar.analysis.syntax import SourceLines
 from optpar.csvrows import Key
 from optpar.imports import canonical, dotted
@@ -42,7 +43,7 @@ def lint(path: str, text: str, facts: Facts, lines: SourceLines, catalog: Catalo
     found.extend(_history_keys(path, text, facts, lines, catalog.moved("history"), keyed))
     found.extend(_modules(path, facts, lines, catalog.moved("module")))
     found.extend(_save_paths(path, facts, lines, keyed))
-    found.extend(_model_methods(path, facts, lines, catalog.moved("method"), keyed))
+    found.extend(_model_methods(path, facts, lines, catalog, keyed))
     found.extend(_legacy_names(path, facts, lines, catalog.moved("legacy")))
     found.extend(_metric_names(path, facts, lines, catalog.moved("metric"), keyed))
     found.sort(key=lambda d: (d.line, d.col))
@@ -362,9 +363,9 @@ def _literal_edit(lines: SourceLines, node: ast.expr, old: str, new: str) -> Tex
 
 # -- OPT225, OPT226: model methods and the fit arguments Keras 3 dropped ------------------------
 
-# Keras 3 reads data in worker processes only through a PyDataset, which takes these itself.
-_QUEUE_ARGUMENTS = ("workers", "use_multiprocessing", "max_queue_size")
-_DATA_METHODS = frozenset({"fit", "evaluate", "predict"})
+# `fit` is a key of keras1.csv, whose rows with no New say which of its arguments Keras 3 dropped;
+# `evaluate` and `predict` dropped the same ones (`workers=`: a keras.utils.PyDataset takes it).
+_LIKE_FIT = frozenset({"evaluate", "predict"})
 
 
 def _model_receivers(keyed: Sequence[tuple[ast.Call, Key]]) -> set[str]:
@@ -373,12 +374,15 @@ def _model_receivers(keyed: Sequence[tuple[ast.Call, Key]]) -> set[str]:
             if key[0] == "Model" and isinstance(call.func, ast.Attribute)} - {None}
 
 
-def _model_methods(path: str, facts: Facts, lines: SourceLines, renamed: Mapping[str, str],
+def _model_methods(path: str, facts: Facts, lines: SourceLines, catalog: Catalog,
                    keyed: Sequence[tuple[ast.Call, Key]]) -> list[Diagnostic]:
     """OPT225: `model.fit_generator(gen, ...)`, a model method Keras 3 renamed (`fit`): renamed
     where the call passes at most its first argument by position, since the two methods' other
-    positional parameters differ. OPT226: `workers=`, `use_multiprocessing=` and `max_queue_size=`
-    of `fit`, `evaluate` and `predict`, which Keras 3 rejects: removed with the comma before them."""
+    positional parameters differ. The arguments of `evaluate` and `predict` that Keras 3 dropped
+    from them as from `fit` (OPT226, `workers=`): removed (keras1.lint does `fit`'s)."""
+    renamed = catalog.moved("method")
+    dropped = {rule.old: (rule.code, rule.message.replace("fit()", "%s()"))
+               for rule in catalog.keras1_rules(("Model", "fit")) if not rule.new}
     models = _model_receivers(keyed)
     found: list[Diagnostic] = []
     for call in facts.calls:
@@ -388,8 +392,9 @@ def _model_methods(path: str, facts: Facts, lines: SourceLines, renamed: Mapping
         method = renamed.get(func.attr, func.attr)
         if func.attr in renamed:
             found.append(_renamed_method(path, lines, call, func, method))
-        if method in _DATA_METHODS:
-            found.extend(_dropped_arguments(path, lines, call, method))
+        if method in _LIKE_FIT:
+            found.extend(removed_arguments(path, lines, call, {name: (code, message % method)
+                                                               for name, (code, message) in dropped.items()}))
     return found
 
 
@@ -406,53 +411,6 @@ def _renamed_method(path: str, lines: SourceLines, call: ast.Call, func: ast.Att
         message += " with its arguments by keyword (their positions differ)"
     return Diagnostic(path, line, col, "OPT225", message + (REWRITES if fix else ""), fix)
 
-
-def _dropped_arguments(path: str, lines: SourceLines, call: ast.Call, method: str) -> list[Diagnostic]:
-    """OPT226 for each dropped argument of `call`. Arguments next to each other on a line go as
-    one run: with the comma before them (`, workers=4, use_multiprocessing=True`) when the
-    argument before the run ends on their line, else with the comma after them when the argument
-    after it starts there; a run alone on its line goes with the comma after it, and with its
-    indent when nothing is left (the line stays, empty, so that a notebook's cells keep theirs)."""
-    arguments = sorted([*call.args, *call.keywords], key=lambda a: (a.lineno, a.col_offset))
-    dropped = [isinstance(a, ast.keyword) and a.arg in _QUEUE_ARGUMENTS for a in arguments]
-    found: list[Diagnostic] = []
-    index = 0
-    while index < len(arguments):
-        if not dropped[index]:
-            index += 1
-            continue
-        end = index
-        while end + 1 < len(arguments) and dropped[end + 1] and arguments[end + 1].lineno == arguments[end].end_lineno:
-            end += 1
-        first, last = arguments[index], arguments[end]
-        before = arguments[index - 1] if index else None
-        after = arguments[end + 1] if end + 1 < len(arguments) else None
-        fix: tuple[TextEdit, ...] = ()
-        if first.lineno == last.end_lineno:
-            line = first.lineno
-            text = lines.lines[line - 1]
-            if before is not None and before.end_lineno == line:
-                start, stop = lines.char_col(line, before.end_col_offset), lines.char_col(line, last.end_col_offset)
-            elif after is not None and after.lineno == line:
-                start, stop = lines.char_col(line, first.col_offset), lines.char_col(line, after.col_offset)
-            else:  # alone on its line: with the comma after it, and the indent when nothing else is left
-                start, stop = lines.char_col(line, first.col_offset), lines.char_col(line, last.end_col_offset)
-                stop += len(text[stop:]) - len(text[stop:].lstrip(" ,")) if text[stop:].lstrip(" ").startswith(",") else 0
-                if not text[:start].strip() and text[stop:].strip() in ("", ")"):
-                    start = 0 if not text[stop:].strip() else start
-            removed = text[start:stop]
-            commas = end - index + (1 if before is not None and before.end_lineno == line
-                                    or after is not None and after.lineno == line else 0)
-            if removed.count(",") >= commas and removed.strip(" ,"):
-                fix = (TextEdit(line, start + 1, removed, ""),)
-        for keyword in arguments[index:end + 1]:
-            line, col = keyword.lineno, lines.char_col(keyword.lineno, keyword.col_offset) + 1
-            message = (f"Keras 2 argument '{keyword.arg}' of {method}() is rejected by Keras 3 "
-                       "(a keras.utils.PyDataset takes it); remove it")
-            found.append(Diagnostic(path, line, col, "OPT226",
-                                    message + (" (optpar upgrade removes it)" if fix else ""), fix))
-        index = end + 1
-    return found
 
 
 # -- OPT227: names Keras 3 keeps only in TensorFlow's Keras ------------------------------------
