@@ -350,7 +350,8 @@ def _same_literals(facts: Facts, literal: ast.expr) -> list[ast.Constant]:
 
 
 def _literal_edit(lines: SourceLines, node: ast.expr, old: str, new: str) -> TextEdit | None:
-    """The edit that ends the single-line literal `node` in `new` instead of `old`."""
+    """The edit that ends the single-line literal `node` in `new` instead of `old`: only that
+    ending changes (OPT228 may rename a `{val_acc}` field earlier in the same literal)."""
     written = lines.segment(node)
     quote = written[-1:]
     if node.end_lineno != node.lineno or quote not in ("'", '"') or written.endswith(quote * 3):
@@ -358,7 +359,7 @@ def _literal_edit(lines: SourceLines, node: ast.expr, old: str, new: str) -> Tex
     if not written.endswith(old + quote):
         return None
     line, col = node.lineno, lines.char_col(node.lineno, node.col_offset) + 1
-    return TextEdit(line, col, written, written[:len(written) - len(old) - 1] + new + quote)
+    return TextEdit(line, col + len(written) - 1 - len(old), old, new)
 
 
 # -- OPT225, OPT226: model methods and the fit arguments Keras 3 dropped ------------------------
@@ -509,12 +510,15 @@ def _metric_names(path: str, facts: Facts, lines: SourceLines, aliases: Mapping[
         if not pairs:
             continue
         written = lines.segment(literal)
-        text = written
-        for old, new in pairs:
-            text = (re.sub(r"\{" + re.escape(old) + r"(?=[:}!])", "{" + new, text) if is_path
-                    else text.replace(f"'{old}'", f"'{new}'").replace(f'"{old}"', f'"{new}"'))
         line, col = literal.lineno, lines.char_col(literal.lineno, literal.col_offset) + 1
-        fix = (TextEdit(line, col, written, text),) if literal.end_lineno == line and text != written else ()
+        edits: list[TextEdit] = []
+        for old, new in pairs:
+            if not is_path:  # the whole key, quotes included
+                edits += [TextEdit(line, col, written, written.replace(old, new))] if written[1:-1] == old else []
+            else:  # each `{old` field of the path, alone: OPT224 may change its ending
+                edits += [TextEdit(line, col + m.start() + 1, old, new)
+                          for m in re.finditer(r"\{" + re.escape(old) + r"(?=[:}!])", written)]
+        fix = tuple(edits) if literal.end_lineno == line else ()
         shown = ", ".join(f"{old!r} as {new!r}" for old, new in pairs)
         message = f"Keras 3 logs a metric under the name compile() gives it: read {shown}"
         found.append(Diagnostic(path, line, col, "OPT228", message + (REWRITES if fix else ""), fix))
