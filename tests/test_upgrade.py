@@ -164,6 +164,11 @@ KERAS2 = [
                  "m = h.history['val_mean_absolute_error']\n",
                  "import keras\nmodel.compile(loss='mse', metrics=('mae',))\nh = model.fit(x, y, epochs=2)\n"
                  "m = h.history['val_mae']\n", id="metric-short-name-compiled"),
+    pytest.param("import keras\nmodel.compile(loss='mse', metrics=['accuracy'])\n"
+                 "cb = keras.callbacks.ModelCheckpoint('w-{val_acc:.2f}-{epoch}.hdf5', monitor='val_acc')\n",
+                 "import keras\nmodel.compile(loss='mse', metrics=['accuracy'])\n"
+                 "cb = keras.callbacks.ModelCheckpoint('w-{val_accuracy:.2f}-{epoch}.keras', monitor='val_accuracy')\n",
+                 id="path-ending-and-metric-field-in-one-literal"),
 ]
 
 
