@@ -73,6 +73,32 @@ def test_a_gan_stops_after_one_trial_and_says_which_metric_to_pick(fixture_copy)
     assert [r["status"] for r in rows(path)] == ["ok", "ok"]
 
 
+def test_a_train_step_that_logs_no_validation_metric_is_refused_before_it_trains(tmp_path):
+    path = tmp_path / "two_losses.py"
+    path.write_text(
+        "import numpy as np\nimport tensorflow as tf\nimport keras\n\n"
+        "class TwoLosses(keras.Model):\n"
+        "    def train_step(self, data):\n"
+        "        x, y = data\n"
+        "        with tf.GradientTape() as tape:\n"
+        "            loss = tf.reduce_mean(tf.square(self(x, training=True) - y))\n"
+        "        grads = tape.gradient(loss, self.trainable_weights)\n"
+        "        self.optimizer.apply_gradients(zip(grads, self.trainable_weights))\n"
+        "        return {\"a_loss\": loss, \"b_loss\": 2.0 * loss}\n\n"
+        "inputs = keras.Input((4,))\nmodel = TwoLosses(inputs, keras.layers.Dense(1)(keras.layers.Dense(8)(inputs)))\n"
+        "model.compile(optimizer=keras.optimizers.Adam(1e-3))  # no loss: Keras cannot validate it\n"
+        "x = np.random.default_rng(0).random((64, 4)).astype('float32')\n"
+        "model.fit(x, x.sum(axis=1, keepdims=True), epochs=2, batch_size=16,\n"
+        "          callbacks=[keras.callbacks.LambdaCallback(on_epoch_end=lambda e, logs: open('epochs.log', 'a').write('x'))])\n",
+        encoding="utf-8")
+    proc = tune(path, "--max-evals", "2")
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert errors(proc) == ["two_losses.py:18:1: error: the model logs no validation metric (no val_loss, no val_*); "
+                            "it reports a_loss, b_loss: choose what to tune with --metric NAME --mode min|max, "
+                            "e.g. --metric a_loss --mode min"]
+    assert not (tmp_path / "epochs.log").exists()  # read from its train_step: no epoch ran for it
+
+
 def test_callback_files_go_under_each_trial_and_trials_stay_quiet(fixture_copy):
     path = fixture_copy("run_experiment.py")  # ModelCheckpoint + CSVLogger, then load_weights
     proc = tune(path, "--max-evals", "2")

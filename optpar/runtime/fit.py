@@ -51,6 +51,10 @@ def optpar_fit(fit, *args, **kwargs):
     model = fit.__self__
     recorder = again(state, model)
     arguments = with_validation(arguments, model, state)
+    if state.unvalidated and (state.requested or "val_").startswith("val_"):  # it asks what will not be logged
+        keys = returned_keys(model)  # what its train_step logs, when its source says
+        if keys:
+            raise Refusal(metric_refusal(state.requested, keys))
     arguments["callbacks"] = trial_callbacks(arguments.get("callbacks"), state, recorder)
     if not state.verbose:
         arguments["verbose"] = 0
@@ -110,6 +114,30 @@ def metric_refusal(requested: str | None, keys) -> str:
             requested, reported, how)
     return ("the model logs no validation metric (no val_loss, no val_*); it reports %s: "
             "choose what to tune with --metric NAME --mode min|max, e.g. %s" % (reported, how))
+
+
+def returned_keys(model) -> list[str]:
+    """The keys of the dicts its own `train_step` returns (`{"d_loss": ..., "g_loss": ...}`),
+    read from its source before any training; [] when it returns anything else, or has no
+    source to read (then one epoch shows what it logs)."""
+    import ast
+    import inspect
+    import textwrap
+
+    step = getattr(type(model), "train_step", None)
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(step)))
+    except (OSError, TypeError, SyntaxError):
+        return []
+    keys: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Return):
+            value = node.value
+            if not (isinstance(value, ast.Dict) and value.keys
+                    and all(isinstance(k, ast.Constant) and isinstance(k.value, str) for k in value.keys)):
+                return []
+            keys += [k.value for k in value.keys]
+    return list(dict.fromkeys(keys))
 
 
 def log_value(value):
