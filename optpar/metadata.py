@@ -60,7 +60,7 @@ KERAS1_COLUMNS = ("Code", "Layer", "Old", "New", "Message")
 KERAS2_COLUMNS = ("Old", "New")
 # keras2.csv: what an old name's first part is (the form optpar rewrites) -> the new name's
 MOVED_FORMS = MappingProxyType({"backend": "ops", "history": "history", "module": "module", "method": "method",
-                                "legacy": "tensorflow", "metric": "metric"})
+                                "legacy": "tensorflow", "metric": "metric", "padding": "padding"})
 
 _CODE = re.compile(r"OPT\d{3}\Z")
 
@@ -123,9 +123,11 @@ class Moved:
     method Keras 3 renamed (`method.fit_generator` -> `method.fit`), or a name of a Keras 2 module
     that Keras 3 keeps only in TensorFlow's Keras (`legacy.preprocessing.image.ImageDataGenerator`
     -> `tensorflow.keras.preprocessing.image.ImageDataGenerator`), or two names of one metric that
-    Keras 2 logged under one of them and Keras 3 logs as compiled (`metric.acc` -> `metric.accuracy`)."""
+    Keras 2 logged under one of them and Keras 3 logs as compiled (`metric.acc` -> `metric.accuracy`),
+    or a layer's `padding=` that Keras 2 read in any case and Keras 3 only in lower case
+    (`padding.SAME` -> `padding.same`)."""
 
-    form: str       # "backend" | "history" | "module" | "method" | "legacy" | "metric": Old's first part
+    form: str       # "backend", "history", "module", "method", "legacy", "metric" or "padding": Old's first part
     old: str        # "pow", "lr"
     new: str        # "power", "learning_rate"
     source: str = ""

@@ -15,7 +15,7 @@ to `PyDataset` (`, workers=4` is removed, OPT226), a name Keras 3 keeps only in 
 Keras (`from keras.preprocessing.image import ImageDataGenerator` imports from
 `tensorflow.keras.preprocessing.image`, OPT227), a metric read under its Keras 2.2 name
 (`history.history['val_acc']` becomes `['val_accuracy']` after `compile(metrics=['accuracy'])`,
-OPT228). Only that text
+OPT228), TensorFlow's `padding='SAME'` (`'same'`, OPT229). Only that text
 changes; the values, the comments, the formatting and the number of lines stay as written. What
 optpar cannot rewrite safely (a call that also passes the new name, Keras 1's positional kernel
 `Conv2D(32, 3, 3)`, OPT201, ...) is reported, for the user to edit.

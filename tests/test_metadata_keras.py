@@ -216,3 +216,11 @@ def test_two_names_of_a_metric_are_one_metric_logged_as_compiled(old, new):
         assert name in logged and f"val_{name}" in logged
     if old != "acc":  # compile() reads 'acc' and 'accuracy' by the loss; keras.metrics.get knows the others
         assert type(keras.metrics.get(old)) is type(keras.metrics.get(new))
+
+
+@pytest.mark.parametrize("old, new", sorted(load_catalog().moved("padding").items()))
+def test_a_padding_keras3_takes_only_in_lower_case(old, new):
+    x = keras.Input((4, 1))
+    with pytest.raises(ValueError, match="padding"):  # a pooling layer fails when called on a model's input
+        keras.layers.MaxPooling1D(2, padding=old)(x)
+    keras.layers.MaxPooling1D(2, padding=new)(x)

@@ -1,5 +1,5 @@
 """`optpar upgrade`: the Keras 1 keywords Keras 3 rejects, renamed in place (OPT202-OPT219), and the
-Keras 2 forms it rejects, rewritten (OPT220-OPT228)."""
+Keras 2 forms it rejects, rewritten (OPT220-OPT229)."""
 from __future__ import annotations
 
 import subprocess
@@ -169,6 +169,10 @@ KERAS2 = [
                  "import keras\nmodel.compile(loss='mse', metrics=['accuracy'])\n"
                  "cb = keras.callbacks.ModelCheckpoint('w-{val_accuracy:.2f}-{epoch}.keras', monitor='val_accuracy')\n",
                  id="path-ending-and-metric-field-in-one-literal"),
+    pytest.param("import tensorflow as tf\nc = tf.keras.layers.Conv1D(32, 5, strides=1, padding='SAME')  # tf\n"
+                 "p = tf.keras.layers.MaxPool1D(2, padding=\"VALID\")\n",
+                 "import tensorflow as tf\nc = tf.keras.layers.Conv1D(32, 5, strides=1, padding='same')  # tf\n"
+                 "p = tf.keras.layers.MaxPool1D(2, padding=\"valid\")\n", id="padding-in-upper-case"),
 ]
 
 
@@ -205,6 +209,8 @@ def test_keras2_upgrade_is_idempotent(before, after):
     pytest.param("import keras\nmodel.compile(loss='mse', metrics=['acc', 'accuracy'])\nother = {'acc': 1}\n"
                  "h = model.fit(x, y, epochs=2)\na = h.history['val_mean_absolute_error'] + other['acc']\n",
                  id="metric-both-names-compiled-or-not-a-history"),
+    pytest.param("import tensorflow as tf\nimport keras\ny = tf.nn.conv2d(x, w, strides=1, padding='SAME')\n"
+                 "c = keras.layers.Conv2D(8, 3, padding='same')\n", id="padding-of-tensorflow-or-lower-case"),
     pytest.param("import keras\nfrom tensorflow.keras.preprocessing.image import ImageDataGenerator\n"
                  "from keras.preprocessing.image import load_img\nfrom keras.preprocessing import image\n"
                  "a = image.img_to_array(load_img(p))\n", id="legacy-names-kept-or-already-from-tensorflow"),

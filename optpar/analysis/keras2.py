@@ -1,4 +1,4 @@
-"""OPT220-OPT228: Keras 2 forms that Keras 3 rejects, each with the one-line edits that
+"""OPT220-OPT229: Keras 2 forms that Keras 3 rejects, each with the one-line edits that
 `optpar upgrade` makes (`Diagnostic.fix`); a form it cannot rewrite safely gets no fix.
 
 The Keras names are data: the arguments Keras 3 takes only as a list are roles.csv's `list_only`
@@ -33,10 +33,13 @@ def lint(path: str, text: str, facts: Facts, lines: SourceLines, catalog: Catalo
     found: list[Diagnostic] = []
     backend = catalog.moved("backend")
     top: dict[str, tuple[str, ast.alias, bool]] | None = None
+    padding = catalog.moved("padding")
     for call, key in keyed:
         for keyword in call.keywords:
             if (key, keyword.arg) in catalog.roles.list_only:
                 found.extend(_string_list(path, lines, keyword))
+            elif keyword.arg == "padding" and key[0] == "layers":
+                found.extend(_padding(path, lines, keyword.value, padding))
         if key[0] == "backend" and key[1] in backend and not _tf_keras(facts, call.func):
             top = _top_level_imports(facts) if top is None else top
             found.append(_backend_function(path, facts, lines, top, call.func, key[1], backend[key[1]]))
@@ -59,6 +62,19 @@ def _string_list(path: str, lines: SourceLines, keyword: ast.keyword) -> list[Di
     fix = (TextEdit(line, col, text, f"[{text}]"),) if value.end_lineno == value.lineno else ()
     message = f"Keras 2 string {keyword.arg}={text} is rejected by Keras 3; use a list: {keyword.arg}=[{text}]"
     return [Diagnostic(path, line, col, "OPT220", message + (REWRITES if fix else ""), fix)]
+
+
+def _padding(path: str, lines: SourceLines, value: ast.expr, lower: Mapping[str, str]) -> list[Diagnostic]:
+    """OPT229: `MaxPool1D(2, padding='SAME')`, TensorFlow's spelling: Keras 2 read it in any
+    case; Keras 3's pooling layers fail on it when a model is built, its convolutions lower-case it
+    (keras2.csv's `padding` rows; rewritten on every layer, where it means the same)."""
+    if not (isinstance(value, ast.Constant) and value.value in lower):
+        return []
+    new = lower[value.value]
+    line, col, written = value.lineno, lines.char_col(value.lineno, value.col_offset) + 1, lines.segment(value)
+    fix = (TextEdit(line, col + 1, value.value, new),) if written[1:-1] == value.value else ()
+    message = f"padding={written} is rejected by Keras 3, which takes it in lower case: padding={written[0]}{new}{written[0]}"
+    return [Diagnostic(path, line, col, "OPT229", message + (REWRITES if fix else ""), fix)]
 
 
 def _tf_keras(facts: Facts, func: ast.expr) -> bool:
