@@ -31,7 +31,7 @@ import libcst as cst
 
 from optpar.analysis import Analysis
 from optpar.errors import UserError
-from optpar.units import (FUNCTIONS, SCOPES, Unit, body_ranges, called_names, contains, imported_names,
+from optpar.units import (FUNCTIONS, SCOPES, Unit, body_ranges, called_names, contains, free_reads, imported_names,
                           is_definition, is_docstring, is_future_import, is_main_guard, units_of, writes, writes_of)
 
 
@@ -346,12 +346,20 @@ class _Planner:
                 written = read_before if self._idle(unit, idle) else trial_writes | read_before
                 if not self._idle(unit, idle) and self._makes_fresh(unit):
                     written = written | trial_reads  # read by the trial: remade in it
-                if unit.writes & written or unit.reads & writes_of(before) or unit.paths & named_before:
+                # a function of the file it calls reads what only the trial binds (a tuned
+                # constant's `hidden = params["hidden"]`): run once, the name is not bound yet
+                called = set().union(*(free_reads(d.first) for d in definitions if _defined(d) & self._calls(unit)))
+                if (unit.writes & written or unit.reads & writes_of(before) or unit.paths & named_before
+                        or called & trial_writes - self._bound_once(once, definitions)):
                     once.remove(unit)
                     trial.append(unit)
                     changed = True
             trial.sort(key=lambda u: position[id(u)])
         return trial, once, definitions
+
+    @staticmethod
+    def _bound_once(once: list[Unit], definitions: list[Unit]) -> set[str]:
+        return writes_of(once) | set().union(*(_defined(d) for d in definitions))
 
     def _fitting_classes(self, fitters: set[str]) -> tuple[set[str], set[str]]:
         """The classes of the file whose methods run the measured fit() (a trainer object:
@@ -394,6 +402,11 @@ class _Planner:
                         names.add(stmt.name)
                         changed = True
         return names
+
+
+def _defined(unit: Unit) -> set[str]:
+    """The name a `def` or `class` statement binds (empty for any other statement)."""
+    return {unit.first.name} if len(unit.ast) == 1 and isinstance(unit.first, SCOPES) else set()
 
 
 def _attribute_calls(node: ast.AST) -> set[str]:

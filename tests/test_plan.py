@@ -674,3 +674,35 @@ def test_a_preprocessing_layer_adapted_once_is_shared_by_the_trials(tmp_path):  
     body = "x = y = None\nnorm = layers.Normalization()\nnorm.adapt(x)\n" + SHARED.replace("norm = layers.BatchNormalization()\n", "")
     text = generated(tmp_path, body)
     assert "norm.adapt(x)" not in run_trial(text) and "\nnorm.adapt(x)" in text.split("def run_trial")[0]
+
+
+EARLIER_MODEL = '''
+import numpy as np
+x = np.zeros((8, 4)); y = np.zeros(8)
+hidden = 32
+
+def first():
+    return keras.Sequential([layers.Dense(hidden), layers.Dense(1)])
+
+def second():
+    return keras.Sequential([layers.Dense(hidden), layers.Dense(16, activation="relu"), layers.Dense(1)])
+
+old = first()
+old.compile(optimizer="adam", loss="mse")
+old.fit(x, y, epochs=1)
+model = second()
+model.compile(optimizer="adam", loss="mse")
+model.fit(x, y, epochs=2, validation_split=0.2)
+'''
+
+
+def test_an_earlier_model_whose_builder_reads_a_tuned_constant_is_built_in_the_trial(tmp_path):
+    # `old = first()` feeds the measured fit nothing, but `first` reads `hidden`, which only the
+    # trial binds: run once before it, it stopped with "NameError: name 'hidden' is not defined".
+    trial = run_trial(generated(tmp_path, EARLIER_MODEL))
+    assert trial.index('hidden = params["hidden"]') < trial.index("old = first()") < trial.index("model = second()")
+
+
+def test_an_earlier_model_that_reads_no_tuned_value_runs_once(tmp_path):  # no-op
+    text = generated(tmp_path, EARLIER_MODEL.replace("layers.Dense(hidden), layers.Dense(1)])", "layers.Dense(8), layers.Dense(1)])", 1))
+    assert "old = first()" not in run_trial(text) and "old = first()" in text
