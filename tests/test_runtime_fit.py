@@ -266,20 +266,41 @@ def test_a_graph_error_says_what_went_wrong_not_where():
         "shape to have value 4")
 
 
-def test_a_model_that_logs_nothing_to_tune_trains_one_epoch_not_all(monkeypatch):
+class OnlyTrains(keras.Model):
+    def train_step(self, data):
+        return {"d_loss": 0.5, "g_loss": 0.25}
+
+
+class OnlyTrainsItsOwnWay(keras.Model):
+    def train_step(self, data):
+        logs = {"d_loss": 0.5, "g_loss": 0.25}
+        return logs  # keys the source does not show
+
+
+def test_a_model_that_logs_nothing_to_tune_is_refused_before_it_trains(monkeypatch):
     """No validation data can be added (a GAN's shape) and no --metric: no epoch will ever log a
-    val_* metric, so the trial stops after one epoch, whose logs name what could be tuned."""
-
-    class OnlyTrains(keras.Model):
-        def train_step(self, data):
-            return {"d_loss": 0.5, "g_loss": 0.25}
-
+    val_* metric, and its train_step's source names what it logs."""
     state = rt_fit.STATE
     for name, value in (("active", True), ("requested", None), ("metric", None), ("prune", "none"),
                         ("verbose", False), ("trial_dir", None), ("board", None), ("fold", None),
                         ("patience", 0), ("finished", None), ("runs", [])):
         monkeypatch.setattr(state, name, value)
     model = OnlyTrains()
+    model.compile(optimizer="sgd")
+    with pytest.raises(Refusal, match="it reports d_loss, g_loss: choose what to tune with --metric"):
+        rt_fit.optpar_fit(model.fit, np.zeros((8, 1), dtype="float32"), epochs=4, batch_size=4)
+    assert state.finished is None  # no epoch ran
+
+
+def test_a_model_that_logs_nothing_to_tune_trains_one_epoch_not_all(monkeypatch):
+    """The same, where the source does not show the keys: the trial stops after one epoch,
+    whose logs name what could be tuned."""
+    state = rt_fit.STATE
+    for name, value in (("active", True), ("requested", None), ("metric", None), ("prune", "none"),
+                        ("verbose", False), ("trial_dir", None), ("board", None), ("fold", None),
+                        ("patience", 0), ("finished", None), ("runs", [])):
+        monkeypatch.setattr(state, name, value)
+    model = OnlyTrainsItsOwnWay()
     model.compile(optimizer="sgd")
     x = np.zeros((8, 1), dtype="float32")
     history = rt_fit.optpar_fit(model.fit, x, epochs=4, batch_size=4)
