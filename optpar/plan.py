@@ -30,8 +30,9 @@ from dataclasses import dataclass
 import libcst as cst
 
 from optpar.analysis import Analysis
+from optpar.analysis.relevance import free_names
 from optpar.errors import UserError
-from optpar.units import (FUNCTIONS, SCOPES, Unit, body_ranges, called_names, contains, free_reads, imported_names,
+from optpar.units import (FUNCTIONS, SCOPES, Unit, body_ranges, called_names, contains, imported_names,
                           is_definition, is_docstring, is_future_import, is_main_guard, units_of, writes, writes_of)
 
 
@@ -348,7 +349,7 @@ class _Planner:
                     written = written | trial_reads  # read by the trial: remade in it
                 # a function of the file it calls reads what only the trial binds (a tuned
                 # constant's `hidden = params["hidden"]`): run once, the name is not bound yet
-                called = set().union(*(free_reads(d.first) for d in definitions if _defined(d) & self._calls(unit)))
+                called = set().union(*(free_names(d.first) for d in definitions if _defined(d) & self._calls(unit)))
                 if (unit.writes & written or unit.reads & writes_of(before) or unit.paths & named_before
                         or called & trial_writes - self._bound_once(once, definitions)):
                     once.remove(unit)

@@ -24,19 +24,6 @@ def reads(node: ast.AST) -> set[str]:
     return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
 
 
-def free_reads(stmt: ast.stmt) -> set[str]:
-    """What a `def` or `class` reads from outside itself: the names its body loads that it does
-    not bind (a parameter, a local; a name declared `global` counts as outside)."""
-    loads = reads(stmt)
-    if not isinstance(stmt, SCOPES):
-        return loads
-    bound = {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
-    bound |= {a.arg for n in ast.walk(stmt) if isinstance(n, (*FUNCTIONS, ast.Lambda))
-              for a in [*n.args.posonlyargs, *n.args.args, *n.args.kwonlyargs, n.args.vararg, n.args.kwarg] if a}
-    declared = {name for n in ast.walk(stmt) if isinstance(n, ast.Global) for name in n.names}
-    return loads - (bound - declared)
-
-
 def writes(stmt: ast.stmt) -> set[str]:
     """Names a statement binds in its own scope (not inside nested functions)."""
     if isinstance(stmt, SCOPES):

@@ -105,7 +105,7 @@ def never_run(facts: Facts) -> frozenset[int]:
         name = todo.pop()
         if name not in reached:
             reached.add(name)
-            todo += list(_free(definitions[name]) & definitions.keys())
+            todo += list(free_names(definitions[name]) & definitions.keys())
     return frozenset(id(d) for name, d in definitions.items() if name not in reached)
 
 
@@ -207,7 +207,7 @@ def _names(node: ast.AST) -> tuple[set[str], set[str]]:
         if current is not node and isinstance(current, _INNER):
             if isinstance(current, _SCOPES):
                 stores.add(current.name)
-            loads |= _free(current)
+            loads |= free_names(current)
             continue
         if isinstance(current, ast.Name):
             (loads if isinstance(current.ctx, ast.Load) else stores).add(current.id)
@@ -219,13 +219,13 @@ def _names(node: ast.AST) -> tuple[set[str], set[str]]:
     return loads, stores
 
 
-def _free(scope: ast.AST) -> set[str]:
+def free_names(scope: ast.AST) -> set[str]:
     """The names a function, lambda, class or comprehension reads from outside itself."""
     loads: set[str] = set()
     stores: set[str] = set()
     for child in ast.iter_child_nodes(scope):
         if isinstance(child, _INNER):  # a method of a class: its parameters (`self`) are its own
-            loads |= _free(child)
+            loads |= free_names(child)
             stores |= {child.name} if isinstance(child, _SCOPES) else set()
             continue
         inner_loads, inner_stores = _names(child)
@@ -247,7 +247,7 @@ class _Flow:
                  reads_only: frozenset) -> None:
         self.definitions, self.modules, self.facts, self.reads_only = definitions, modules, facts, reads_only
         self.bound = frozenset(facts.bindings)  # every name the file binds
-        self._free = {name: _free(d) for name, d in definitions.items()}  # read once: every statement asks
+        self._free = {name: free_names(d) for name, d in definitions.items()}  # read once: every statement asks
         self._changed_params: dict[str, set[str]] = {}  # a function of the file -> the parameters it may change
 
     def _called(self, names: set[str]) -> list[ast.AST]:
