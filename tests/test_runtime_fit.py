@@ -277,14 +277,20 @@ class OnlyTrainsItsOwnWay(keras.Model):
         return logs  # keys the source does not show
 
 
-def test_a_model_that_logs_nothing_to_tune_is_refused_before_it_trains(monkeypatch):
-    """No validation data can be added (a GAN's shape) and no --metric: no epoch will ever log a
-    val_* metric, and its train_step's source names what it logs."""
+def _searching(monkeypatch):
+    """The runtime's state as in a trial of a local search, with no metric asked for."""
     state = rt_fit.STATE
     for name, value in (("active", True), ("requested", None), ("metric", None), ("prune", "none"),
                         ("verbose", False), ("trial_dir", None), ("board", None), ("fold", None),
                         ("patience", 0), ("finished", None), ("runs", [])):
         monkeypatch.setattr(state, name, value)
+    return state
+
+
+def test_a_model_that_logs_nothing_to_tune_is_refused_before_it_trains(monkeypatch):
+    """No validation data can be added (a GAN's shape) and no --metric: no epoch will ever log a
+    val_* metric, and its train_step's source names what it logs."""
+    state = _searching(monkeypatch)
     model = OnlyTrains()
     model.compile(optimizer="sgd")
     with pytest.raises(Refusal, match="it reports d_loss, g_loss: choose what to tune with --metric"):
@@ -295,11 +301,7 @@ def test_a_model_that_logs_nothing_to_tune_is_refused_before_it_trains(monkeypat
 def test_a_model_that_logs_nothing_to_tune_trains_one_epoch_not_all(monkeypatch):
     """The same, where the source does not show the keys: the trial stops after one epoch,
     whose logs name what could be tuned."""
-    state = rt_fit.STATE
-    for name, value in (("active", True), ("requested", None), ("metric", None), ("prune", "none"),
-                        ("verbose", False), ("trial_dir", None), ("board", None), ("fold", None),
-                        ("patience", 0), ("finished", None), ("runs", [])):
-        monkeypatch.setattr(state, name, value)
+    state = _searching(monkeypatch)
     model = OnlyTrainsItsOwnWay()
     model.compile(optimizer="sgd")
     x = np.zeros((8, 1), dtype="float32")
