@@ -87,6 +87,8 @@ KERAS2 = [
                  id="history-lr"),
     pytest.param('import keras\nlrs = model.fit(x, y, epochs=2).history["lr"]\n',
                  'import keras\nlrs = model.fit(x, y, epochs=2).history["learning_rate"]\n', id="fit-history-lr"),
+    pytest.param("import keras\nh = model.fit(x, y, epochs=2).history\nlrs = h['lr']\n",
+                 "import keras\nh = model.fit(x, y, epochs=2).history\nlrs = h['learning_rate']\n", id="name-holding-history-lr"),
     pytest.param("from keras.layers.core import Dense, Dropout  # core\n",
                  "from keras.layers import Dense, Dropout  # core\n", id="module-from"),
     pytest.param("from keras.layers.convolutional import (Conv2D,\n    MaxPooling2D)\n",
@@ -197,6 +199,8 @@ def test_keras2_upgrade_is_idempotent(before, after):
     pytest.param("import tf_keras\nfrom tf_keras import backend as K\nz = K.sum(x)\n", id="tf_keras-keeps-its-backend"),
     pytest.param("import keras\nlog = load()\na = log.history['lr']\nh = model.fit(x, y, epochs=2)\nb = h.history['loss']\n",
                  id="history-not-of-a-fit-or-not-lr"),
+    pytest.param("import keras\nmodel.compile(loss='mse', metrics=['accuracy'])\nh = model.fit(x, y, epochs=2)\n"
+                 "logs = other\na = logs['val_acc'] + logs['lr']\n", id="a-name-holding-another-name-is-no-history"),
     pytest.param("import keras\ncb = keras.callbacks.ModelCheckpoint('best.h5')\nc2 = keras.callbacks.ModelCheckpoint('m.keras')\n"
                  "c3 = keras.callbacks.ModelCheckpoint(path, save_weights_only=True)\n"
                  "c4 = keras.callbacks.ModelCheckpoint(d + '/w.h5', save_weights_only=True)\n"

@@ -157,16 +157,16 @@ def _top_level_imports(facts: Facts) -> dict[str, tuple[str, ast.alias, bool]]:
 def _history_keys(path: str, text: str, facts: Facts, lines: SourceLines, renamed: Mapping[str, str],
                   keyed: Sequence[tuple[ast.Call, Key]]) -> list[Diagnostic]:
     """OPT222: `history.history["lr"]`, where `history` holds what a model's `fit` returned (or
-    is the fit call itself): the key Keras 3 logs under another name (`"learning_rate"`)."""
+    is the fit call itself), or a name holding that `history.history`: the key Keras 3 logs under
+    another name (`"learning_rate"`)."""
     quoted = [f"{q}{old}{q}" for old in renamed for q in "'\""]
     if not any(key in text for key in quoted):  # the walk below only where it can find one
         return []
     fits = {id(call) for call, key in keyed if key == ("Model", "fit")}
     found: list[Diagnostic] = []
     for node in ast.walk(facts.tree):
-        if not (isinstance(node, ast.Subscript) and isinstance(node.value, ast.Attribute)
-                and node.value.attr == "history" and isinstance(node.slice, ast.Constant)
-                and node.slice.value in renamed and _fit_result(facts, fits, node.value.value)):
+        if not (isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant)
+                and node.slice.value in renamed and _history_of_fit(facts, fits, node.value)):
             continue
         key = node.slice
         old, new = key.value, renamed[key.value]
@@ -281,8 +281,8 @@ def _save_paths(path: str, facts: Facts, lines: SourceLines, keyed: Sequence[tup
     for literal, wanted, name in needs.values():
         value = _ending(literal)
         old = next((end for end in _REPLACED if value.endswith(end)), "")
-        new_value = value[:len(value) - len(old)] + next(iter(wanted))[1]
         ends, end = next(iter(wanted))
+        new_value = value[:len(value) - len(old)] + end
         first = _literal_edit(lines, literal, old, end) if len({need[1] for need in wanted}) == 1 else None
         fix: tuple[TextEdit, ...] = ()
         if first is not None:  # one ending wanted, and the literal can take it
@@ -398,8 +398,7 @@ def _model_methods(path: str, facts: Facts, lines: SourceLines, catalog: Catalog
     positional parameters differ. The arguments of `evaluate` and `predict` that Keras 3 dropped
     from them as from `fit` (OPT226, `workers=`): removed (keras1.lint does `fit`'s)."""
     renamed = catalog.moved("method")
-    dropped = {rule.old: (rule.code, rule.message.replace("fit()", "%s()"))
-               for rule in catalog.keras1_rules(("Model", "fit")) if not rule.new}
+    dropped = [rule for rule in catalog.keras1_rules(("Model", "fit")) if not rule.new]
     models = _model_receivers(keyed)
     found: list[Diagnostic] = []
     for call in facts.calls:
@@ -410,8 +409,8 @@ def _model_methods(path: str, facts: Facts, lines: SourceLines, catalog: Catalog
         if func.attr in renamed:
             found.append(_renamed_method(path, lines, call, func, method))
         if method in _LIKE_FIT:
-            found.extend(removed_arguments(path, lines, call, {name: (code, message % method)
-                                                               for name, (code, message) in dropped.items()}))
+            found.extend(removed_arguments(path, lines, call, {
+                rule.old: (rule.code, rule.message.replace("fit()", f"{method}()")) for rule in dropped}))
     return found
 
 
@@ -427,7 +426,6 @@ def _renamed_method(path: str, lines: SourceLines, call: ast.Call, func: ast.Att
     if not fix:
         message += " with its arguments by keyword (their positions differ)"
     return Diagnostic(path, line, col, "OPT225", message + (REWRITES if fix else ""), fix)
-
 
 
 # -- OPT227: names Keras 3 keeps only in TensorFlow's Keras ------------------------------------
@@ -569,7 +567,7 @@ def _history_of_fit(facts: Facts, fits: set[int], node: ast.expr) -> bool:
     if isinstance(node, ast.Attribute):
         return node.attr == "history" and _fit_result(facts, fits, node.value)
     values = facts.scope_values(node) if isinstance(node, ast.Name) else None
-    return bool(values) and all(_history_of_fit(facts, fits, v) for v in values if not isinstance(v, ast.Name))
+    return bool(values) and all(isinstance(v, ast.Attribute) and _history_of_fit(facts, fits, v) for v in values)
 
 
 def _format_fields(text: str) -> list[str]:
