@@ -334,7 +334,7 @@ def cmd_upgrade(args) -> int:
     from optpar.config import load_config
     from optpar.pipeline import analyze_source, catalog_for
     from optpar.source import position_label, read_source
-    from optpar.upgrade import renamed_text
+    from optpar.upgrade import renamed_text, shown_change
 
     path = Path(args.path)
     source = read_source(path)
@@ -349,8 +349,8 @@ def cmd_upgrade(args) -> int:
     if not _write_or_diff(path, source, new_text, args.in_place):
         return 0
     for diag in done:
-        shown = diag.fix[0]
-        print(f"{position_label(source, str(path), diag.line, diag.col)}: {diag.code} {shown.old} -> {shown.new}")
+        old, new = shown_change(source.text, diag)
+        print(f"{position_label(source, str(path), diag.line, diag.col)}: {diag.code} {old} -> {new}")
     return 0
 
 

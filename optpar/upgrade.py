@@ -15,7 +15,9 @@ to `PyDataset` (`, workers=4` is removed, OPT226), a name Keras 3 keeps only in 
 Keras (`from keras.preprocessing.image import ImageDataGenerator` imports from
 `tensorflow.keras.preprocessing.image`, OPT227), a metric read under its Keras 2.2 name
 (`history.history['val_acc']` becomes `['val_accuracy']` after `compile(metrics=['accuracy'])`,
-OPT228), TensorFlow's `padding='SAME'` (`'same'`, OPT229). Only that text
+OPT228), TensorFlow's `padding='SAME'` (`'same'`, OPT229), an optimizer's `lr` attribute
+(`learning_rate`, OPT230), a backend function that writes a variable (`K.set_value(v, x)` becomes
+`v.assign(x)`, OPT231). Only that text
 changes; the values, the comments, the formatting and the number of lines stay as written. What
 optpar cannot rewrite safely (a call that also passes the new name, Keras 1's positional kernel
 `Conv2D(32, 3, 3)`, OPT201, ...) is reported, for the user to edit.
@@ -24,6 +26,7 @@ optpar cannot rewrite safely (a call that also passes the new name, Keras 1's po
 from __future__ import annotations
 
 from optpar.analysis import Analysis, Diagnostic
+from optpar.analysis.records import TextEdit
 from optpar.analysis.syntax import source_lines
 from optpar.errors import UserError
 
@@ -41,3 +44,17 @@ def renamed_text(analysis: Analysis) -> tuple[str, list[Diagnostic], list[Diagno
             raise UserError(analysis.path, edit.line, edit.col, f"could not find {edit.old!r} here")
         lines[edit.line - 1] = line[:start] + edit.new + line[start + len(edit.old):]
     return "".join(lines), done, left
+
+
+def shown_change(text: str, diag: Diagnostic) -> tuple[str, str]:
+    """What a fix changes, to print: the span of its edits on its first edit's line, before and
+    after (`K.set_value(v, x)`'s two edits show as `K.set_value(v, ` -> `v.assign(`)."""
+    line = diag.fix[0].line
+    edits: list[TextEdit] = sorted((e for e in diag.fix if e.line == line), key=lambda e: -e.col)
+    written = source_lines(text)[line - 1]
+    start, end = min(e.col for e in edits) - 1, max(e.col - 1 + len(e.old) for e in edits)
+    new = written[start:end]
+    for edit in edits:
+        at = edit.col - 1 - start
+        new = new[:at] + edit.new + new[at + len(edit.old):]
+    return written[start:end], new

@@ -224,3 +224,20 @@ def test_a_padding_keras3_takes_only_in_lower_case(old, new):
     with pytest.raises(ValueError, match="padding"):  # a pooling layer fails when called on a model's input
         keras.layers.MaxPooling1D(2, padding=old)(x)
     keras.layers.MaxPooling1D(2, padding=new)(x)
+
+
+@pytest.mark.parametrize("old, new", sorted(load_catalog().moved("attribute").items()))
+def test_an_optimizer_attribute_keras3_renamed_holds_the_same_value(old, new):
+    optimizer = keras.optimizers.SGD(0.25)  # exact in float32
+    assert not hasattr(optimizer, old) and float(getattr(optimizer, new)) == 0.25
+
+
+@pytest.mark.parametrize("old, new", sorted(load_catalog().moved("variable").items()))
+def test_a_backend_write_keras3_dropped_is_the_variables_method(old, new):
+    import tensorflow as tf
+
+    assert not hasattr(keras.backend, old)
+    keras2, keras3 = tf.Variable(2.0), keras.Variable(2.0)
+    getattr(tf.keras.backend, old)(keras2, 1.0)  # TensorFlow's Keras 2 backend, on its own variable
+    getattr(keras3, new)(1.0)
+    assert float(keras3.numpy()) == float(keras2.numpy())

@@ -1,5 +1,5 @@
 """`optpar upgrade`: the Keras 1 keywords Keras 3 rejects, renamed in place (OPT202-OPT219), and the
-Keras 2 forms it rejects, rewritten (OPT220-OPT229)."""
+Keras 2 forms it rejects, rewritten (OPT220-OPT231)."""
 from __future__ import annotations
 
 import subprocess
@@ -175,6 +175,22 @@ KERAS2 = [
                  "p = tf.keras.layers.MaxPool1D(2, padding=\"VALID\")\n",
                  "import tensorflow as tf\nc = tf.keras.layers.Conv1D(32, 5, strides=1, padding='same')  # tf\n"
                  "p = tf.keras.layers.MaxPool1D(2, padding=\"valid\")\n", id="padding-in-upper-case"),
+    pytest.param("import keras\nfrom keras import backend as K\n\nclass Halve(keras.callbacks.Callback):\n"
+                 "    def on_epoch_end(self, epoch, logs=None):\n"
+                 "        K.set_value(self.model.optimizer.lr, 0.5 * K.get_value(self.model.optimizer.lr))  # half\n",
+                 "import keras\nfrom keras import backend as K\n\nclass Halve(keras.callbacks.Callback):\n"
+                 "    def on_epoch_end(self, epoch, logs=None):\n"
+                 "        self.model.optimizer.learning_rate.assign(0.5 * keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))  # half\n",
+                 id="learning-rate-callback"),
+    pytest.param("import tensorflow as tf\ntf.keras.backend.set_value(model.optimizer.lr,\n                           lr)\n"
+                 "print(tf.keras.backend.eval(model.optimizer.lr))\n",
+                 "import tensorflow as tf\nmodel.optimizer.learning_rate.assign(\n                           lr)\n"
+                 "print(tf.keras.ops.convert_to_numpy(model.optimizer.learning_rate))\n", id="set-value-over-lines"),
+    pytest.param("import keras\nopt = keras.optimizers.Adam(1e-3)\nopt.lr = 0.01\n",
+                 "import keras\nopt = keras.optimizers.Adam(1e-3)\nopt.learning_rate = 0.01\n", id="a-name-holding-an-optimizer"),
+    pytest.param("from keras import backend as K\nK.update_add(self.step, 1)\nK.update(v[0] + 0, m)\nK.update_sub( w ,  2)\n",
+                 "from keras import backend as K\nself.step.assign_add(1)\n(v[0] + 0).assign(m)\nw.assign_sub(2)\n",
+                 id="variable-methods"),
 ]
 
 
@@ -218,6 +234,8 @@ def test_keras2_upgrade_is_idempotent(before, after):
     pytest.param("import keras\nfrom tensorflow.keras.preprocessing.image import ImageDataGenerator\n"
                  "from keras.preprocessing.image import load_img\nfrom keras.preprocessing import image\n"
                  "a = image.img_to_array(load_img(p))\n", id="legacy-names-kept-or-already-from-tensorflow"),
+    pytest.param("import keras\nschedule.lr = 3\nprint(args.lr)\nopt = make()\nopt.lr = 2\nmodel.optimizer.learning_rate.assign(0.1)\n"
+                 "v = keras.ops.convert_to_numpy(model.optimizer.learning_rate)\n", id="lr-of-no-optimizer-or-keras3-forms"),
     pytest.param("import keras\nfrom keras.layers import Dense\nfrom keras.preprocessing.sequence import pad_sequences\n"
                  "from mylib.layers.core import Block\nfrom .layers.core import Other\n", id="modules-keras3-has"),
 ])
@@ -232,6 +250,16 @@ def test_a_backend_form_optpar_cannot_rewrite_safely_is_reported():
     assert new == text and done == []  # `ops` is taken; a bare name's import itself fails on Keras 3
     assert [(d.code, d.line) for d in left] == [("OPT221", 4), ("OPT221", 5), ("OPT221", 6)]
     assert left[0].message == "Keras 2 backend function 'mean' is gone from Keras 3; use 'keras.ops.mean'"
+
+
+def test_a_backend_write_optpar_cannot_rewrite_safely_is_reported():
+    text = ("from keras import backend as K\nfrom keras.backend import set_value\n"
+            "K.set_value(x=v, value=1)\nK.set_value(\n    v, 1)\nset_value(v, 2)\n")
+    new, done, left = renamed_text(analyze_text(text))
+    assert new == text and done == []  # keywords, a variable on the next line, the name imported alone
+    assert [(d.code, d.line) for d in left] == [("OPT231", 3), ("OPT231", 4), ("OPT231", 6)]
+    assert left[2].message == ("Keras 2 backend function 'set_value' is gone from Keras 3; "
+                               "call the variable's method: v.assign(...)")
 
 
 def test_a_module_read_by_its_full_path_is_reported_only():
@@ -354,15 +382,17 @@ def test_an_upgraded_keras2_script_trains_on_keras3(tmp_path, run_cli):
         "import numpy as np\nimport keras\nfrom keras import backend as K\nfrom keras.layers.core import Dense\n"
         "x = np.random.default_rng(0).random((32, 3)).astype('float32'); y = x.sum(axis=1, keepdims=True)\n"
         "def rmse(y_true, y_pred):\n    return K.sqrt(K.mean(K.square(y_pred - y_true), axis=-1) + K.epsilon())\n"
+        "class Halve(keras.callbacks.Callback):\n    def on_epoch_end(self, epoch, logs=None):\n"
+        "        K.set_value(self.model.optimizer.lr, K.get_value(self.model.optimizer.lr) / 2)\n"
         "model = keras.Sequential([keras.Input((3,)), Dense(4), keras.layers.Dense(1)])\n"
         "model.compile(optimizer='sgd', loss=rmse, metrics='mae')\n"
-        "history = model.fit(x, y, epochs=1, verbose=0, workers=1, callbacks=[keras.callbacks.ReduceLROnPlateau(monitor='loss'),\n"
+        "history = model.fit(x, y, epochs=1, verbose=0, workers=1, callbacks=[Halve(), keras.callbacks.ReduceLROnPlateau(monitor='loss'),\n"
         "    keras.callbacks.ModelCheckpoint('best.hdf5', monitor='loss')])\n"
         "model.save_weights('final.h5')\nmodel = keras.models.load_model('best.hdf5', custom_objects={'rmse': rmse})\n"
         "p = model.predict_generator(((b,) for b in [x]), steps=1, verbose=0)\n"
-        "print('trained', len(history.history['lr']))\n", encoding="utf-8")
+        "print('trained', len(history.history['lr']), f'{float(K.get_value(model.optimizer.lr)):.4f}')\n", encoding="utf-8")
     before = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert before.returncode != 0 and "No module named 'keras.layers.core'" in before.stderr
     assert run_cli("upgrade", script, "--in-place")[0] == 0
     after = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, cwd=tmp_path)
-    assert after.returncode == 0 and after.stdout.strip() == "trained 1", after.stderr[-2000:]
+    assert after.returncode == 0 and after.stdout.strip() == "trained 1 0.0050", after.stderr[-2000:]  # halved once

@@ -1,4 +1,4 @@
-"""OPT220-OPT229: Keras 2 forms that Keras 3 rejects, each with the one-line edits that
+"""OPT220-OPT231: Keras 2 forms that Keras 3 rejects, each with the one-line edits that
 `optpar upgrade` makes (`Diagnostic.fix`); a form it cannot rewrite safely gets no fix.
 
 The Keras names are data: the arguments Keras 3 takes only as a list are roles.csv's `list_only`
@@ -20,6 +20,7 @@ from optpar.analysis.facts import Facts
 from optpar.analysis.records import Diagnostic, TextEdit
 from optpar.analysis.removal import removed_arguments
 from optpar.analysis.syntax import SourceLines
+from optpar.analysis.variables import optimizer_attributes, variable_method
 from optpar.csvrows import Key
 from optpar.imports import canonical, dotted
 from optpar.metadata import Catalog
@@ -34,6 +35,7 @@ def lint(path: str, text: str, facts: Facts, lines: SourceLines, catalog: Catalo
     backend = catalog.moved("backend")
     top: dict[str, tuple[str, ast.alias, bool]] | None = None
     padding = catalog.moved("padding")
+    methods = catalog.moved("variable")
     for call, key in keyed:
         for keyword in call.keywords:
             if (key, keyword.arg) in catalog.roles.list_only:
@@ -43,12 +45,15 @@ def lint(path: str, text: str, facts: Facts, lines: SourceLines, catalog: Catalo
         if key[0] == "backend" and key[1] in backend and not _tf_keras(facts, call.func):
             top = _top_level_imports(facts) if top is None else top
             found.append(_backend_function(path, facts, lines, top, call.func, key[1], backend[key[1]]))
+        elif key[0] == "backend" and key[1] in methods and not _tf_keras(facts, call.func):
+            found.append(variable_method(path, lines, call, key[1], methods[key[1]]))
     found.extend(_history_keys(path, text, facts, lines, catalog.moved("history"), keyed))
     found.extend(_modules(path, facts, lines, catalog.moved("module")))
     found.extend(_save_paths(path, facts, lines, keyed))
     found.extend(_model_methods(path, facts, lines, catalog, keyed))
     found.extend(_legacy_names(path, facts, lines, catalog.moved("legacy")))
     found.extend(_metric_names(path, facts, lines, catalog.moved("metric"), keyed))
+    found.extend(optimizer_attributes(path, facts, lines, catalog.moved("attribute"), keyed))
     found.sort(key=lambda d: (d.line, d.col))
     return found
 

@@ -1,0 +1,95 @@
+"""OPT230, OPT231: how a Keras 2 script reaches its optimizer's learning rate, rewritten for Keras 3.
+
+A learning-rate callback of Keras 2 reads `K.get_value(self.model.optimizer.lr)` and writes
+`K.set_value(self.model.optimizer.lr, lr)`. Keras 3 names the attribute `learning_rate`
+(keras2.csv `attribute` rows, OPT230), and the backend functions that write a variable are its
+methods now: `K.set_value(v, x)` is `v.assign(x)`, `K.update_add(v, x)` is `v.assign_add(x)`
+(keras2.csv `variable` rows, OPT231). Reading one (`K.get_value(v)`) is a backend row
+(`keras.ops.convert_to_numpy`, OPT221).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Mapping, Sequence
+
+from optpar.analysis.facts import Facts
+from optpar.analysis.records import Diagnostic, TextEdit
+from optpar.analysis.syntax import SourceLines
+from optpar.csvrows import Key
+
+REWRITES = " (optpar upgrade rewrites it)"
+_OPEN = re.compile(r"\(\s*\Z")  # what may stand between the function's name and its variable
+_COMMA = re.compile(r"\s*,\s*\Z")  # ... and between the variable and the value (or the line's end)
+_ATOMS = (ast.Name, ast.Attribute, ast.Subscript, ast.Call)  # a receiver written without parentheses
+
+
+def optimizer_attributes(path: str, facts: Facts, lines: SourceLines, renamed: Mapping[str, str],
+                         keyed: Sequence[tuple[ast.Call, Key]]) -> list[Diagnostic]:
+    """OPT230: `model.optimizer.lr`, an optimizer's attribute under the name Keras 3 dropped.
+
+    The optimizer is an attribute named `optimizer` (`self.model.optimizer`, `model.optimizer`),
+    a Keras optimizer's constructor call, or a name every assignment of which is one
+    (`opt = keras.optimizers.SGD(0.1)`; `opt.lr`)."""
+    if not renamed:
+        return []
+    constructed = {id(call) for call, key in keyed if key[0] == "optimizers"}
+    found = []
+    for node in ast.walk(facts.tree):
+        if isinstance(node, ast.Attribute) and node.attr in renamed and _is_optimizer(facts, node.value, constructed):
+            found.append(_renamed_attribute(path, lines, node, renamed[node.attr]))
+    return found
+
+
+def _is_optimizer(facts: Facts, value: ast.expr, constructed: set[int]) -> bool:
+    if isinstance(value, ast.Attribute):
+        return value.attr == "optimizer"
+    if isinstance(value, ast.Call):
+        return id(value) in constructed
+    if isinstance(value, ast.Name):
+        values = facts.scope_values(value)
+        return bool(values) and all(id(v) in constructed for v in values)
+    return False
+
+
+def _renamed_attribute(path: str, lines: SourceLines, node: ast.Attribute, new: str) -> Diagnostic:
+    line = node.end_lineno
+    col = lines.char_col(line, node.end_col_offset) - len(node.attr) + 1
+    written = lines.lines[line - 1][col - 1:col - 1 + len(node.attr)]
+    fix = (TextEdit(line, col, node.attr, new),) if written == node.attr else ()
+    message = f"Keras 2 optimizer attribute '{node.attr}' is gone from Keras 3; use '{new}'"
+    return Diagnostic(path, line, col, "OPT230", message + (REWRITES if fix else ""), fix)
+
+
+def variable_method(path: str, lines: SourceLines, call: ast.Call, old: str, new: str) -> Diagnostic:
+    """OPT231: `K.set_value(v, x)`, a backend function that writes a variable, which Keras 3 has
+    as the variable's method: `v.assign(x)`. Two edits, neither inside `v` (OPT230 may rename its
+    `.lr`): the function's name and `(` go, and the comma after `v` becomes `.assign(`; a `v`
+    that is not a name, attribute, subscript or call gets parentheses. Rewritten when the call
+    passes just the two by position and the function, `(`, `v` and its comma share a line."""
+    line, col = call.lineno, lines.char_col(call.lineno, call.col_offset) + 1
+    fix = _method_edits(lines, call, new)
+    shown = lines.segment(call.args[0]) if call.args and call.args[0].lineno == call.args[0].end_lineno else "variable"
+    message = f"Keras 2 backend function '{old}' is gone from Keras 3; call the variable's method: {shown}.{new}(...)"
+    return Diagnostic(path, line, col, "OPT231", message + (REWRITES if fix else ""), fix)
+
+
+def _method_edits(lines: SourceLines, call: ast.Call, new: str) -> tuple[TextEdit, ...]:
+    if (len(call.args) != 2 or call.keywords or any(isinstance(a, ast.Starred) for a in call.args)
+            or not isinstance(call.func, ast.Attribute)):
+        return ()
+    variable, value = call.args
+    line = call.lineno
+    if variable.lineno != line or variable.end_lineno != line:
+        return ()
+    text = lines.lines[line - 1]
+    start = lines.char_col(line, call.col_offset)
+    name_end = lines.char_col(line, call.func.end_col_offset)
+    at, end = lines.char_col(line, variable.col_offset), lines.char_col(line, variable.end_col_offset)
+    after = lines.char_col(line, value.col_offset) if value.lineno == line else len(text.rstrip("\r\n"))
+    if call.func.end_lineno != line or not _OPEN.match(text[name_end:at]) or not _COMMA.match(text[end:after]):
+        return ()
+    bare = isinstance(variable, _ATOMS)
+    return (TextEdit(line, start + 1, text[start:at], "" if bare else "("),
+            TextEdit(line, end + 1, text[end:after], f".{new}(" if bare else f").{new}("))
