@@ -23,6 +23,7 @@ REWRITES = " (optpar upgrade rewrites it)"
 _OPEN = re.compile(r"\(\s*\Z")  # what may stand between the function's name and its variable
 _COMMA = re.compile(r"\s*,\s*\Z")  # ... and between the variable and the value (or the line's end)
 _ATOMS = (ast.Name, ast.Attribute, ast.Subscript, ast.Call)  # a receiver written without parentheses
+_BY_NAME = frozenset({"hasattr", "getattr", "setattr"})  # builtins that name an attribute in a string
 
 
 def optimizer_attributes(path: str, facts: Facts, lines: SourceLines, renamed: Mapping[str, str],
@@ -31,7 +32,8 @@ def optimizer_attributes(path: str, facts: Facts, lines: SourceLines, renamed: M
 
     The optimizer is an attribute named `optimizer` (`self.model.optimizer`, `model.optimizer`),
     a Keras optimizer's constructor call, or a name every assignment of which is one
-    (`opt = keras.optimizers.SGD(0.1)`; `opt.lr`)."""
+    (`opt = keras.optimizers.SGD(0.1)`; `opt.lr`). The attribute's name in a string given to
+    `hasattr`, `getattr` or `setattr` with such an optimizer is renamed too."""
     if not renamed:
         return []
     constructed = {id(call) for call, key in keyed if key[0] == "optimizers"}
@@ -39,6 +41,10 @@ def optimizer_attributes(path: str, facts: Facts, lines: SourceLines, renamed: M
     for node in ast.walk(facts.tree):
         if isinstance(node, ast.Attribute) and node.attr in renamed and _is_optimizer(facts, node.value, constructed):
             found.append(_renamed_attribute(path, lines, node, renamed[node.attr]))
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _BY_NAME
+              and not facts.bindings[node.func.id] and len(node.args) >= 2 and isinstance(node.args[1], ast.Constant)
+              and node.args[1].value in renamed and _is_optimizer(facts, node.args[0], constructed)):
+            found.append(_renamed_string(path, lines, node.args[1], renamed[node.args[1].value]))
     return found
 
 
@@ -59,6 +65,14 @@ def _renamed_attribute(path: str, lines: SourceLines, node: ast.Attribute, new: 
     written = lines.lines[line - 1][col - 1:col - 1 + len(node.attr)]
     fix = (TextEdit(line, col, node.attr, new),) if written == node.attr else ()
     message = f"Keras 2 optimizer attribute '{node.attr}' is gone from Keras 3; use '{new}'"
+    return Diagnostic(path, line, col, "OPT230", message + (REWRITES if fix else ""), fix)
+
+
+def _renamed_string(path: str, lines: SourceLines, node: ast.Constant, new: str) -> Diagnostic:
+    line, col = node.lineno, lines.char_col(node.lineno, node.col_offset) + 1
+    written = lines.segment(node)
+    fix = (TextEdit(line, col + 1, node.value, new),) if written[1:-1] == node.value and written[0] in "'\"" else ()
+    message = f"Keras 2 optimizer attribute '{node.value}' is gone from Keras 3; use '{new}'"
     return Diagnostic(path, line, col, "OPT230", message + (REWRITES if fix else ""), fix)
 
 
