@@ -61,7 +61,7 @@ KERAS2_COLUMNS = ("Old", "New")
 # keras2.csv: what an old name's first part is (the form optpar rewrites) -> the new name's
 MOVED_FORMS = MappingProxyType({"backend": "ops", "history": "history", "module": "module", "method": "method",
                                 "legacy": "tensorflow", "metric": "metric", "padding": "padding",
-                                "attribute": "attribute", "variable": "variable"})
+                                "optimizer": "optimizer", "metric_object": "metric_object", "variable": "variable"})
 
 _CODE = re.compile(r"OPT\d{3}\Z")
 

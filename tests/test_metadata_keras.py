@@ -226,7 +226,7 @@ def test_a_padding_keras3_takes_only_in_lower_case(old, new):
     keras.layers.MaxPooling1D(2, padding=new)(x)
 
 
-@pytest.mark.parametrize("old, new", sorted(load_catalog().moved("attribute").items()))
+@pytest.mark.parametrize("old, new", sorted(load_catalog().moved("optimizer").items()))
 def test_an_optimizer_attribute_keras3_renamed_holds_the_same_value(old, new):
     optimizer = keras.optimizers.SGD(0.25)  # exact in float32
     assert not hasattr(optimizer, old) and float(getattr(optimizer, new)) == 0.25
@@ -241,3 +241,12 @@ def test_a_backend_write_keras3_dropped_is_the_variables_method(old, new):
     getattr(tf.keras.backend, old)(keras2, 1.0)  # TensorFlow's Keras 2 backend, on its own variable
     getattr(keras3, new)(1.0)
     assert float(keras3.numpy()) == float(keras2.numpy())
+
+
+@pytest.mark.parametrize("old, new", sorted(load_catalog().moved("metric_object").items()))
+def test_a_metric_method_keras3_renamed_resets_the_metric(old, new):
+    metric = keras.metrics.Mean()
+    assert not hasattr(metric, old)
+    metric.update_state([1.0, 3.0])
+    getattr(metric, new)()
+    assert float(metric.result()) == 0.0 and float(metric.count) == 0.0

@@ -1,5 +1,5 @@
 """`optpar upgrade`: the Keras 1 keywords Keras 3 rejects, renamed in place (OPT202-OPT219), and the
-Keras 2 forms it rejects, rewritten (OPT220-OPT231)."""
+Keras 2 forms it rejects, rewritten (OPT220-OPT232)."""
 from __future__ import annotations
 
 import subprocess
@@ -194,6 +194,15 @@ KERAS2 = [
     pytest.param("from keras import backend as K\nK.update_add(self.step, 1)\nK.update(v[0] + 0, m)\nK.update_sub( w ,  2)\n",
                  "from keras import backend as K\nself.step.assign_add(1)\n(v[0] + 0).assign(m)\nw.assign_sub(2)\n",
                  id="variable-methods"),
+    pytest.param("import tensorflow as tf\ntrain_loss = tf.keras.metrics.Mean(name='train_loss')\n\nclass T:\n"
+                 "    def __init__(self):\n        self.acc = tf.keras.metrics.Accuracy()\n\n"
+                 "    def reset(self):\n        self.acc.reset_states()\n        for m in self.model.metrics:\n"
+                 "            m.reset_states()\n\nfor epoch in range(2):\n    train_loss.reset_states()  # each epoch\n",
+                 "import tensorflow as tf\ntrain_loss = tf.keras.metrics.Mean(name='train_loss')\n\nclass T:\n"
+                 "    def __init__(self):\n        self.acc = tf.keras.metrics.Accuracy()\n\n"
+                 "    def reset(self):\n        self.acc.reset_state()\n        for m in self.model.metrics:\n"
+                 "            m.reset_state()\n\nfor epoch in range(2):\n    train_loss.reset_state()  # each epoch\n",
+                 id="metric-reset-states"),
 ]
 
 
@@ -239,6 +248,7 @@ def test_keras2_upgrade_is_idempotent(before, after):
                  "a = image.img_to_array(load_img(p))\n", id="legacy-names-kept-or-already-from-tensorflow"),
     pytest.param("import keras\nschedule.lr = 3\nprint(args.lr)\nopt = make()\nopt.lr = 2\nmodel.optimizer.learning_rate.assign(0.1)\n"
                  "a = hasattr(args, 'lr') and getattr(model.optimizer, 'name')\n"
+                 "lstm = keras.layers.LSTM(4, stateful=True)\nlstm.reset_states()\nmodel.reset_states()\nfor m in metrics:\n    m.reset_states()\n"
                  "v = keras.ops.convert_to_numpy(model.optimizer.learning_rate)\n", id="lr-of-no-optimizer-or-keras3-forms"),
     pytest.param("import keras\nfrom keras.layers import Dense\nfrom keras.preprocessing.sequence import pad_sequences\n"
                  "from mylib.layers.core import Block\nfrom .layers.core import Other\n", id="modules-keras3-has"),

@@ -1,4 +1,4 @@
-"""OPT220-OPT231: Keras 2 forms that Keras 3 rejects, each with the one-line edits that
+"""OPT220-OPT232: Keras 2 forms that Keras 3 rejects, each with the one-line edits that
 `optpar upgrade` makes (`Diagnostic.fix`); a form it cannot rewrite safely gets no fix.
 
 The Keras names are data: the arguments Keras 3 takes only as a list are roles.csv's `list_only`
@@ -20,7 +20,7 @@ from optpar.analysis.facts import Facts
 from optpar.analysis.records import Diagnostic, TextEdit
 from optpar.analysis.removal import removed_arguments
 from optpar.analysis.syntax import SourceLines
-from optpar.analysis.variables import optimizer_attributes, variable_method
+from optpar.analysis.objects import renamed_members, variable_method
 from optpar.csvrows import Key
 from optpar.imports import canonical, dotted
 from optpar.metadata import Catalog
@@ -53,7 +53,7 @@ def lint(path: str, text: str, facts: Facts, lines: SourceLines, catalog: Catalo
     found.extend(_model_methods(path, facts, lines, catalog, keyed))
     found.extend(_legacy_names(path, facts, lines, catalog.moved("legacy")))
     found.extend(_metric_names(path, facts, lines, catalog.moved("metric"), keyed))
-    found.extend(optimizer_attributes(path, facts, lines, catalog.moved("attribute"), keyed))
+    found.extend(renamed_members(path, facts, lines, catalog, keyed))
     found.sort(key=lambda d: (d.line, d.col))
     return found
 
