@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 # The top-level modules whose import makes a program a Keras program.
@@ -90,6 +91,8 @@ class ImportTable:
     names: dict[str, str] = field(default_factory=dict)
     star_modules: list[str] = field(default_factory=list)
     shadowed: set[str] = field(default_factory=set)
+    # a second name of a Keras class -> the class's key (roles.csv `class_alias`: MaxPool2D)
+    aliases: Mapping[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
 
     def add(self, node: ast.Import | ast.ImportFrom) -> None:
         if isinstance(node, ast.Import):
@@ -128,7 +131,8 @@ class ImportTable:
         if text is None:
             return None
         qualified = self.qualify(text)
-        return keras_key(qualified) if qualified else None
+        key = keras_key(qualified) if qualified else None
+        return self.aliases.get(key, key) if key is not None else None
 
     @property
     def uses_tensorflow(self) -> bool:

@@ -22,6 +22,8 @@ output_layer        layer (``Softmax``)      --                          --     
 activation_layer    layer (``Activation``)   its activation parameter    required  --
 model_method        ``Model.<method>``       a keyword of the method     --        --
 method_alias        ``Model.<method>``       an older name of it         --        --
+class_alias         an alias (``layers.      the class it names          --        --
+                    Convolution2D``)         (``Conv2D``)
 validation          ``Model.<method>``       a validation argument       optional  --
 dataset_method      ``Dataset.<method>``     --                          --        --
 needs_validation    a call (``Dataset.batch``) its parameter             --        --
@@ -61,6 +63,7 @@ _SHAPES: Mapping[str, tuple[str, bool, str, bool]] = MappingProxyType({
     "activation_layer": ("layer", True, "required", False),
     "model_method": ("method", True, "", False),
     "method_alias": ("method", True, "", False),
+    "class_alias": ("layer", True, "", False),
     "validation": ("method", True, "optional", False),
     "dataset_method": ("dataset", False, "", False),
     "needs_validation": ("call", True, "", False),
@@ -114,6 +117,9 @@ class Roles:
     activation_layers: Mapping[Key, Role] = field(default_factory=_empty)  # Activation("softmax")
     method_keywords: Mapping[str, frozenset[str]] = field(default_factory=_empty)  # fit -> epochs, ...
     methods: Mapping[str, str] = field(default_factory=_empty)  # name written -> method (fit_generator -> fit)
+    # a second name Keras exports a class under -> the class (layers.MaxPool2D -> layers.MaxPooling2D):
+    # a call of either has the class's key, so the class's rows hold for both
+    aliases: Mapping[Key, Key] = field(default_factory=_empty)
     validation: Mapping[str, tuple[Role, ...]] = field(default_factory=_empty)  # fit -> its validation arguments
     keras1_positional: Mapping[Key, Role] = field(default_factory=_empty)
     # (method, parameter): an argument Keras 3 takes only as a list, tuple or dict (compile's
@@ -166,6 +172,7 @@ class Roles:
             activation_layers=_frozen({r.key: r for r in rows if r.role == "activation_layer"}),
             method_keywords=_frozen(keywords),
             methods=_frozen(methods),
+            aliases=_frozen({r.key: (r.key[0], r.name) for r in rows if r.role == "class_alias"}),
             validation=_frozen({method: tuple(found) for method, found in validation.items()}),
             keras1_positional=_frozen({r.key: r for r in rows if r.role == "keras1_positional"}),
             list_only=frozenset((r.key, r.name) for r in rows if r.role == "list_only"),
@@ -228,6 +235,7 @@ def read_roles(path: str | os.PathLike) -> list[Role]:
     index = check_header(shown, header_line, header, ROLE_COLUMNS, ("Role", "Layer", "Name"))
     rows: list[Role] = []
     seen: dict[tuple[str, Key | str | None, str], int] = {}
+    cells_of: dict[int, Cells] = {}
     for line, cells in raw:
         c = Cells(shown, line, cells, index)
         row = _parse_role(c)
@@ -238,4 +246,11 @@ def read_roles(path: str | os.PathLike) -> list[Role]:
                           f"duplicate {row.role} row for {what} (first at line {seen[ident]})")
         seen[ident] = line
         rows.append(row)
+        cells_of[id(row)] = c
+    aliases = {row.key: row for row in rows if row.role == "class_alias"}
+    for row in rows:
+        alias = aliases.get(row.key) if row.role != "class_alias" else None
+        if alias is not None:  # a call of the alias has its class's key: this row would never match
+            raise cells_of[id(row)].error("Layer", f"{row.layer} is an alias of {alias.key[0]}.{alias.name} "
+                                                   f"(line {alias.source.rsplit(':', 1)[1]}): name the class")
     return rows

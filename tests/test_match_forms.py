@@ -622,3 +622,26 @@ def test_constructor_values_are_idempotent(tmp_path):
         "model.compile(optimizer='adam', loss='mse')\n"
         "model.fit(x, x[:, 0, :1], epochs=1, validation_split=0.25)\n")
     assert refactored_sites(tmp_path, text) == ()
+
+
+# -- a second name of a Keras class: its class's rows and roles hold -------------------------
+ALIASED = ("import keras\nfrom keras.layers import Convolution2D, MaxPool2D\n"
+           "model = keras.Sequential([keras.Input((12, 12, 1)), Convolution2D(8, 3, activation='relu'),\n"
+           "    MaxPool2D(2), keras.layers.SeparableConvolution1D(4, 3), keras.layers.GlobalAvgPool2D(),\n"
+           "    keras.layers.Dense(3, activation='softmax')])\n" + FIT)
+
+
+def test_an_alias_of_a_layer_is_tuned_as_the_layer():
+    assert values(ALIASED) == values(ALIASED.replace("Convolution2D", "Conv2D").replace("MaxPool2D", "MaxPooling2D")
+                                     .replace("SeparableConvolution1D", "SeparableConv1D")
+                                     .replace("GlobalAvgPool2D", "GlobalAveragePooling2D"))
+    assert {"conv2d_filters", "conv2d_kernel_size", "max_pooling2d_pool_size", "separable_conv1d_filters"} <= set(ids(ALIASED))
+
+
+def test_a_name_that_only_looks_like_an_alias_is_not_keras():  # no-op
+    text = "import keras\nfrom mylib import Convolution2D, MaxPool2D\nc = Convolution2D(8, 3)\np = MaxPool2D(2)\n" + FIT
+    assert not {i for i in ids(text) if "conv" in i or "pool" in i}
+
+
+def test_an_aliased_layer_is_refactored_idempotently(tmp_path):
+    assert refactored_sites(tmp_path, ALIASED) == ()

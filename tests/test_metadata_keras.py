@@ -250,3 +250,21 @@ def test_a_metric_method_keras3_renamed_resets_the_metric(old, new):
     metric.update_state([1.0, 3.0])
     getattr(metric, new)()
     assert float(metric.result()) == 0.0 and float(metric.count) == 0.0
+
+
+ALIAS_ROWS = [r for r in _rows(TABLE.with_name("roles.csv")) if r["Role"] == "class_alias"]
+
+
+@pytest.mark.parametrize("row", ALIAS_ROWS, ids=lambda r: r["Layer"])
+def test_a_class_alias_is_the_class_it_names(row):
+    module, _, alias = row["Layer"].rpartition(".")
+    named = getattr(_resolve(module), row["Name"])
+    assert getattr(_resolve(module), alias) is named and named.__name__ == row["Name"]
+
+
+def test_every_second_name_of_a_keras_layer_has_an_alias_row():
+    rows = {(r["Layer"], r["Name"]) for r in ALIAS_ROWS}
+    for name in dir(keras.layers):
+        cls = getattr(keras.layers, name)
+        if inspect.isclass(cls) and name != cls.__name__ and hasattr(keras.layers, cls.__name__):
+            assert (f"layers.{name}", cls.__name__) in rows

@@ -81,6 +81,14 @@ def test_each_mistake_is_reported_at_its_cell(tmp_path, row, col, message):
     assert str(err.value).startswith(f"{extra}:2:{col}: error: {message}")
 
 
+def test_a_row_naming_an_alias_names_the_class_instead(tmp_path):
+    extra = write(tmp_path, "downsampling,layers.MaxPool2D,pool_size,,\nclass_alias,layers.MaxPool2D,MaxPooling2D,,\n")
+    with pytest.raises(MetadataError) as err:
+        read_roles(extra)
+    assert str(err.value) == (f"{extra}:2:2: error: layers.MaxPool2D is an alias of layers.MaxPooling2D (line 3): "
+                              "name the class")
+
+
 def test_duplicate_row_names_the_first(tmp_path):
     extra = write(tmp_path, "width,,units,,\n\nwidth,,units,,\n")
     with pytest.raises(MetadataError) as err:

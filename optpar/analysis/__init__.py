@@ -54,7 +54,7 @@ __all__ = ["AbslRun", "Analysis", "Diagnostic", "FitCall", "Site", "Span", "anal
 def analyze(text: str, path: str, catalog: Catalog) -> Analysis:
     tree = parse_python(text, path)
     lines = SourceLines.of(text)
-    facts = collect(tree, lines)
+    facts = collect(tree, lines, catalog.roles.aliases)
     if not facts.imports.uses_keras:
         return Analysis(path, text, tree, (), (), None, False)
     sums = elementwise_sums(facts, catalog)  # read by the output rules and the held sizes

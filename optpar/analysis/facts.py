@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import ast
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Callable, TypeVar
 
 from optpar.analysis.syntax import FUNCTIONS, SourceLines, literal_value, parameter_default, snake
+from optpar.csvrows import Key
 from optpar.imports import ImportTable
 
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.Module)
@@ -411,11 +413,11 @@ def _pairs(target: ast.expr, value: ast.expr) -> list[tuple[ast.Name, ast.expr]]
     return []
 
 
-def collect(tree: ast.Module, lines: SourceLines) -> Facts:
-    """The one walk over the tree."""
+def collect(tree: ast.Module, lines: SourceLines, aliases: Mapping[Key, Key] | None = None) -> Facts:
+    """The one walk over the tree; `aliases`: a second name of a Keras class -> its key."""
     parents: dict[ast.AST, ast.AST] = {}
     calls: list[ast.Call] = []
-    imports = ImportTable()
+    imports = ImportTable(aliases=aliases or {})
     bindings: Counter[str] = Counter()
     literal_defs: dict[str, ast.expr] = {}
     classes: list[ast.ClassDef] = []
