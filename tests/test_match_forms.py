@@ -645,3 +645,12 @@ def test_a_name_that_only_looks_like_an_alias_is_not_keras():  # no-op
 
 def test_an_aliased_layer_is_refactored_idempotently(tmp_path):
     assert refactored_sites(tmp_path, ALIASED) == ()
+
+
+def test_the_output_layer_of_a_subclass_assigned_beside_another_layer_keeps_its_width():
+    text = ("import keras\n\nclass AE(keras.Model):\n    def __init__(self):\n        super().__init__()\n"
+            "        self.enc, self.dec = keras.layers.Dense(4), keras.layers.Dense(8)\n\n"
+            "    def call(self, x):\n        return self.dec(self.enc(x))\n\nmodel = AE()\n" + FIT)
+    assert values(text)["dense_units"] == (6, "4") and "dense_1_units" not in ids(text)
+    assert values(text.replace("self.enc, self.dec = keras.layers.Dense(4), keras.layers.Dense(8)",
+                               "self.enc = keras.layers.Dense(4)\n        self.dec = keras.layers.Dense(8)"))["dense_units"] == (6, "4")

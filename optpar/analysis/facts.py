@@ -135,16 +135,22 @@ class Facts:
         return best[1] if best else None
 
     def self_attribute(self, node: ast.AST, attr: str) -> ast.Call | None:
-        """The call assigned to `self.<attr>` in the class around `node`."""
+        """The call assigned to `self.<attr>` in the class around `node` (also as one element of
+        `self.a, self.b = A(...), B(...)`)."""
         cls = self.enclosing_class(node)
         if cls is None:
             return None
         for sub in ast.walk(cls):
-            if isinstance(sub, ast.Assign) and isinstance(sub.value, ast.Call):
-                for target in sub.targets:
-                    if (isinstance(target, ast.Attribute) and target.attr == attr
-                            and isinstance(target.value, ast.Name) and target.value.id == "self"):
-                        return sub.value
+            if not isinstance(sub, ast.Assign):
+                continue
+            for target in sub.targets:
+                pairs = ([(target, sub.value)] if not isinstance(target, ast.Tuple)
+                         else zip(target.elts, sub.value.elts) if isinstance(sub.value, ast.Tuple)
+                         and len(sub.value.elts) == len(target.elts) else [])
+                for one, value in pairs:
+                    if (isinstance(value, ast.Call) and isinstance(one, ast.Attribute) and one.attr == attr
+                            and isinstance(one.value, ast.Name) and one.value.id == "self"):
+                        return value
         return None
 
     def constant(self, name: str) -> Literal | None:
