@@ -99,6 +99,33 @@ def test_a_train_step_that_logs_no_validation_metric_is_refused_before_it_trains
     assert not (tmp_path / "epochs.log").exists()  # read from its train_step: no epoch ran for it
 
 
+def test_metrics_only_train_step_updates_are_refused_after_one_epoch_and_a_training_metric_tunes(tmp_path):
+    path = tmp_path / "tracker.py"  # a VAE's form: trackers as `metrics`, Keras's test_step never updates them
+    path.write_text(
+        "import numpy as np\nimport tensorflow as tf\nimport keras\n\n"
+        "class AE(keras.Model):\n"
+        "    def __init__(self):\n        super().__init__()\n"
+        "        self.enc, self.dec = keras.layers.Dense(4, activation='relu'), keras.layers.Dense(8)\n"
+        "        self.tracker = keras.metrics.Mean(name='total_loss')\n\n"
+        "    @property\n    def metrics(self):\n        return [self.tracker]\n\n"
+        "    def call(self, x):\n        return self.dec(self.enc(x))\n\n"
+        "    def train_step(self, data):\n"
+        "        with tf.GradientTape() as tape:\n            loss = tf.reduce_mean(tf.square(data - self(data)))\n"
+        "        self.optimizer.apply_gradients(zip(tape.gradient(loss, self.trainable_weights), self.trainable_weights))\n"
+        "        self.tracker.update_state(loss)\n        return {m.name: m.result() for m in self.metrics}\n\n"
+        "x = np.random.default_rng(0).random((64, 8)).astype('float32')\nmodel = AE()\n"
+        "model.compile(optimizer=keras.optimizers.Adam(1e-3), loss='mse')\n"
+        "model.fit(x, epochs=2, batch_size=16, validation_data=(x, x))\n", encoding="utf-8")
+    proc = tune(path, "--max-evals", "2")
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    [line] = errors(proc)
+    assert line.startswith("tracker.py:28:1: error: every validation metric is 0.0 while its training value is not (total_loss ")
+    assert line.endswith("tune a training metric: --metric total_loss --mode min")
+    proc = tune(path, "--max-evals", "2", "--metric", "total_loss", "--mode", "min")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert [r["status"] for r in rows(path)] == ["ok", "ok"]
+
+
 def test_callback_files_go_under_each_trial_and_trials_stay_quiet(fixture_copy):
     path = fixture_copy("run_experiment.py")  # ModelCheckpoint + CSVLogger, then load_weights
     proc = tune(path, "--max-evals", "2")

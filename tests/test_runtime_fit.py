@@ -314,3 +314,16 @@ def test_a_model_that_logs_nothing_to_tune_trains_one_epoch_not_all(monkeypatch)
     monkeypatch.setattr(state, "finished", None)  # a new trial
     history = rt_fit.optpar_fit(model.fit, x, epochs=4, batch_size=4)
     assert len(history.history["g_loss"]) == 4
+
+
+@pytest.mark.parametrize("row, refused", [
+    ({"total_loss": 0.12, "val_total_loss": 0.0}, True),  # a tracker only train_step updates
+    ({"loss": 0.3, "kl": 0.1, "val_loss": 0.0, "val_kl": 0.0}, True),
+    ({"loss": 0.3, "accuracy": 0.5, "val_loss": 0.2, "val_accuracy": 0.0}, False),  # a poor first epoch
+    ({"loss": 0.0, "val_loss": 0.0}, False),  # nothing left to learn, on both
+    ({"loss": 0.3}, False),  # no validation: another refusal's case
+])
+def test_validation_metrics_never_updated_are_told_apart_from_zeros(row, refused):
+    from optpar.runtime.fit import never_validated
+
+    assert bool(never_validated(row)) is refused

@@ -116,6 +116,24 @@ def metric_refusal(requested: str | None, keys) -> str:
             "choose what to tune with --metric NAME --mode min|max, e.g. %s" % (reported, how))
 
 
+def never_validated(row: dict) -> str | None:
+    """The refusal for epoch logs whose validation metrics were never updated: every `val_*`
+    exactly 0.0 while a training value it mirrors is not. A model whose `metrics` property lists
+    trackers only its own `train_step` updates logs them so (Keras's `test_step` updates the
+    compiled loss and metrics only): a search on them would compare zeros. None otherwise."""
+    validation = {key: value for key, value in row.items() if key.startswith("val_")}
+    if not validation or any(value != 0.0 for value in validation.values()):
+        return None
+    trained = [key[4:] for key in validation if isinstance(row.get(key[4:]), float) and row[key[4:]] != 0.0]
+    if not trained:
+        return None
+    shown = ", ".join(f"{key} {row[key]:.4g}" for key in trained)
+    return ("every validation metric is 0.0 while its training value is not (%s): the model's metrics "
+            "are updated by its train_step only, never on validation data; give the model a test_step "
+            "that updates them, or tune a training metric: --metric %s --mode %s"
+            % (shown, trained[0], default_mode(trained[0])))
+
+
 def returned_keys(model) -> list[str]:
     """The keys of the dicts its own `train_step` returns (`{"d_loss": ..., "g_loss": ...}`),
     read from its source before any training; [] when it returns anything else, or has no
@@ -204,6 +222,9 @@ def recorder_class():
             if state.board is not None:
                 state.board.epoch(row)
             if state.metric is None:
+                refusal = never_validated(row) if state.requested is None else None
+                if refusal:
+                    raise Refusal(refusal)
                 state.metric = pick_metric(state.requested, list(row))
                 if state.metric is None and state.unvalidated:
                     # Nothing to tune will ever be logged: one epoch shows what is, for the refusal.
