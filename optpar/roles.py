@@ -35,6 +35,7 @@ kernel              layer (``Conv2D``)       the kernel size             --     
 sum                 layer (``Add``)          --                          --        --
 model_maker         a call (``Sequential``)  --                          --        --
 reads_only          a call (``plot_model``)  --                          --        --
+writes_file         a call (``Model.save``)  --                          --        --
 fresh               a module (``layers``)    --                          --        --
 stateless           a call (``Input``)       --                          --        --
 ==================  =======================  ==========================  ========  ====
@@ -75,6 +76,7 @@ _SHAPES: Mapping[str, tuple[str, bool, str, bool]] = MappingProxyType({
     "sum": ("layer", False, "", False),
     "model_maker": ("call", False, "", False),
     "reads_only": ("call", False, "", False),
+    "writes_file": ("call", False, "", False),
     "fresh": ("module", False, "", False),
     "stateless": ("call", False, "", False),
 })
@@ -142,6 +144,9 @@ class Roles:
     model_makers: frozenset[Key] = frozenset()
     # calls that only read what they are passed (plot_model(model) draws it): not a change in place
     reads_only: frozenset[Key] = frozenset()
+    # the names of calls that write the file they are given and read nothing from it
+    # (`model.save("m.keras")`, `ModelCheckpoint("m.keras")`): a path they write is no data they read
+    writers: frozenset[str] = frozenset()
     # Keras modules whose calls make an object holding one model's state (a layer's weights, an
     # optimizer's variables): made once and read by each trial, trial 2 would get trial 1's
     fresh_modules: frozenset[str] = frozenset()
@@ -184,6 +189,7 @@ class Roles:
             sums=frozenset(r.key for r in rows if r.role == "sum"),
             model_makers=frozenset(r.key for r in rows if r.role == "model_maker"),
             reads_only=frozenset(r.key for r in rows if r.role == "reads_only"),
+            writers=frozenset(r.key[1] for r in rows if r.role == "writes_file"),
             fresh_modules=frozenset(r.layer for r in rows if r.role == "fresh"),
             stateless=frozenset(r.key for r in rows if r.role == "stateless"),
         )

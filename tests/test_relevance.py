@@ -307,3 +307,22 @@ def test_a_library_setter_feeds_the_fit_and_a_value_shown_alone_does_not():
            if lines.index(line) + 1 in idle]
     assert fed == [] and lines.index("keras.regularizers.l1(0.001)") + 1 in idle
     assert ids(text) == ids(TWO_MODELS)  # the shown value is not tuned
+
+
+SAVED = TWO_MODELS.replace(
+    'model.fit(x, y, epochs=3, batch_size=16, validation_split=0.2)\n',
+    'model.fit(x, y, epochs=3, batch_size=16, validation_split=0.2)\nmodel.save(f"{out}/my_model.keras")\n').replace(
+    'model.fit(x, y, epochs=5, batch_size=32, validation_split=0.2)\n',
+    'model.fit(x, y, epochs=5, batch_size=32, validation_split=0.2,\n'
+    '          callbacks=[keras.callbacks.ModelCheckpoint(f"{out}/my_model.keras", save_best_only=True)])\n')
+
+
+def test_a_model_saved_where_a_later_checkpoint_writes_does_not_feed_that_fit():
+    assert ids(SAVED) == ids(TWO_MODELS)  # both only write the file: the second fit reads nothing of the first
+
+
+def test_a_model_saved_and_loaded_back_feeds_the_fit():  # no-op: the file carries the first model on
+    text = SAVED.replace('model = keras.Sequential([layers.Dense(64, activation="tanh"), layers.Dropout(0.3),\n'
+                         '                          layers.Dense(2, activation="softmax")])\n',
+                         'model = keras.models.load_model(f"{out}/my_model.keras")\n')
+    assert {"dense_units", "fit_epochs"} <= ids(text).keys() and ids(text)["dense_units"] == 16

@@ -75,7 +75,7 @@ def analyze(text: str, path: str, catalog: Catalog) -> Analysis:
         held = held | {(id(measured), "epochs")}  # the loop's bound is how long it trains
         passes = epoch_loop_bound(facts, outputs, catalog, measured, loop)
     # values in code that does not feed the measured fit stay as written
-    fed = feeding(facts, measured, catalog.roles.reads_only)
+    fed = feeding(facts, measured, catalog.roles.reads_only, catalog.roles.writers)
     found = sites((c for c in chain(candidates(facts, catalog, outputs, keyed, held),
                                     loop_candidates(facts, outputs, keyed), [passes] if passes else ())
                    if _runs_for_the_fit(c, fed, dead, facts)), path, lines)

@@ -32,7 +32,7 @@ import re
 from dataclasses import dataclass
 
 from optpar.analysis.facts import Facts
-from optpar.analysis.syntax import FUNCTIONS, is_main_guard, paths, root_name
+from optpar.analysis.syntax import FUNCTIONS, is_main_guard, is_path, paths, root_name
 
 _SCOPES = (*FUNCTIONS, ast.ClassDef)
 
@@ -57,10 +57,12 @@ class Feeding:
         return frozenset(stmt.lineno for stmt in self.body[:self.fit_index] if id(stmt) not in self.statements)
 
 
-def feeding(facts: Facts, measured: ast.Call | None, reads_only: frozenset = frozenset()) -> Feeding | None:
+def feeding(facts: Facts, measured: ast.Call | None, reads_only: frozenset = frozenset(),
+            writers: frozenset[str] = frozenset()) -> Feeding | None:
     """Which top-level statements feed the measured fit; None when every one counts (no fit, or a
     fit inside a function). `reads_only`: the keys of calls that change nothing they are passed
-    (roles.csv: `plot_model`)."""
+    (roles.csv: `plot_model`); `writers`: the names of calls that write the file they are given
+    and read nothing from it (roles.csv `writes_file`: `save`, `ModelCheckpoint`)."""
     if measured is None:
         return None
     body = _top_level(facts.tree)
@@ -68,7 +70,7 @@ def feeding(facts: Facts, measured: ast.Call | None, reads_only: frozenset = fro
     if top is None or isinstance(top, _SCOPES):
         return None
     definitions = {stmt.name: stmt for stmt in body if isinstance(stmt, _SCOPES)}
-    flow = _Flow(definitions, _modules(body), facts, reads_only)
+    flow = _Flow(definitions, _modules(body), facts, reads_only, writers)
     index = body.index(top)
     needed = flow.uses(top)
     used = set(needed)
@@ -244,8 +246,9 @@ class _Flow:
     the file it calls read from outside them), binds, and may change in place."""
 
     def __init__(self, definitions: dict[str, ast.AST], modules: frozenset[str], facts: Facts,
-                 reads_only: frozenset) -> None:
+                 reads_only: frozenset, writers: frozenset[str] = frozenset()) -> None:
         self.definitions, self.modules, self.facts, self.reads_only = definitions, modules, facts, reads_only
+        self.writers = writers
         self.bound = frozenset(facts.bindings)  # every name the file binds
         self._free = {name: free_names(d) for name, d in definitions.items()}  # read once: every statement asks
         self._changed_params: dict[str, set[str]] = {}  # a function of the file -> the parameters it may change
@@ -263,7 +266,32 @@ class _Flow:
 
     def uses(self, stmt: ast.stmt) -> set[str]:
         names = _exposed(stmt)
-        return names.union(_files(stmt), *(self._free[d.name] | {d.name} for d in self._called(names)))
+        return names.union(self._read_files(stmt), *(self._free[d.name] | {d.name} for d in self._called(names)))
+
+    def _read_files(self, stmt: ast.stmt) -> set[str]:
+        """The files a statement may read: every path it names, but one it only hands to a call
+        that writes it (`model.save("m.keras")`, `ModelCheckpoint("m.keras")`): a model saved to
+        a file an unrelated later checkpoint writes again does not feed that fit."""
+        found = set()
+        for node in ast.walk(stmt):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and is_path(node.value):
+                call = self._call_given(node)
+                if call is None or _called_name(call.func) not in self.writers:
+                    found.add(f"file:{node.value}")
+        return found
+
+    def _call_given(self, node: ast.AST) -> ast.Call | None:
+        """The call that `node` is an argument of, through an f-string, `+`, `.format` or
+        `os.path.join` that builds the path."""
+        parent = self.facts.parents.get(node)
+        while parent is not None:
+            if isinstance(parent, ast.Call):
+                if _called_name(parent.func) not in ("join", "format"):
+                    return parent if node is not parent.func else None
+            elif not isinstance(parent, (ast.JoinedStr, ast.FormattedValue, ast.BinOp, ast.keyword, ast.Attribute)):
+                return None
+            node, parent = parent, self.facts.parents.get(parent)
+        return None
 
     def binds(self, stmt: ast.stmt, reads: set[str]) -> set[str]:
         """`reads`: what `_names` says the statement reads (the caller has it)."""
@@ -326,6 +354,10 @@ class _Flow:
         passed += [(k.arg if k.arg in named else extra if k.arg else None, k.value) for k in call.keywords]
         return {value.id for param, value in passed
                 if isinstance(value, ast.Name) and (param is None or param in changed)}
+
+
+def _called_name(func: ast.expr) -> str | None:
+    return func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
 
 
 def _files(stmt: ast.stmt) -> set[str]:

@@ -138,10 +138,14 @@ def is_main_guard(stmt: ast.stmt) -> bool:
 _PATH = re.compile(r"[^\s]*(/[^\s]*|\.[A-Za-z][A-Za-z0-9]{0,9})")
 
 
+def is_path(text: str) -> bool:
+    """Whether a string literal reads as a file name (`my_model.keras`, `logs/run1`)."""
+    return _PATH.fullmatch(text) is not None
+
+
 def paths(node: ast.AST) -> set[str]:
     """The file names a statement spells out as string literals."""
-    return {n.value for n in ast.walk(node)
-            if isinstance(n, ast.Constant) and isinstance(n.value, str) and _PATH.fullmatch(n.value)}
+    return {n.value for n in ast.walk(node) if isinstance(n, ast.Constant) and isinstance(n.value, str) and is_path(n.value)}
 
 
 def root_name(node: ast.AST) -> str | None:
