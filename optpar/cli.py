@@ -266,6 +266,13 @@ def cmd_tune(args) -> int:
     path = Path(args.path)
     config = load_config(path.parent)
     generated = generate(path, config=config, metadata=tuple(args.metadata))
+    if generated.analysis.required_arguments and not args.program_args:
+        from optpar.source import position_label, read_source
+
+        line, col, written = generated.analysis.required_arguments[0]
+        print(f"{position_label(read_source(path), str(path), line, col)}: error: the program needs the command-line "
+              f"argument {written} (argparse); pass its arguments after --: optpar tune {path} -- ...", file=sys.stderr)
+        return 2
     write_atomic(generated.out_path, generated.text)
     argv = _search_argv(args, config)
     if args.out is None and "--out" not in argv:

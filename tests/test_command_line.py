@@ -104,3 +104,43 @@ def test_a_program_with_its_own_argparse_tunes_its_option_and_gets_its_other_arg
                       cwd=tmp_path, timeout=300)
     assert proc.returncode == 2 and proc.stderr.splitlines()[-1].startswith('error: --units after "--" sets --units')
     assert not (tmp_path / "runs2").exists()
+
+
+REQUIRED = textwrap.dedent("""\
+    import argparse
+    import numpy as np
+    import keras
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("procedure", choices=["train", "inference"])
+    parser.add_argument("--units", type=int, default=4)
+    args = parser.parse_args()
+    x = np.random.default_rng(0).random((32, 3)).astype("float32")
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(args.units), keras.layers.Dense(1)])
+    model.compile(optimizer="adam", loss="mse")
+    if args.procedure == "train":
+        model.fit(x, x.sum(axis=1), epochs=1, validation_split=0.25)
+""")
+
+
+def test_a_required_argument_not_given_is_one_line_before_anything_runs(tmp_path):
+    (tmp_path / "model.py").write_text(REQUIRED, encoding="utf-8")
+    proc = run_optpar("tune", "model.py", "--max-evals", "1", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == ('model.py:6:1: error: the program needs the command-line argument "procedure" '
+                                   "(argparse); pass its arguments after --: optpar tune model.py -- ...")
+    assert not (tmp_path / "model_tune.py").exists()
+    proc = run_optpar("tune", "model.py", "--max-evals", "1", "--", "train", cwd=tmp_path, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+@pytest.mark.parametrize("argument, needed", [
+    ('"path"', True), ('"--data", required=True', True), ('"paths", nargs="+"', True),
+    ('"path", nargs="?", default="a.csv"', False), ('"rest", nargs="*"', False), ('"--data", default="a.csv"', False),
+])
+def test_which_arguments_the_command_line_must_give(argument, needed):
+    from conftest import analyze_text
+
+    text = REQUIRED.replace('"procedure", choices=["train", "inference"]', argument)
+    assert bool(analyze_text(text).required_arguments) is needed
+    assert not analyze_text(text.replace("parser.parse_args()", "parser.parse_args([])")).required_arguments

@@ -42,6 +42,7 @@ from optpar.analysis.loops import epoch_loop, epoch_loop_bound, loop_candidates,
 from optpar.analysis.naming import sites
 from optpar.analysis.outputs import find_outputs
 from optpar.analysis.records import AbslRun, Analysis, Diagnostic, FitCall, Site, Span
+from optpar.analysis.cli_options import required_arguments
 from optpar.analysis.relevance import Feeding, feeding, inside, never_run
 from optpar.analysis.rules import Candidate, candidates
 from optpar.analysis.shapes import coupled_sizes, summed_sizes
@@ -91,7 +92,9 @@ def analyze(text: str, path: str, catalog: Catalog) -> Analysis:
     return Analysis(path, text, tree, tuple(found), tuple(diagnostics), fit, True,
                     fed.idle_lines() if fed is not None else frozenset(), fresh,
                     None if run is None else AbslRun(lines.span(run.call), run.main,
-                                                     flag_reads(facts, {s.absl_flag for s in found if s.absl_flag})))
+                                                     flag_reads(facts, {s.absl_flag for s in found if s.absl_flag})),
+                    tuple((call.lineno, lines.char_col(call.lineno, call.col_offset) + 1, lines.segment(call.args[0]))
+                          for call in required_arguments(facts)))
 
 
 def _runs_for_the_fit(candidate: Candidate, fed: Feeding | None, dead: frozenset[int], facts: Facts) -> bool:

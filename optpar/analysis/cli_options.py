@@ -156,3 +156,32 @@ def _assigns(facts: Facts, namespace: str, attr: str) -> bool:
     """Whether the program sets `namespace.attr` itself somewhere (`args.units = 32`)."""
     return any(isinstance(n, ast.Attribute) and isinstance(n.ctx, (ast.Store, ast.Del)) and n.attr == attr
                and isinstance(n.value, ast.Name) and n.value.id == namespace for n in ast.walk(facts.tree))
+
+
+def required_arguments(facts: Facts) -> list[ast.Call]:
+    """The `parser.add_argument(...)` calls whose argument the command line must give: a
+    positional one (no `nargs` but `'+'`: `'?'`, `'*'` and REMAINDER take none) or one with
+    `required=True`, on an
+    `argparse.ArgumentParser` whose `parse_args()` or `parse_known_args()` reads `sys.argv` (is
+    called with no arguments). Run with no arguments, the program stops at its usage line."""
+    parsers = {call.func.value.id for call in facts.calls
+               if isinstance(call.func, ast.Attribute) and call.func.attr in ("parse_args", "parse_known_args")
+               and not call.args and not call.keywords and isinstance(call.func.value, ast.Name)}
+    found = []
+    for call in facts.calls:
+        if not (isinstance(call.func, ast.Attribute) and call.func.attr == "add_argument"
+                and isinstance(call.func.value, ast.Name) and call.func.value.id in parsers):
+            continue
+        made = facts.only_value(call.func.value.id)
+        if not isinstance(made, ast.Call) or facts.imports.qualify(dotted(made.func) or "") != "argparse.ArgumentParser":
+            continue
+        keywords = {k.arg: k.value for k in call.keywords}
+        if None in keywords or not call.args or not isinstance(call.args[0], ast.Constant):
+            continue  # **options: what they hold is not written here
+        nargs = keywords.get("nargs")
+        optional = nargs is not None and not (isinstance(nargs, ast.Constant) and nargs.value == "+")  # ?, *, REMAINDER
+        required = keywords.get("required")
+        if (not str(call.args[0].value).startswith("-") and not optional) or (
+                isinstance(required, ast.Constant) and required.value is True):
+            found.append(call)
+    return found

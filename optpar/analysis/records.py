@@ -126,3 +126,5 @@ class Analysis:
     # optimizer, a model: roles.csv `fresh` and `model_maker`): the planner remakes them in each trial
     fresh: frozenset[tuple[int, int]] = frozenset()
     absl_run: AbslRun | None = None
+    # (line, column, as written) of each argument the program's command line must give (argparse)
+    required_arguments: tuple[tuple[int, int, str], ...] = ()
