@@ -28,6 +28,9 @@ CASES = [
                  "h = Dense(units=64, kernel_initializer='he_normal')(x)\n", id="two-in-one-call"),
     pytest.param("e = Embedding(1000, 8, init='uniform')\n",
                  "e = Embedding(1000, 8, embeddings_initializer='uniform')\n", id="embedding's-own-name"),
+    pytest.param("d = Dense(4, kernel_regularizer=keras.regularizers.l2(l=0.01))\nr = keras.regularizers.L1(l=1e-4)\n",
+                 "d = Dense(4, kernel_regularizer=keras.regularizers.l2(l2=0.01))\nr = keras.regularizers.L1(l1=1e-4)\n",
+                 id="regularizer-l"),
     pytest.param("h = Dense(8, name='é', init = 'zeros')(x)\n",
                  "h = Dense(8, name='é', kernel_initializer = 'zeros')(x)\n", id="after-non-ascii"),
 ]
