@@ -36,6 +36,8 @@ sum                 layer (``Add``)          --                          --     
 model_maker         a call (``Sequential``)  --                          --        --
 reads_only          a call (``plot_model``)  --                          --        --
 writes_file         a call (``Model.save``)  --                          --        --
+python_int          layer (``Dense``)        a size Keras 3 takes only   optional  --
+                                             as a Python int (``units``)
 fresh               a module (``layers``)    --                          --        --
 stateless           a call (``Input``)       --                          --        --
 ==================  =======================  ==========================  ========  ====
@@ -77,6 +79,7 @@ _SHAPES: Mapping[str, tuple[str, bool, str, bool]] = MappingProxyType({
     "model_maker": ("call", False, "", False),
     "reads_only": ("call", False, "", False),
     "writes_file": ("call", False, "", False),
+    "python_int": ("layer", True, "optional", False),
     "fresh": ("module", False, "", False),
     "stateless": ("call", False, "", False),
 })
@@ -101,6 +104,13 @@ class Role:
 
 def _empty() -> Mapping:
     return MappingProxyType({})
+
+
+def _by_layer(rows: Iterable[Role]) -> dict[Key, Mapping[str, Role]]:
+    found: dict[Key, dict[str, Role]] = {}
+    for row in rows:
+        found.setdefault(row.key, {})[row.name] = row
+    return {key: MappingProxyType(params) for key, params in found.items()}
 
 
 def _frozen(mapping: dict) -> Mapping:
@@ -147,6 +157,9 @@ class Roles:
     # the names of calls that write the file they are given and read nothing from it
     # (`model.save("m.keras")`, `ModelCheckpoint("m.keras")`): a path they write is no data they read
     writers: frozenset[str] = frozenset()
+    # layer -> {parameter: row}: a size Keras 3 takes only as a Python int (Dense's units), which
+    # Keras 2 turned into one itself: a NumPy number there is OPT235
+    python_ints: Mapping[Key, Mapping[str, Role]] = field(default_factory=_empty)
     # Keras modules whose calls make an object holding one model's state (a layer's weights, an
     # optimizer's variables): made once and read by each trial, trial 2 would get trial 1's
     fresh_modules: frozenset[str] = frozenset()
@@ -190,6 +203,7 @@ class Roles:
             model_makers=frozenset(r.key for r in rows if r.role == "model_maker"),
             reads_only=frozenset(r.key for r in rows if r.role == "reads_only"),
             writers=frozenset(r.key[1] for r in rows if r.role == "writes_file"),
+            python_ints=_frozen(_by_layer(r for r in rows if r.role == "python_int")),
             fresh_modules=frozenset(r.layer for r in rows if r.role == "fresh"),
             stateless=frozenset(r.key for r in rows if r.role == "stateless"),
         )

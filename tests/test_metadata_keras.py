@@ -268,3 +268,15 @@ def test_every_second_name_of_a_keras_layer_has_an_alias_row():
         cls = getattr(keras.layers, name)
         if inspect.isclass(cls) and name != cls.__name__ and hasattr(keras.layers, cls.__name__):
             assert (f"layers.{name}", cls.__name__) in rows
+
+
+@pytest.mark.parametrize("row", [r for r in ROLE_ROWS if r["Role"] == "python_int"], ids=lambda r: f"{r['Layer']}.{r['Name']}")
+def test_a_size_keras3_takes_only_as_a_python_int_refuses_a_numpy_one(row):
+    import numpy as np
+
+    layer = _resolve(row["Layer"])
+    others = {"Embedding": {"input_dim": 10, "output_dim": 4}, "MultiHeadAttention": {"key_dim": 4}}.get(
+        row["Layer"].split(".")[-1], {})
+    with pytest.raises((ValueError, TypeError)):
+        layer(**{**others, row["Name"]: np.int64(4)})
+    layer(**{**others, row["Name"]: int(np.int64(4))})

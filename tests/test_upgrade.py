@@ -1,5 +1,5 @@
 """`optpar upgrade`: the Keras 1 keywords Keras 3 rejects, renamed in place (OPT202-OPT219), and the
-Keras 2 forms it rejects, rewritten (OPT220-OPT232)."""
+Keras 2 forms it rejects, rewritten (OPT220-OPT235)."""
 from __future__ import annotations
 
 import subprocess
@@ -206,6 +206,11 @@ KERAS2 = [
                  "    def reset(self):\n        self.acc.reset_state()\n        for m in self.model.metrics:\n"
                  "            m.reset_state()\n\nfor epoch in range(2):\n    train_loss.reset_state()  # each epoch\n",
                  id="metric-reset-states"),
+    pytest.param("import numpy as np\nimport keras\nh = keras.layers.Dense(np.prod(shape), activation='relu')(z)\n"
+                 "e = keras.layers.Embedding(np.max(tokens) + 1,\n                           output_dim=64)\n",
+                 "import numpy as np\nimport keras\nh = keras.layers.Dense(int(np.prod(shape)), activation='relu')(z)\n"
+                 "e = keras.layers.Embedding(int(np.max(tokens) + 1),\n                           output_dim=64)\n",
+                 id="numpy-number-as-a-size"),
 ]
 
 
@@ -251,6 +256,8 @@ def test_keras2_upgrade_is_idempotent(before, after):
                  "a = image.img_to_array(load_img(p))\n", id="legacy-names-kept-or-already-from-tensorflow"),
     pytest.param("import keras\nschedule.lr = 3\nprint(args.lr)\nopt = make()\nopt.lr = 2\nmodel.optimizer.learning_rate.assign(0.1)\n"
                  "a = hasattr(args, 'lr') and getattr(model.optimizer, 'name')\n"
+                 "import numpy as np\nd = keras.layers.Dense(len(np.unique(y)))\nf = keras.layers.Dense(int(np.prod(s)))\n"
+                 "g = keras.layers.Dense(mylib.prod(s))\nc = keras.layers.Conv2D(np.max(f), 3)\n"
                  "lstm = keras.layers.LSTM(4, stateful=True)\nlstm.reset_states()\nmodel.reset_states()\nfor m in metrics:\n    m.reset_states()\n"
                  "v = keras.ops.convert_to_numpy(model.optimizer.learning_rate)\n", id="lr-of-no-optimizer-or-keras3-forms"),
     pytest.param("import keras\nfrom keras.layers import Dense\nfrom keras.preprocessing.sequence import pad_sequences\n"
@@ -401,7 +408,7 @@ def test_an_upgraded_keras2_script_trains_on_keras3(tmp_path, run_cli):
         "def rmse(y_true, y_pred):\n    return K.sqrt(K.mean(K.square(y_pred - y_true), axis=-1) + K.epsilon())\n"
         "class Halve(keras.callbacks.Callback):\n    def on_epoch_end(self, epoch, logs=None):\n"
         "        K.set_value(self.model.optimizer.lr, K.get_value(self.model.optimizer.lr) / 2)\n"
-        "model = keras.Sequential([keras.Input((3,)), Dense(4), keras.layers.Dense(1)])\n"
+        "model = keras.Sequential([keras.Input((3,)), Dense(4), keras.layers.Dense(np.prod(y.shape[1:]))])\n"
         "model.compile(optimizer='sgd', loss=rmse, metrics='mae')\n"
         "history = model.fit(x, y, epochs=1, verbose=0, workers=1, callbacks=[Halve(), keras.callbacks.ReduceLROnPlateau(monitor='loss'),\n"
         "    keras.callbacks.ModelCheckpoint('best.hdf5', monitor='loss')])\n"

@@ -1,4 +1,4 @@
-"""OPT220-OPT232: Keras 2 forms that Keras 3 rejects, each with the one-line edits that
+"""OPT220-OPT235: Keras 2 forms that Keras 3 rejects, each with the one-line edits that
 `optpar upgrade` makes (`Diagnostic.fix`); a form it cannot rewrite safely gets no fix.
 
 The Keras names are data: the arguments Keras 3 takes only as a list are roles.csv's `list_only`
@@ -21,6 +21,7 @@ from optpar.analysis.records import Diagnostic, TextEdit
 from optpar.analysis.removal import removed_arguments
 from optpar.analysis.syntax import SourceLines
 from optpar.analysis.objects import renamed_members, variable_method
+from optpar.analysis.python_ints import numpy_sizes
 from optpar.csvrows import Key
 from optpar.imports import canonical, dotted
 from optpar.metadata import Catalog
@@ -42,6 +43,8 @@ def lint(path: str, text: str, facts: Facts, lines: SourceLines, catalog: Catalo
                 found.extend(_string_list(path, lines, keyword))
             elif keyword.arg == "padding" and key[0] == "layers":
                 found.extend(_padding(path, lines, keyword.value, padding))
+        if key in catalog.roles.python_ints:
+            found.extend(numpy_sizes(path, facts, lines, call, catalog.roles.python_ints[key]))
         if key[0] == "backend" and key[1] in backend and not _tf_keras(facts, call.func):
             top = _top_level_imports(facts) if top is None else top
             found.append(_backend_function(path, facts, lines, top, call.func, key[1], backend[key[1]]))
