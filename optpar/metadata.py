@@ -18,7 +18,7 @@ import math
 import os
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
@@ -460,6 +460,15 @@ def _merge(rows: dict[tuple[Key, str], Row], new: Sequence[Row], shown: str) -> 
                                 f"ParamOrder {r.order} of {r.layer} is used by both {other.param!r} and {r.param!r}")
 
 
+def _class_path(roles: Roles, layer: str) -> str:
+    """A row's Layer with an alias (`layers.MaxPool2D`, roles.csv `class_alias`) as the class it
+    names (`layers.MaxPooling2D`): a call of either has the class's key."""
+    if layer.endswith("*"):
+        return layer
+    named = roles.aliases.get(key_of(layer))
+    return f"{named[0]}.{named[1]}" if named else layer
+
+
 def load_catalog(extra: Sequence[str | os.PathLike] = ()) -> Catalog:
     """The bundled table, then each extra CSV in order.
 
@@ -479,12 +488,14 @@ def load_catalog(extra: Sequence[str | os.PathLike] = ()) -> Catalog:
         kind = _kind_of_file(path)
         if kind == "keras1":
             for rule in read_keras1(path):
+                rule = replace(rule, layer=_class_path(roles, rule.layer))
                 rules.pop((rule.layer, rule.old), None)
                 rules[(rule.layer, rule.old)] = rule
         elif kind == "roles":
             roles = roles + Roles.of(read_roles(path))
         else:
-            _merge(merged, read_metadata(path), os.fspath(path))
+            _merge(merged, [replace(r, layer=_class_path(roles, r.layer)) for r in read_metadata(path)],
+                   os.fspath(path))
     table: dict[Key, dict[str, Row]] = {}
     for (key, param), r in merged.items():
         table.setdefault(key, {})[param] = r

@@ -40,7 +40,9 @@ def renamed_text(analysis: Analysis) -> tuple[str, list[Diagnostic], list[Diagno
     left = [d for d in analysis.diagnostics if not d.fix]
     lines = source_lines(analysis.text)  # as the diagnostics' columns count them
     edits = dict.fromkeys(edit for diag in done for edit in diag.fix)
-    for edit in sorted(edits, key=lambda e: (e.line, -e.col)):  # right to left within a line
+    # right to left within a line; at one column a replacement before an insertion there
+    # (`K.int_shape(x)` renamed, then `int(` put in front of it)
+    for edit in sorted(edits, key=lambda e: (e.line, -e.col, not e.old)):
         line, start = lines[edit.line - 1], edit.col - 1
         if line[start:start + len(edit.old)] != edit.old:
             raise UserError(analysis.path, edit.line, edit.col, f"could not find {edit.old!r} here")
@@ -55,6 +57,8 @@ def shown_change(text: str, diag: Diagnostic) -> tuple[str, str]:
     edits: list[TextEdit] = sorted((e for e in diag.fix if e.line == line), key=lambda e: -e.col)
     written = source_lines(text)[line - 1]
     start, end = min(e.col for e in edits) - 1, max(e.col - 1 + len(e.old) for e in edits)
+    if end <= start:  # only an insertion on this line (the fix goes on over lines): show the line's rest
+        end = len(written.rstrip("\r\n"))
     new = written[start:end]
     for edit in edits:
         at = edit.col - 1 - start

@@ -136,7 +136,9 @@ def test_a_required_argument_not_given_is_one_line_before_anything_runs(tmp_path
 
 @pytest.mark.parametrize("argument, needed", [
     ('"path"', True), ('"--data", required=True', True), ('"paths", nargs="+"', True),
+    ('"data", nargs=1', True), ('"data", nargs=argparse.ONE_OR_MORE', True),
     ('"path", nargs="?", default="a.csv"', False), ('"rest", nargs="*"', False), ('"--data", default="a.csv"', False),
+    ('"rest", nargs=argparse.REMAINDER', False), ('"data", nargs=count', False),
 ])
 def test_which_arguments_the_command_line_must_give(argument, needed):
     from conftest import analyze_text

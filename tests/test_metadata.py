@@ -175,6 +175,17 @@ def test_extra_keras1_file(tmp_path):
     assert {r.old for r in cat.keras1_rules("layers.LSTM")} >= {"consume_less", "dropout_W"}
 
 
+def test_a_row_or_rule_naming_an_alias_holds_for_the_class(tmp_path):
+    rows = write(tmp_path, HEADER + "\nlayers.MaxPool2D,strides,choice,0,1,abs,int,,,1,\"[1, 2]\",\n"
+                 "layers.MaxPool2D,pool_size,off,0,0,abs,int,,,1,,\n")
+    rules = write(tmp_path, "Code,Layer,Old,New,Message\n"
+                  "OPT291,layers.Convolution2D,nb_row,kernel_size,Keras 1 argument 'nb_row' is gone\n", "rules.csv")
+    cat = load_catalog([rows, rules])
+    assert cat.row("layers.MaxPooling2D", "strides").choices == (1, 2)
+    assert cat.row("layers.MaxPooling2D", "pool_size") is None  # `off` on the alias turns the class's row off
+    assert "nb_row" in {r.old for r in cat.keras1_rules("layers.Conv2D")}
+
+
 def test_override_clashing_param_order_is_an_error(tmp_path):
     extra = write(tmp_path, HEADER + "\nlayers.Dense,use_bias,choice,0,0,abs,bool,,,0,\"[True, False]\",\n")
     with pytest.raises(MetadataError) as err:

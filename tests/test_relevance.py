@@ -326,3 +326,12 @@ def test_a_model_saved_and_loaded_back_feeds_the_fit():  # no-op: the file carri
                          '                          layers.Dense(2, activation="softmax")])\n',
                          'model = keras.models.load_model(f"{out}/my_model.keras")\n')
     assert {"dense_units", "fit_epochs"} <= ids(text).keys() and ids(text)["dense_units"] == 16
+
+
+def test_a_path_a_name_holds_is_the_file_it_names():
+    held = 'best = "my_model.keras"\n' + SAVED.replace('f"{out}/my_model.keras"', "best")
+    assert ids(held) == ids(TWO_MODELS)  # written twice through the name: still no data between the fits
+    loaded = held.replace('model = keras.Sequential([layers.Dense(64, activation="tanh"), layers.Dropout(0.3),\n'
+                          '                          layers.Dense(2, activation="softmax")])\n',
+                          'model = keras.models.load_model(best)\n')
+    assert ids(loaded)["dense_units"] == 16  # read back through the name: the first model feeds the fit

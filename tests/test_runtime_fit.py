@@ -327,3 +327,20 @@ def test_validation_metrics_never_updated_are_told_apart_from_zeros(row, refused
     from optpar.runtime.fit import never_validated
 
     assert bool(never_validated(row)) is refused
+
+
+def test_a_zero_validation_loss_is_refused_only_for_a_model_with_its_own_train_step(monkeypatch):
+    """A hinge loss can be exactly 0.0 on clean validation data while the noisy training data's is
+    not: a model trained by Keras's own train_step validates what it trains, so that is a score."""
+    row = {"loss": 0.81, "val_loss": 0.0}
+    for model, refused in ((keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)]), False),
+                           (OnlyTrains(), True)):
+        state = _searching(monkeypatch)
+        recorder = rt_fit.recorder_class()(state, 0)
+        recorder.set_model(model)
+        if refused:
+            with pytest.raises(Refusal, match="every validation metric is 0.0"):
+                recorder.on_epoch_end(0, row)
+        else:
+            recorder.on_epoch_end(0, row)
+            assert state.metric == "val_loss"

@@ -185,23 +185,25 @@ KERAS2 = [
                  "    def on_epoch_end(self, epoch, logs=None):\n"
                  "        self.model.optimizer.learning_rate.assign(0.5 * keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))  # half\n",
                  id="learning-rate-callback"),
-    pytest.param("import tensorflow as tf\ntf.keras.backend.set_value(model.optimizer.lr,\n                           lr)\n"
+    pytest.param("import tensorflow as tf\nmodel = tf.keras.models.load_model(p)\ntf.keras.backend.set_value(model.optimizer.lr,\n                           lr)\n"
                  "print(tf.keras.backend.eval(model.optimizer.lr))\n",
-                 "import tensorflow as tf\nmodel.optimizer.learning_rate.assign(\n                           lr)\n"
+                 "import tensorflow as tf\nmodel = tf.keras.models.load_model(p)\nmodel.optimizer.learning_rate.assign(\n                           lr)\n"
                  "print(tf.keras.ops.convert_to_numpy(model.optimizer.learning_rate))\n", id="set-value-over-lines"),
     pytest.param("import keras\nopt = keras.optimizers.Adam(1e-3)\nopt.lr = 0.01\n"
-                 "if not hasattr(self.model.optimizer, \"lr\"):\n    setattr(opt, 'lr', getattr(opt, 'lr'))\n",
+                 "model = keras.Sequential()\nif not hasattr(model.optimizer, \"lr\"):\n    setattr(opt, 'lr', getattr(opt, 'lr'))\n"
+                 "o2 = model.optimizer\nprint(o2.lr)\n",
                  "import keras\nopt = keras.optimizers.Adam(1e-3)\nopt.learning_rate = 0.01\n"
-                 "if not hasattr(self.model.optimizer, \"learning_rate\"):\n    setattr(opt, 'learning_rate', getattr(opt, 'learning_rate'))\n",
+                 "model = keras.Sequential()\nif not hasattr(model.optimizer, \"learning_rate\"):\n    setattr(opt, 'learning_rate', getattr(opt, 'learning_rate'))\n"
+                 "o2 = model.optimizer\nprint(o2.learning_rate)\n",
                  id="a-name-holding-an-optimizer"),
     pytest.param("from keras import backend as K\nK.update_add(self.step, 1)\nK.update(v[0] + 0, m)\nK.update_sub( w ,  2)\n",
                  "from keras import backend as K\nself.step.assign_add(1)\n(v[0] + 0).assign(m)\nw.assign_sub(2)\n",
                  id="variable-methods"),
-    pytest.param("import tensorflow as tf\ntrain_loss = tf.keras.metrics.Mean(name='train_loss')\n\nclass T:\n"
+    pytest.param("import tensorflow as tf\ntrain_loss = tf.keras.metrics.Mean(name='train_loss')\n\nclass T(tf.keras.callbacks.Callback):\n"
                  "    def __init__(self):\n        self.acc = tf.keras.metrics.Accuracy()\n\n"
                  "    def reset(self):\n        self.acc.reset_states()\n        for m in self.model.metrics:\n"
                  "            m.reset_states()\n\nfor epoch in range(2):\n    train_loss.reset_states()  # each epoch\n",
-                 "import tensorflow as tf\ntrain_loss = tf.keras.metrics.Mean(name='train_loss')\n\nclass T:\n"
+                 "import tensorflow as tf\ntrain_loss = tf.keras.metrics.Mean(name='train_loss')\n\nclass T(tf.keras.callbacks.Callback):\n"
                  "    def __init__(self):\n        self.acc = tf.keras.metrics.Accuracy()\n\n"
                  "    def reset(self):\n        self.acc.reset_state()\n        for m in self.model.metrics:\n"
                  "            m.reset_state()\n\nfor epoch in range(2):\n    train_loss.reset_state()  # each epoch\n",
@@ -211,6 +213,10 @@ KERAS2 = [
                  "import numpy as np\nimport keras\nh = keras.layers.Dense(int(np.prod(shape)), activation='relu')(z)\n"
                  "e = keras.layers.Embedding(int(np.max(tokens) + 1),\n                           output_dim=64)\n",
                  id="numpy-number-as-a-size"),
+    pytest.param("import numpy as np\nimport keras\nd = keras.layers.Dense(output_dim=np.prod(s))\n"
+                 "g = keras.layers.GRU(-np.min(s) * -1 if a else 3)\n",
+                 "import numpy as np\nimport keras\nd = keras.layers.Dense(units=int(np.prod(s)))\n"
+                 "g = keras.layers.GRU(int(-np.min(s) * -1 if a else 3))\n", id="numpy-number-keras1-keyword-unary-ifexp"),
 ]
 
 
@@ -259,6 +265,8 @@ def test_keras2_upgrade_is_idempotent(before, after):
                  "import numpy as np\nd = keras.layers.Dense(len(np.unique(y)))\nf = keras.layers.Dense(int(np.prod(s)))\n"
                  "g = keras.layers.Dense(mylib.prod(s))\nc = keras.layers.Conv2D(np.max(f), 3)\n"
                  "lstm = keras.layers.LSTM(4, stateful=True)\nlstm.reset_states()\nmodel.reset_states()\nfor m in metrics:\n    m.reset_states()\n"
+                 "cfg = load()\nprint(cfg.optimizer.lr, hasattr(cfg.optimizer, 'lr'))\nfor m in cfg.metrics:\n    m.reset_states()\n"
+                 "class Trainer:\n    def step(self):\n        self.optimizer.lr = 0.1\n        self.model.optimizer.lr = 0.2\n"
                  "v = keras.ops.convert_to_numpy(model.optimizer.learning_rate)\n", id="lr-of-no-optimizer-or-keras3-forms"),
     pytest.param("import keras\nfrom keras.layers import Dense\nfrom keras.preprocessing.sequence import pad_sequences\n"
                  "from mylib.layers.core import Block\nfrom .layers.core import Other\n", id="modules-keras3-has"),

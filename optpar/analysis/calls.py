@@ -24,7 +24,7 @@ def callee(facts: Facts, roles: Roles, call: ast.Call) -> Key | None:
     func = call.func
     if not isinstance(func, ast.Attribute):
         return None
-    if func.attr in facts.user_methods and not _made_by_keras(facts, roles, func.value):
+    if func.attr in facts.user_methods and not made_by_keras(facts, roles, func.value):
         return None  # `x.fit` may be a method of the file's own class
     if func.attr not in roles.methods and func.attr not in roles.dataset_methods:
         return None
@@ -37,12 +37,12 @@ def callee(facts: Facts, roles: Roles, call: ast.Call) -> Key | None:
         return ("Dataset", func.attr) if facts.imports.uses_tensorflow else None
     keywords = {k.arg for k in call.keywords if k.arg}
     method = roles.methods[func.attr]
-    if keywords & roles.method_keywords.get(method, frozenset()) or _made_by_keras(facts, roles, func.value):
+    if keywords & roles.method_keywords.get(method, frozenset()) or made_by_keras(facts, roles, func.value):
         return ("Model", method)  # a keyword only Keras's method takes, or a model Keras made
     return None
 
 
-def _made_by_keras(facts: Facts, roles: Roles, receiver: ast.expr) -> bool:
+def made_by_keras(facts: Facts, roles: Roles, receiver: ast.expr) -> bool:
     """Whether every value the name `receiver` holds where it is read is a Keras model: made by a
     `model_maker` call (`keras.Sequential(...)`, `load_model(...)`) or a Model subclass of the file."""
     values = facts.scope_values(receiver) if isinstance(receiver, ast.Name) else None

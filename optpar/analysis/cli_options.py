@@ -160,8 +160,7 @@ def _assigns(facts: Facts, namespace: str, attr: str) -> bool:
 
 def required_arguments(facts: Facts) -> list[ast.Call]:
     """The `parser.add_argument(...)` calls whose argument the command line must give: a
-    positional one (no `nargs` but `'+'`: `'?'`, `'*'` and REMAINDER take none) or one with
-    `required=True`, on an
+    positional one that needs a value (`_needs_one`) or one with `required=True`, on an
     `argparse.ArgumentParser` whose `parse_args()` or `parse_known_args()` reads `sys.argv` (is
     called with no arguments). Run with no arguments, the program stops at its usage line."""
     parsers = {call.func.value.id for call in facts.calls
@@ -178,10 +177,19 @@ def required_arguments(facts: Facts) -> list[ast.Call]:
         keywords = {k.arg: k.value for k in call.keywords}
         if None in keywords or not call.args or not isinstance(call.args[0], ast.Constant):
             continue  # **options: what they hold is not written here
-        nargs = keywords.get("nargs")
-        optional = nargs is not None and not (isinstance(nargs, ast.Constant) and nargs.value == "+")  # ?, *, REMAINDER
         required = keywords.get("required")
-        if (not str(call.args[0].value).startswith("-") and not optional) or (
+        if (not str(call.args[0].value).startswith("-") and _needs_one(facts, keywords.get("nargs"))) or (
                 isinstance(required, ast.Constant) and required.value is True):
             found.append(call)
     return found
+
+
+def _needs_one(facts: Facts, nargs: ast.expr | None) -> bool:
+    """Whether a positional argument with this `nargs` needs at least one value: none given, a
+    count of 1 or more, `'+'` or `argparse.ONE_OR_MORE` (`'?'`, `'*'`, REMAINDER and a value
+    not written as a literal: no)."""
+    if nargs is None:
+        return True
+    if isinstance(nargs, ast.Constant):
+        return nargs.value == "+" or (type(nargs.value) is int and nargs.value >= 1)
+    return facts.imports.qualify(dotted(nargs) or "") == "argparse.ONE_OR_MORE"

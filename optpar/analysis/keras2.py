@@ -44,7 +44,8 @@ def lint(path: str, text: str, facts: Facts, lines: SourceLines, catalog: Catalo
             elif keyword.arg == "padding" and key[0] == "layers":
                 found.extend(_padding(path, lines, keyword.value, padding))
         if key in catalog.roles.python_ints:
-            found.extend(numpy_sizes(path, facts, lines, call, catalog.roles.python_ints[key]))
+            renamed = {rule.old: rule.new for rule in catalog.keras1_rules(key) if rule.new}
+            found.extend(numpy_sizes(path, facts, lines, call, catalog.roles.python_ints[key], renamed))
         if key[0] == "backend" and key[1] in backend and not _tf_keras(facts, call.func):
             top = _top_level_imports(facts) if top is None else top
             found.append(_backend_function(path, facts, lines, top, call.func, key[1], backend[key[1]]))

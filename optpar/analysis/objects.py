@@ -16,11 +16,13 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from optpar.analysis.calls import made_by_keras
 from optpar.analysis.facts import Facts
 from optpar.analysis.records import Diagnostic, TextEdit
 from optpar.analysis.syntax import SourceLines
 from optpar.csvrows import Key
 from optpar.metadata import Catalog
+from optpar.roles import Roles
 
 REWRITES = " (optpar upgrade rewrites it)"
 _OPEN = re.compile(r"\(\s*\Z")  # what may stand between the function's name and its variable
@@ -62,30 +64,51 @@ def renamed_members(path: str, facts: Facts, lines: SourceLines, catalog: Catalo
             continue
         constructed = {id(call) for call, key in keyed if key[0] == kind.module}
         for node in ast.walk(facts.tree):
-            if isinstance(node, ast.Attribute) and node.attr in renamed and _holds(facts, node.value, constructed, kind):
+            if isinstance(node, ast.Attribute) and node.attr in renamed and _holds(facts, catalog.roles, node.value, constructed, kind):
                 found.append(_renamed_attribute(path, lines, node, renamed[node.attr], kind))
             elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _BY_NAME
                   and not facts.bindings[node.func.id] and len(node.args) >= 2
                   and isinstance(node.args[1], ast.Constant) and node.args[1].value in renamed
-                  and _holds(facts, node.args[0], constructed, kind)):
+                  and _holds(facts, catalog.roles, node.args[0], constructed, kind)):
                 found.append(_renamed_string(path, lines, node.args[1], renamed[node.args[1].value], kind))
     return found
 
 
-def _holds(facts: Facts, value: ast.expr, constructed: set[int], kind: _Kind) -> bool:
-    """Whether `value` is an object of `kind`."""
-    if isinstance(value, ast.Attribute):
-        if kind.held_as and value.attr == kind.held_as:
-            return True
-        made = facts.self_attribute(value, value.attr) if _on_self(value) else None
-        return made is not None and id(made) in constructed
+def _holds(facts: Facts, roles: Roles, value: ast.expr, constructed: set[int], kind: _Kind) -> bool:
+    """Whether `value` is an object of `kind`: its constructor's call, the attribute a Keras model
+    holds it under (`self.model.optimizer` in a callback, `model.optimizer`), `self.x` where the
+    class assigns one, or a name every assignment of which is one of those (`opt = model.optimizer`);
+    for metrics also the target of a loop over a Keras model's `metrics`."""
     if isinstance(value, ast.Call):
         return id(value) in constructed
+    if isinstance(value, ast.Attribute):
+        if kind.held_as and value.attr == kind.held_as:
+            return _keras_model(facts, roles, value.value)
+        made = facts.self_attribute(value, value.attr) if _on_self(value) else None
+        return made is not None and id(made) in constructed
     if isinstance(value, ast.Name):
-        if kind.listed_as and _loop_over(facts, value, kind.listed_as):
+        if kind.listed_as and _loop_over(facts, roles, value, kind.listed_as):
             return True
         values = facts.scope_values(value)
-        return bool(values) and all(id(v) in constructed for v in values)
+        return bool(values) and all(not isinstance(v, ast.Name) and _holds(facts, roles, v, constructed, kind)
+                                    for v in values)
+    return False
+
+
+def _keras_model(facts: Facts, roles: Roles, node: ast.expr) -> bool:
+    """Whether `node` is a Keras model: `self` in a subclass of keras.Model, `self.model` in a
+    Keras callback (or where the class assigns it a model Keras makes), or a name that only ever
+    holds a model Keras made (`model = keras.Sequential(...)`)."""
+    if isinstance(node, ast.Name):
+        cls = facts.enclosing_class(node) if node.id == "self" else None
+        return facts.is_model_class(cls) if cls is not None else made_by_keras(facts, roles, node)
+    if isinstance(node, ast.Attribute) and _on_self(node) and node.attr == "model":
+        cls = facts.enclosing_class(node)
+        if cls is not None and any((facts.imports.key(base) or ("",))[0] == "callbacks" for base in cls.bases):
+            return True
+        made = facts.self_attribute(node, "model")
+        return made is not None and (facts.imports.key(made.func) in roles.model_makers
+                                     or isinstance(made.func, ast.Name) and made.func.id in facts.model_classes)
     return False
 
 
@@ -93,12 +116,13 @@ def _on_self(node: ast.Attribute) -> bool:
     return isinstance(node.value, ast.Name) and node.value.id == "self"
 
 
-def _loop_over(facts: Facts, name: ast.Name, listed_as: str) -> bool:
-    """Whether `name` is read in the body of `for name in <x>.<listed_as>:`."""
+def _loop_over(facts: Facts, roles: Roles, name: ast.Name, listed_as: str) -> bool:
+    """Whether `name` is read in the body of `for name in <a Keras model>.<listed_as>:`."""
     node = facts.parents.get(name)
     while node is not None and not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.Module)):
         if (isinstance(node, ast.For) and isinstance(node.target, ast.Name) and node.target.id == name.id
-                and isinstance(node.iter, ast.Attribute) and node.iter.attr == listed_as):
+                and isinstance(node.iter, ast.Attribute) and node.iter.attr == listed_as
+                and _keras_model(facts, roles, node.iter.value)):
             return True
         node = facts.parents.get(node)
     return False

@@ -24,11 +24,13 @@ _REDUCTIONS = frozenset({"prod", "product", "max", "amax", "min", "amin", "sum",
                          "count_nonzero", "floor", "ceil", "round", "sqrt"})
 
 
-def numpy_sizes(path: str, facts: Facts, lines: SourceLines, call: ast.Call, rows: Mapping[str, Role]) -> list[Diagnostic]:
+def numpy_sizes(path: str, facts: Facts, lines: SourceLines, call: ast.Call, rows: Mapping[str, Role],
+                renamed: Mapping[str, str]) -> list[Diagnostic]:
     """The diagnostics of `call`'s arguments that `rows` (parameter -> its `python_int` row) names
-    and that hold a NumPy number."""
+    and that hold a NumPy number; `renamed`: a Keras 1 keyword -> its Keras 3 name (`output_dim`
+    of Dense is `units`), which OPT206 renames in the same upgrade."""
     found = []
-    given = {k.arg: k.value for k in call.keywords if k.arg}
+    given = {renamed.get(k.arg, k.arg): k.value for k in call.keywords if k.arg}
     for name, row in rows.items():
         value = given.get(name)
         if value is None and row.position is not None and row.position < len(call.args):
@@ -41,6 +43,10 @@ def numpy_sizes(path: str, facts: Facts, lines: SourceLines, call: ast.Call, row
 def _numpy_number(facts: Facts, node: ast.expr) -> bool:
     if isinstance(node, ast.BinOp):
         return _numpy_number(facts, node.left) or _numpy_number(facts, node.right)
+    if isinstance(node, ast.UnaryOp):
+        return _numpy_number(facts, node.operand)
+    if isinstance(node, ast.IfExp):
+        return _numpy_number(facts, node.body) or _numpy_number(facts, node.orelse)
     if not isinstance(node, ast.Call):
         return False
     qualified = facts.imports.qualify(dotted(node.func) or "") or ""

@@ -32,7 +32,7 @@ import re
 from dataclasses import dataclass
 
 from optpar.analysis.facts import Facts
-from optpar.analysis.syntax import FUNCTIONS, is_main_guard, is_path, paths, root_name
+from optpar.analysis.syntax import FUNCTIONS, is_main_guard, is_path, root_name
 
 _SCOPES = (*FUNCTIONS, ast.ClassDef)
 
@@ -269,15 +269,32 @@ class _Flow:
         return names.union(self._read_files(stmt), *(self._free[d.name] | {d.name} for d in self._called(names)))
 
     def _read_files(self, stmt: ast.stmt) -> set[str]:
-        """The files a statement may read: every path it names, but one it only hands to a call
+        """The files a statement may read: every file it names, but one it only hands to a call
         that writes it (`model.save("m.keras")`, `ModelCheckpoint("m.keras")`): a model saved to
         a file an unrelated later checkpoint writes again does not feed that fit."""
-        found = set()
+        return {f"file:{path}" for path, node in self._paths(stmt)
+                if _called_name(getattr(self._call_given(node), "func", None)) not in self.writers}
+
+    def _named_files(self, stmt: ast.stmt) -> set[str]:
+        """The files a statement names, as names of their own: read or written there."""
+        return {f"file:{path}" for path, _ in self._paths(stmt)}
+
+    def _paths(self, stmt: ast.stmt) -> list[tuple[str, ast.expr]]:
+        """(path, where it is given) for each file a statement names: a path literal, or a name
+        bound once in the file to one (`ModelCheckpoint(ckpt)` after `ckpt = "best.keras"`, where
+        the assignment itself names no file: the name carries it)."""
+        found = []
         for node in ast.walk(stmt):
             if isinstance(node, ast.Constant) and isinstance(node.value, str) and is_path(node.value):
-                call = self._call_given(node)
-                if call is None or _called_name(call.func) not in self.writers:
-                    found.add(f"file:{node.value}")
+                held = self.facts.parents.get(node)
+                if not (isinstance(held, ast.Assign) and len(held.targets) == 1 and isinstance(held.targets[0], ast.Name)
+                        and self.facts.constant(held.targets[0].id) is not None):
+                    found.append((node.value, node))
+            elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+                literal = self.facts.constant(node.id)
+                value = literal.node if literal is not None else None
+                if isinstance(value, ast.Constant) and isinstance(value.value, str) and is_path(value.value):
+                    found.append((value.value, node))
         return found
 
     def _call_given(self, node: ast.AST) -> ast.Call | None:
@@ -295,7 +312,7 @@ class _Flow:
 
     def binds(self, stmt: ast.stmt, reads: set[str]) -> set[str]:
         """`reads`: what `_names` says the statement reads (the caller has it)."""
-        names = _names(stmt)[1] | _files(stmt)
+        names = _names(stmt)[1] | self._named_files(stmt)
         for definition in self._called(reads):
             names |= {n for node in ast.walk(definition) if isinstance(node, ast.Global) for n in node.names}
         return names
@@ -356,14 +373,8 @@ class _Flow:
                 if isinstance(value, ast.Name) and (param is None or param in changed)}
 
 
-def _called_name(func: ast.expr) -> str | None:
+def _called_name(func: ast.expr | None) -> str | None:
     return func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
-
-
-def _files(stmt: ast.stmt) -> set[str]:
-    """The files a statement names (`model.save("my_model.keras")`, `load_model("my_model.keras")`),
-    as names of their own: whether it writes or reads one, it is kept with the others that name it."""
-    return {f"file:{path}" for path in paths(stmt)}
 
 
 def _exposed(stmt: ast.stmt) -> set[str]:

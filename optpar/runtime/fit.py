@@ -222,7 +222,9 @@ def recorder_class():
             if state.board is not None:
                 state.board.epoch(row)
             if state.metric is None:
-                refusal = never_validated(row) if state.requested is None else None
+                # (a model of Keras's own training step validates what it trains: a val_loss of 0.0 is one)
+                own_step = self.model is not None and overrides(self.model, "train_step")
+                refusal = never_validated(row) if state.requested is None and own_step else None
                 if refusal:
                     raise Refusal(refusal)
                 state.metric = pick_metric(state.requested, list(row))
@@ -452,18 +454,21 @@ def can_validate(model) -> bool:
     model with only a custom `train_step` has no `call`; a VAE-style one has a `call`, but its
     `train_step` computes the loss itself and `compile()` was given none, so Keras's `test_step`
     stops with "No loss to compute". Both log training metrics only."""
-    import keras
-
-    kind = type(model)
-
     def own(name: str) -> bool:
-        return getattr(kind, name, None) is not getattr(keras.Model, name, None)
+        return overrides(model, name)
 
     if own("test_step"):
         return True
     if not own("call"):
         return False
     return not own("train_step") or own("compute_loss") or getattr(model, "loss", None) is not None
+
+
+def overrides(model, name: str) -> bool:
+    """Whether the model's class has a `name` (train_step, call, ...) of its own, not Keras's."""
+    import keras
+
+    return getattr(type(model), name, None) is not getattr(keras.Model, name, None)
 
 
 def _length(data) -> int:
