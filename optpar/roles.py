@@ -38,6 +38,8 @@ reads_only          a call (``plot_model``)  --                          --     
 writes_file         a call (``Model.save``)  --                          --        --
 python_int          layer (``Dense``)        a size Keras 3 takes only   optional  --
                                              as a Python int (``units``)
+step_count          ``Model.<method>``       a count of steps Keras 2    --        --
+                                             ran up to (``steps_per_epoch``)
 fresh               a module (``layers``)    --                          --        --
 stateless           a call (``Input``)       --                          --        --
 ==================  =======================  ==========================  ========  ====
@@ -80,6 +82,7 @@ _SHAPES: Mapping[str, tuple[str, bool, str, bool]] = MappingProxyType({
     "reads_only": ("call", False, "", False),
     "writes_file": ("call", False, "", False),
     "python_int": ("layer", True, "optional", False),
+    "step_count": ("method", True, "", False),
     "fresh": ("module", False, "", False),
     "stateless": ("call", False, "", False),
 })
@@ -160,6 +163,9 @@ class Roles:
     # layer -> {parameter: row}: a size Keras 3 takes only as a Python int (Dense's units), which
     # Keras 2 turned into one itself: a NumPy number there is OPT235
     python_ints: Mapping[Key, Mapping[str, Role]] = field(default_factory=_empty)
+    # method -> {parameter: row}: a count of steps Keras 2 took as a float and ran up to, which
+    # Keras 3 takes only as an int (fit's steps_per_epoch): a true division there is OPT236
+    step_counts: Mapping[Key, Mapping[str, Role]] = field(default_factory=_empty)
     # Keras modules whose calls make an object holding one model's state (a layer's weights, an
     # optimizer's variables): made once and read by each trial, trial 2 would get trial 1's
     fresh_modules: frozenset[str] = frozenset()
@@ -204,6 +210,7 @@ class Roles:
             reads_only=frozenset(r.key for r in rows if r.role == "reads_only"),
             writers=frozenset(r.key[1] for r in rows if r.role == "writes_file"),
             python_ints=_frozen(_by_layer(r for r in rows if r.role == "python_int")),
+            step_counts=_frozen(_by_layer(r for r in rows if r.role == "step_count")),
             fresh_modules=frozenset(r.layer for r in rows if r.role == "fresh"),
             stateless=frozenset(r.key for r in rows if r.role == "stateless"),
         )

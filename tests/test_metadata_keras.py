@@ -280,3 +280,19 @@ def test_a_size_keras3_takes_only_as_a_python_int_refuses_a_numpy_one(row):
     with pytest.raises((ValueError, TypeError)):
         layer(**{**others, row["Name"]: np.int64(4)})
     layer(**{**others, row["Name"]: int(np.int64(4))})
+
+
+@pytest.mark.parametrize("row", [r for r in ROLE_ROWS if r["Role"] == "step_count"], ids=lambda r: f"{r['Layer']}.{r['Name']}")
+def test_a_count_of_steps_is_a_parameter_of_its_method_and_refuses_a_float(row):
+    import numpy as np
+
+    method = row["Layer"].split(".")[1]
+    assert row["Name"] in inspect.signature(getattr(keras.Model, method)).parameters
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    x = np.zeros((8, 2), dtype="float32")
+    data = {"fit": dict(x=x, y=x[:, :1], validation_data=(x, x[:, :1])), "evaluate": dict(x=x, y=x[:, :1]),
+            "predict": dict(x=x)}[method]
+    with pytest.raises(TypeError):
+        getattr(model, method)(**data, verbose=0, **{row["Name"]: 1.5})
+    getattr(model, method)(**data, verbose=0, **{row["Name"]: 1})

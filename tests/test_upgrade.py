@@ -1,5 +1,5 @@
 """`optpar upgrade`: the Keras 1 keywords Keras 3 rejects, renamed in place (OPT202-OPT219), and the
-Keras 2 forms it rejects, rewritten (OPT220-OPT235)."""
+Keras 2 forms it rejects, rewritten (OPT220-OPT236)."""
 from __future__ import annotations
 
 import subprocess
@@ -217,6 +217,13 @@ KERAS2 = [
                  "g = keras.layers.GRU(-np.min(s) * -1 if a else 3)\n",
                  "import numpy as np\nimport keras\nd = keras.layers.Dense(units=int(np.prod(s)))\n"
                  "g = keras.layers.GRU(int(-np.min(s) * -1 if a else 3))\n", id="numpy-number-keras1-keyword-unary-ifexp"),
+    pytest.param("import numpy as np\nimport keras\nmodel.fit(gen, steps_per_epoch=len(x_train) / 32,  # per epoch\n"
+                 "          validation_steps=np.ceil(n / 128))\nmodel.evaluate(g, steps=n // 32)\n",
+                 "import numpy as np\nimport keras\nmodel.fit(gen, steps_per_epoch=int(np.ceil(len(x_train) / 32)),  # per epoch\n"
+                 "          validation_steps=int(np.ceil(n / 128)))\nmodel.evaluate(g, steps=n // 32)\n", id="steps-as-a-float-numpy"),
+    pytest.param("import math\nimport keras\nmodel.compile(loss='mse')\nmodel.predict(x, steps=2 * n / 3)\nd = keras.layers.Dense(n / 2)\n",
+                 "import math\nimport keras\nmodel.compile(loss='mse')\nmodel.predict(x, steps=math.ceil(2 * n / 3))\nd = keras.layers.Dense(int(n / 2))\n",
+                 id="steps-as-a-float-math"),
 ]
 
 
@@ -292,6 +299,15 @@ def test_a_backend_write_optpar_cannot_rewrite_safely_is_reported():
     assert [(d.code, d.line) for d in left] == [("OPT231", 3), ("OPT231", 4), ("OPT231", 6)]
     assert left[2].message == ("Keras 2 backend function 'set_value' is gone from Keras 3; "
                                "call the variable's method: v.assign(...)")
+
+
+def test_steps_as_a_float_with_neither_math_nor_numpy_imported_is_reported_only():
+    text = "import keras\nmodel = keras.Sequential()\nmodel.fit(x, steps_per_epoch=len(x) / 32)\n"
+    new, done, left = renamed_text(analyze_text(text))
+    assert new == text and done == []
+    assert [(d.code, d.line, d.message) for d in left] == [
+        ("OPT236", 3, "steps_per_epoch=len(x) / 32 is a float, which Keras 3 refuses: it takes an int "
+                      "(Keras 2 ran its last partial batch too); pass math.ceil(...)")]
 
 
 def test_a_module_read_by_its_full_path_is_reported_only():
@@ -422,6 +438,7 @@ def test_an_upgraded_keras2_script_trains_on_keras3(tmp_path, run_cli):
         "    keras.callbacks.ModelCheckpoint('best.hdf5', monitor='loss')])\n"
         "model.save_weights('final.h5')\nmodel = keras.models.load_model('best.hdf5', custom_objects={'rmse': rmse})\n"
         "p = model.predict_generator(((b,) for b in [x]), steps=1, verbose=0)\n"
+        "model.evaluate(x, y, steps=len(x) / 32, verbose=0)\n"
         "print('trained', len(history.history['lr']), f'{float(K.get_value(model.optimizer.lr)):.4f}')\n", encoding="utf-8")
     before = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert before.returncode != 0 and "No module named 'keras.layers.core'" in before.stderr

@@ -1,4 +1,4 @@
-"""OPT220-OPT235: Keras 2 forms that Keras 3 rejects, each with the one-line edits that
+"""OPT220-OPT236: Keras 2 forms that Keras 3 rejects, each with the one-line edits that
 `optpar upgrade` makes (`Diagnostic.fix`); a form it cannot rewrite safely gets no fix.
 
 The Keras names are data: the arguments Keras 3 takes only as a list are roles.csv's `list_only`
@@ -21,7 +21,7 @@ from optpar.analysis.records import Diagnostic, TextEdit
 from optpar.analysis.removal import removed_arguments
 from optpar.analysis.syntax import SourceLines
 from optpar.analysis.objects import renamed_members, variable_method
-from optpar.analysis.python_ints import numpy_sizes
+from optpar.analysis.python_ints import numpy_sizes, step_counts
 from optpar.csvrows import Key
 from optpar.imports import canonical, dotted
 from optpar.metadata import Catalog
@@ -405,11 +405,13 @@ def _model_methods(path: str, facts: Facts, lines: SourceLines, catalog: Catalog
     """OPT225: `model.fit_generator(gen, ...)`, a model method Keras 3 renamed (`fit`): renamed
     where the call passes at most its first argument by position, since the two methods' other
     positional parameters differ. The arguments of `evaluate` and `predict` that Keras 3 dropped
-    from them as from `fit` (OPT226, `workers=`): removed (keras1.lint does `fit`'s)."""
+    from them as from `fit` (OPT226, `workers=`): removed (keras1.lint does `fit`'s). A count of
+    steps given as a float (OPT236, roles.csv `step_count`), on any of the three."""
     renamed = catalog.moved("method")
     dropped = [rule for rule in catalog.keras1_rules(("Model", "fit")) if not rule.new]
     models = _model_receivers(keyed)
     found: list[Diagnostic] = []
+    top: dict[str, str] | None = None
     for call in facts.calls:
         func = call.func
         if not (isinstance(func, ast.Attribute) and dotted(func.value) in models):
@@ -417,6 +419,10 @@ def _model_methods(path: str, facts: Facts, lines: SourceLines, catalog: Catalog
         method = renamed.get(func.attr, func.attr)
         if func.attr in renamed:
             found.append(_renamed_method(path, lines, call, func, method))
+        steps = catalog.roles.step_counts.get(("Model", method))
+        if steps:  # OPT236: `steps_per_epoch=len(x) / 32`
+            top = {name: module for name, (module, _, _) in _top_level_imports(facts).items()} if top is None else top
+            found.extend(step_counts(path, facts, lines, call, steps, top))
         if method in _LIKE_FIT:
             found.extend(removed_arguments(path, lines, call, {
                 rule.old: (rule.code, rule.message.replace("fit()", f"{method}()")) for rule in dropped}))
