@@ -335,3 +335,17 @@ def test_a_path_a_name_holds_is_the_file_it_names():
                           '                          layers.Dense(2, activation="softmax")])\n',
                           'model = keras.models.load_model(best)\n')
     assert ids(loaded)["dense_units"] == 16  # read back through the name: the first model feeds the fit
+
+
+def test_a_model_trained_through_a_checkpoint_whose_file_is_loaded_feeds_the_fit():
+    text = DATA + (
+        'first = keras.Sequential([layers.Dense(16, activation="relu"), layers.Dense(1)])\n'
+        'first.compile(optimizer=keras.optimizers.Adam(3e-3), loss="mse")\n'
+        'cb = keras.callbacks.ModelCheckpoint("best.keras", monitor="loss")\n'
+        'first.fit(x, y, epochs=3, batch_size=8, callbacks=[cb])\n'
+        'model = keras.models.load_model("best.keras")\n'
+        'model.fit(x, y, epochs=2, batch_size=16, validation_split=0.2)\n')
+    assert ids(text)["dense_units"] == 16 and ids(text)["adam_learning_rate"] == 3e-3
+    alone = text.replace('model = keras.models.load_model("best.keras")\n',
+                         'model = keras.Sequential([layers.Dense(32), layers.Dense(1)])\nmodel.compile(loss="mse")\n')
+    assert ids(alone)["dense_units"] == 32 and "adam_learning_rate" not in ids(alone)  # the file is only written

@@ -311,8 +311,14 @@ class _Flow:
         return None
 
     def binds(self, stmt: ast.stmt, reads: set[str]) -> set[str]:
-        """`reads`: what `_names` says the statement reads (the caller has it)."""
+        """`reads`: what `_names` says the statement reads (the caller has it). A statement that
+        hands on a name holding a writer (`m1.fit(..., callbacks=[cb])` after
+        `cb = ModelCheckpoint("best.keras")`) writes that writer's files too."""
         names = _names(stmt)[1] | self._named_files(stmt)
+        for name in reads:
+            made = self.facts.only_value(name)
+            if isinstance(made, ast.Call) and _called_name(made.func) in self.writers:
+                names |= {f"file:{path}" for path, _ in self._paths(made)}
         for definition in self._called(reads):
             names |= {n for node in ast.walk(definition) if isinstance(node, ast.Global) for n in node.names}
         return names
