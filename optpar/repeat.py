@@ -22,7 +22,7 @@ import ast
 
 from optpar.analysis import Analysis, Site
 from optpar.analysis.naming import IdUniquer, make_site
-from optpar.analysis.syntax import SourceLines, snake
+from optpar.analysis.syntax import SourceLines, called_name, snake
 from optpar.directives import Directive
 from optpar.errors import UserError
 from optpar.space import Space
@@ -52,8 +52,7 @@ def repeat_site(analysis: Analysis, directive: Directive, ids: IdUniquer, on_lin
 
 
 def _callee(call: ast.Call) -> str:
-    func = call.func
-    return func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else "block"
+    return called_name(call.func) or "block"
 
 
 def _blocks(tree: ast.Module, line: int) -> list[tuple[ast.AST, ast.Call, str]]:

@@ -46,10 +46,14 @@ def made_by_keras(facts: Facts, roles: Roles, receiver: ast.expr) -> bool:
     """Whether every value the name `receiver` holds where it is read is a Keras model: made by a
     `model_maker` call (`keras.Sequential(...)`, `load_model(...)`) or a Model subclass of the file."""
     values = facts.scope_values(receiver) if isinstance(receiver, ast.Name) else None
-    return bool(values) and all(
-        isinstance(v, ast.Call) and (facts.imports.key(v.func) in roles.model_makers
-                                     or isinstance(v.func, ast.Name) and v.func.id in facts.model_classes)
-        for v in values)
+    return bool(values) and all(isinstance(v, ast.Call) and makes_model(facts, roles, v) for v in values)
+
+
+def makes_model(facts: Facts, roles: Roles, call: ast.Call) -> bool:
+    """Whether `call` makes a Keras model: a `model_maker` (`keras.Sequential(...)`,
+    `load_model(...)`) or a Model subclass of the file."""
+    return (facts.imports.key(call.func) in roles.model_makers
+            or isinstance(call.func, ast.Name) and call.func.id in facts.model_classes)
 
 
 def bound_arguments(catalog: Catalog, key: Key, call: ast.Call) -> Iterator[tuple[Row, ast.expr]]:

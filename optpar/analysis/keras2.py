@@ -17,16 +17,15 @@ import string
 from collections.abc import Mapping, Sequence
 
 from optpar.analysis.facts import Facts
-from optpar.analysis.records import Diagnostic, TextEdit
+from optpar.analysis.records import REWRITES, Diagnostic, TextEdit
 from optpar.analysis.removal import removed_arguments
-from optpar.analysis.syntax import SourceLines
+from optpar.analysis.syntax import SourceLines, called_name
 from optpar.analysis.objects import renamed_members, variable_method
 from optpar.analysis.python_ints import numpy_sizes, step_counts
 from optpar.csvrows import Key
 from optpar.imports import canonical, dotted
 from optpar.metadata import Catalog
 
-REWRITES = " (optpar upgrade rewrites it)"
 
 
 def lint(path: str, text: str, facts: Facts, lines: SourceLines, catalog: Catalog,
@@ -366,9 +365,7 @@ def _same_literals(facts: Facts, literal: ast.expr) -> list[ast.Constant]:
                 if isinstance(node, ast.Constant) and node.value == value and node is not literal]
     found = []
     for call in facts.calls:
-        func = call.func
-        name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
-        if name in _READERS:
+        if called_name(call.func) in _READERS:
             found.extend(a for a in [*call.args[:2], *(k.value for k in call.keywords)]
                          if isinstance(a, ast.Constant) and a.value == value and a is not literal)
     return found

@@ -16,15 +16,14 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from optpar.analysis.calls import made_by_keras
+from optpar.analysis.calls import made_by_keras, makes_model
 from optpar.analysis.facts import Facts
-from optpar.analysis.records import Diagnostic, TextEdit
+from optpar.analysis.records import REWRITES, Diagnostic, TextEdit
 from optpar.analysis.syntax import SourceLines
 from optpar.csvrows import Key
 from optpar.metadata import Catalog
 from optpar.roles import Roles
 
-REWRITES = " (optpar upgrade rewrites it)"
 _OPEN = re.compile(r"\(\s*\Z")  # what may stand between the function's name and its variable
 _COMMA = re.compile(r"\s*,\s*\Z")  # ... and between the variable and the value (or the line's end)
 _ATOMS = (ast.Name, ast.Attribute, ast.Subscript, ast.Call)  # a receiver written without parentheses
@@ -57,20 +56,20 @@ def renamed_members(path: str, facts: Facts, lines: SourceLines, catalog: Catalo
     `opt.lr`), `self.x` where the class assigns one to it, or the target of a loop over the
     attribute a model lists them under (`for m in self.metrics:`). The name in a string given to
     `hasattr`, `getattr` or `setattr` with such an object is renamed too."""
+    kinds = [(kind, renamed, {id(call) for call, key in keyed if key[0] == kind.module})
+             for kind in _KINDS if (renamed := catalog.moved(kind.form))]
     found: list[Diagnostic] = []
-    for kind in _KINDS:
-        renamed = catalog.moved(kind.form)
-        if not renamed:
+    for node in ast.walk(facts.tree) if kinds else ():
+        if isinstance(node, ast.Attribute):  # `opt.lr`
+            name, owner, rename, where = node.attr, node.value, _renamed_attribute, node
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _BY_NAME
+              and not facts.bindings[node.func.id] and len(node.args) >= 2 and isinstance(node.args[1], ast.Constant)):
+            name, owner, rename, where = node.args[1].value, node.args[0], _renamed_string, node.args[1]  # hasattr(opt, "lr")
+        else:
             continue
-        constructed = {id(call) for call, key in keyed if key[0] == kind.module}
-        for node in ast.walk(facts.tree):
-            if isinstance(node, ast.Attribute) and node.attr in renamed and _holds(facts, catalog.roles, node.value, constructed, kind):
-                found.append(_renamed_attribute(path, lines, node, renamed[node.attr], kind))
-            elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _BY_NAME
-                  and not facts.bindings[node.func.id] and len(node.args) >= 2
-                  and isinstance(node.args[1], ast.Constant) and node.args[1].value in renamed
-                  and _holds(facts, catalog.roles, node.args[0], constructed, kind)):
-                found.append(_renamed_string(path, lines, node.args[1], renamed[node.args[1].value], kind))
+        for kind, renamed, constructed in kinds:
+            if name in renamed and _holds(facts, catalog.roles, owner, constructed, kind):
+                found.append(rename(path, lines, where, renamed[name], kind))
     return found
 
 
@@ -107,8 +106,7 @@ def _keras_model(facts: Facts, roles: Roles, node: ast.expr) -> bool:
         if cls is not None and any((facts.imports.key(base) or ("",))[0] == "callbacks" for base in cls.bases):
             return True
         made = facts.self_attribute(node, "model")
-        return made is not None and (facts.imports.key(made.func) in roles.model_makers
-                                     or isinstance(made.func, ast.Name) and made.func.id in facts.model_classes)
+        return made is not None and makes_model(facts, roles, made)
     return False
 
 

@@ -19,12 +19,11 @@ import ast
 from collections.abc import Iterator, Mapping
 
 from optpar.analysis.facts import Facts
-from optpar.analysis.records import Diagnostic, TextEdit
+from optpar.analysis.records import REWRITES, Diagnostic, TextEdit
 from optpar.analysis.syntax import SourceLines
 from optpar.imports import dotted
 from optpar.roles import Role
 
-REWRITES = " (optpar upgrade rewrites it)"
 # NumPy functions that return a NumPy scalar from an array: what Keras 2 took as a size
 _REDUCTIONS = frozenset({"prod", "product", "max", "amax", "min", "amin", "sum", "argmax", "argmin",
                          "count_nonzero", "floor", "ceil", "round", "sqrt"})

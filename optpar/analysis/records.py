@@ -7,6 +7,9 @@ from dataclasses import dataclass
 
 from optpar.space import Space
 
+# what a diagnostic's message ends with when it carries a fix (`Diagnostic.fix`)
+REWRITES = " (optpar upgrade rewrites it)"
+
 
 @dataclass(frozen=True)
 class Span:

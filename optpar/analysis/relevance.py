@@ -32,7 +32,7 @@ import re
 from dataclasses import dataclass
 
 from optpar.analysis.facts import Facts
-from optpar.analysis.syntax import FUNCTIONS, is_main_guard, is_path, root_name
+from optpar.analysis.syntax import FUNCTIONS, called_name, is_main_guard, is_path, root_name
 
 _SCOPES = (*FUNCTIONS, ast.ClassDef)
 
@@ -273,7 +273,7 @@ class _Flow:
         that writes it (`model.save("m.keras")`, `ModelCheckpoint("m.keras")`): a model saved to
         a file an unrelated later checkpoint writes again does not feed that fit."""
         return {f"file:{path}" for path, node in self._paths(stmt)
-                if _called_name(getattr(self._call_given(node), "func", None)) not in self.writers}
+                if called_name(getattr(self._call_given(node), "func", None)) not in self.writers}
 
     def _named_files(self, stmt: ast.stmt) -> set[str]:
         """The files a statement names, as names of their own: read or written there."""
@@ -303,7 +303,7 @@ class _Flow:
         parent = self.facts.parents.get(node)
         while parent is not None:
             if isinstance(parent, ast.Call):
-                if _called_name(parent.func) not in ("join", "format"):
+                if called_name(parent.func) not in ("join", "format"):
                     return parent if node is not parent.func else None
             elif not isinstance(parent, (ast.JoinedStr, ast.FormattedValue, ast.BinOp, ast.keyword, ast.Attribute)):
                 return None
@@ -317,7 +317,7 @@ class _Flow:
         names = _names(stmt)[1] | self._named_files(stmt)
         for name in reads:
             made = self.facts.only_value(name)
-            if isinstance(made, ast.Call) and _called_name(made.func) in self.writers:
+            if isinstance(made, ast.Call) and called_name(made.func) in self.writers:
                 names |= {f"file:{path}" for path, _ in self._paths(made)}
         for definition in self._called(reads):
             names |= {n for node in ast.walk(definition) if isinstance(node, ast.Global) for n in node.names}
@@ -377,10 +377,6 @@ class _Flow:
         passed += [(k.arg if k.arg in named else extra if k.arg else None, k.value) for k in call.keywords]
         return {value.id for param, value in passed
                 if isinstance(value, ast.Name) and (param is None or param in changed)}
-
-
-def _called_name(func: ast.expr | None) -> str | None:
-    return func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
 
 
 def _exposed(stmt: ast.stmt) -> set[str]:

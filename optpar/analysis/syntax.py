@@ -148,6 +148,11 @@ def paths(node: ast.AST) -> set[str]:
     return {n.value for n in ast.walk(node) if isinstance(n, ast.Constant) and isinstance(n.value, str) and is_path(n.value)}
 
 
+def called_name(func: ast.expr | None) -> str | None:
+    """The name a call is made by: `save` of `model.save(...)`, `open` of `open(...)`."""
+    return func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
+
+
 def root_name(node: ast.AST) -> str | None:
     """`model` of `model.layers[0].trainable`, of `x[i]`; None when no name is at the root."""
     while isinstance(node, (ast.Attribute, ast.Subscript)):

@@ -454,14 +454,12 @@ def can_validate(model) -> bool:
     model with only a custom `train_step` has no `call`; a VAE-style one has a `call`, but its
     `train_step` computes the loss itself and `compile()` was given none, so Keras's `test_step`
     stops with "No loss to compute". Both log training metrics only."""
-    def own(name: str) -> bool:
-        return overrides(model, name)
-
-    if own("test_step"):
+    if overrides(model, "test_step"):
         return True
-    if not own("call"):
+    if not overrides(model, "call"):
         return False
-    return not own("train_step") or own("compute_loss") or getattr(model, "loss", None) is not None
+    return (not overrides(model, "train_step") or overrides(model, "compute_loss")
+            or getattr(model, "loss", None) is not None)
 
 
 def overrides(model, name: str) -> bool:
