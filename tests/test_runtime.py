@@ -301,19 +301,92 @@ def test_trials_do_not_keep_their_graphs(tmp_path):
 
 
 def test_failed_and_nan_trials_do_not_stop_the_search(tmp_path):
+    """Trial 2 fails before its model trains (invalid: not counted, another is drawn in its
+    place); trial 3 diverges while training (failed: counted)."""
     script = builder.write_script(tmp_path, run_trial=FLAKY_RUN_TRIAL, extra=FLAKY_USER)
     out = tmp_path / "runs"
     proc = builder.run_script(script, "--max-evals", "4", "--algo", "rand", "--out", str(out))
     assert_ok(proc)
     rows = read_csv(out)
-    assert [r["status"] for r in rows] == ["ok", "fail", "fail", "ok"]
+    assert [r["status"] for r in rows] == ["ok", "invalid", "fail", "ok", "ok"]
     assert rows[1]["error"].startswith("ValueError: boom: units")
-    assert rows[1]["val_loss"] == ""
+    assert rows[1]["val_loss"] == "" and rows[1]["epochs_run"] == "0"
     assert "FloatingPointError" in rows[2]["error"] and "nan" in rows[2]["error"].lower()
-    assert "trial 2/4  FAILED (ValueError: boom" in proc.stderr
+    assert "trial 2/5  INVALID, not counted: failed before training (ValueError: boom" in proc.stderr
+    assert "trial 3/5  FAILED (FloatingPointError" in proc.stderr and "trial 5/5  " in proc.stderr
+    assert "4 trials (1 failed)" in proc.stdout
+    assert "1 more configuration failed before training an epoch and was drawn again" in proc.stdout
     best = json.loads((out / "best.json").read_text())
-    assert best["failed"] == 2 and best["trials"] == 4
+    assert (best["trials"], best["failed"], best["invalid"]) == (4, 1, 1)
     assert math.isfinite(best["best_metric"])
+
+
+BREAKS_UNLESS_DEFAULT = builder.RUN_TRIAL.replace(
+    '    """Build, compile and fit the user\'s model once with the values in `params`."""\n',
+    '    if params["adam_learning_rate"] != 0.001:  # every configuration but the user\'s builds no model\n'
+    '        raise ValueError("no model with a learning rate of %g" % params["adam_learning_rate"])\n')
+
+
+def test_trials_that_fail_before_training_are_redrawn_up_to_max_evals_of_them(tmp_path):
+    """After --max-evals invalid trials, the next ones count as failed: the search ends."""
+    script = builder.write_script(tmp_path, run_trial=BREAKS_UNLESS_DEFAULT)
+    out = tmp_path / "runs"
+    proc = builder.run_script(script, "--max-evals", "3", "--out", str(out))
+    assert_ok(proc)
+    statuses = [r["status"] for r in read_csv(out)]
+    assert statuses[0] == "ok" and statuses.count("invalid") == 3 and statuses.count("fail") == 2
+    assert statuses.index("fail") > max(i for i, s in enumerate(statuses) if s == "invalid")
+    assert "3 trials (2 failed)" in proc.stdout
+    assert "3 more configurations failed before training an epoch and were drawn again" in proc.stdout
+
+
+def test_without_a_trained_configuration_nothing_is_invalid(tmp_path):  # no-op
+    """Your configuration failing before training too: the error is the script's, so every trial
+    counts."""
+    run_trial = 'def run_trial():\n    raise ValueError("no model with %d units" % params["dense_units"])\n'
+    script = builder.write_script(tmp_path, run_trial=run_trial)
+    out = tmp_path / "runs"
+    proc = builder.run_script(script, "--max-evals", "3", "--algo", "rand", "--seed", "3", "--out", str(out))
+    assert_ok(proc, 1)
+    rows = read_csv(out)
+    assert {r["status"] for r in rows} == {"fail"} and len(rows) <= 3
+
+
+def test_a_resumed_search_keeps_its_invalid_trials_uncounted(tmp_path):
+    script = builder.write_script(tmp_path, run_trial=FLAKY_RUN_TRIAL, extra=FLAKY_USER)
+    out = tmp_path / "runs"
+    assert_ok(builder.run_script(script, "--max-evals", "3", "--algo", "rand", "--out", str(out)))
+    first = read_csv(out)
+    assert [r["status"] for r in first] == ["ok", "invalid", "fail", "ok"]
+    proc = builder.run_script(script, "--max-evals", "4", "--algo", "rand", "--out", str(out))
+    assert_ok(proc)
+    assert "resuming: 3 of 4 trials already done" in proc.stderr
+    rows = read_csv(out)
+    assert rows[:4] == first and len(rows) == 5
+    assert json.loads((out / "best.json").read_text())["trials"] == 4
+
+
+def test_an_untrained_failure_counts_where_the_store_redraws_none(tmp_path):
+    """Spark dispatches trials ahead (Store(redraws=0)): there a failure before training is an
+    ordinary failed trial; on one machine it is invalid."""
+    import hyperopt
+
+    from optpar.runtime.state import Program
+    from optpar.runtime.store import Store, trial_doc
+
+    program = Program("model.py", {"units": None}, {"units": 8}, {}, {}, lambda: None)
+    for redraws, expected in ((0, "fail"), (1, "invalid")):
+        trials = hyperopt.Trials()
+        docs = [trial_doc(trials, 0, {"units": [8]}, {"status": "ok", "metric": 0.5, "loss": 0.5}),
+                trial_doc(trials, 1, {"units": [2]}, {"status": "fail", "error": "ValueError: x", "untrained": True})]
+        for doc in docs:
+            doc["result"]["values"] = {"units": doc["misc"]["vals"]["units"][0]}
+        trials.insert_trial_docs(docs)
+        trials.refresh()
+        store = Store(program, str(tmp_path), "val_loss", "min", redraws=redraws)
+        records = store.update_from(trials, 0, 0)
+        assert [r["status"] for r in records] == ["ok", expected]
+        assert "untrained" not in records[1]
 
 
 def test_a_search_whose_trials_all_fail_alike_stops_after_two(tmp_path):

@@ -73,11 +73,12 @@ def check_session(run: Path, record: dict, metric: str = "val_loss") -> dict:
     assert start.group_name == run.name
     assert {k: shown(v) for k, v in start.hparams.items()} == record["values"]
     end = root[metadata.SESSION_END_INFO_TAG][0][1].session_end_info
-    status = {"ok": api_pb2.STATUS_SUCCESS, "pruned": api_pb2.STATUS_SUCCESS, "fail": api_pb2.STATUS_FAILURE}
+    status = {"ok": api_pb2.STATUS_SUCCESS, "pruned": api_pb2.STATUS_SUCCESS, "fail": api_pb2.STATUS_FAILURE,
+              "invalid": api_pb2.STATUS_FAILURE}
     assert end.status == status[record["status"]]
     assert root["optpar/epochs"] == [(0, record["epochs"])]
     assert root["optpar/pruned"] == [(0, float(record["status"] == "pruned"))]
-    if record["status"] == "fail":
+    if record["status"] in ("fail", "invalid"):
         assert "optpar/best_" + metric not in root
     else:
         assert root["optpar/best_" + metric] == [(0, pytest.approx(record["metric"], rel=1e-6))]
@@ -106,8 +107,9 @@ def test_every_trial_has_a_run_with_its_epochs_values_and_status(search):
     folder, proc = search
     out, tb = folder / "out", folder / "tb"
     records = json.loads((out / "trials.json").read_text())["trials"]
-    assert [r["status"] for r in records] == ["ok", "fail", "ok"], "the draw this test relies on"
-    assert sorted(p.name for p in tb.iterdir() if p.is_dir()) == ["trial-0001", "trial-0002", "trial-0003"]
+    statuses = [r["status"] for r in records]
+    assert statuses[:2] == ["ok", "invalid"] and "ok" in statuses[2:], "the draw this test relies on"
+    assert sorted(p.name for p in tb.iterdir() if p.is_dir()) == ["trial-%04d" % n for n in range(1, len(records) + 1)]
     for record in records:
         run = tb / ("trial-%04d" % record["number"])
         check_session(run, record)
@@ -146,13 +148,14 @@ def test_a_resume_keeps_the_finished_runs_and_replaces_what_an_interrupted_trial
     folder, _ = search
     copy = tmp_path / "copy"
     shutil.copytree(folder, copy)
-    (copy / "tb" / "trial-0004" / "train").mkdir(parents=True)  # an interrupted trial's
-    (copy / "tb" / "trial-0004" / "train" / "events.out.tfevents.1.x").write_bytes(b"")
+    records = json.loads((copy / "out" / "trials.json").read_text())["trials"]
+    interrupted = copy / "tb" / ("trial-%04d" % (len(records) + 1))
+    (interrupted / "train").mkdir(parents=True)  # an interrupted trial's
+    (interrupted / "train" / "events.out.tfevents.1.x").write_bytes(b"")
     (copy / "tb" / "notes.txt").write_text("the user's")
     before = {p: p.read_bytes() for p in (copy / "tb" / "trial-0001").rglob("*") if p.is_file()}
-    board.Board.open(str(copy / "tb"), {}, json.loads((copy / "out" / "trials.json").read_text())["trials"],
-                     "val_loss", "min")
-    assert not (copy / "tb" / "trial-0004").exists() and (copy / "tb" / "notes.txt").exists()
+    board.Board.open(str(copy / "tb"), {}, records, "val_loss", "min")
+    assert not interrupted.exists() and (copy / "tb" / "notes.txt").exists()
     assert {p: p.read_bytes() for p in (copy / "tb" / "trial-0001").rglob("*") if p.is_file()} == before
 
 

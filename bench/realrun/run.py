@@ -136,9 +136,12 @@ def first_trial(tune_dir: Path) -> dict | None:
         return None
     with open(path, newline="") as f:
         rows = list(csv.DictReader(f))
-    return {"status": rows[0]["status"], "error": rows[0].get("error", ""), "trials": len(rows),
+    # invalid: failed before training and drawn again, not counted as a trial
+    return {"status": rows[0]["status"], "error": rows[0].get("error", ""),
+            "trials": sum(r["status"] != "invalid" for r in rows),
             "ok": sum(r["status"] == "ok" for r in rows),
-            "failed": sum(r["status"] == "fail" for r in rows[1:])} if rows else None
+            "failed": sum(r["status"] == "fail" for r in rows[1:]),
+            "invalid": sum(r["status"] == "invalid" for r in rows)} if rows else None
 
 
 def realrun(path: Path, corpus: Path, out: Path, args) -> dict:
@@ -192,6 +195,7 @@ def realrun(path: Path, corpus: Path, out: Path, args) -> dict:
     result["tune"] = {"verdict": verdict, "exit": t["exit"], "seconds": t["seconds"], "reason": reason,
                       "trial1": trial and trial["status"], "trials": trial and trial["trials"],
                       "trials_ok": trial and trial["ok"], "later_failed": trial and trial["failed"],
+                      "invalid": trial and trial["invalid"],
                       "fits": len(tune_fits),
                       "stderr_last": last[:400]}
     return result
@@ -224,6 +228,8 @@ def summarise(results: list[dict]) -> dict:
         # trials after trial 1 that failed (a drawn configuration the model cannot take), by script
         "later_failed": {r["script"]: r["tune"]["later_failed"] for r in ok + slow if r["tune"].get("later_failed")},
         "later_trials": sum((r["tune"]["trials"] or 1) - 1 for r in ok + slow),
+        # configurations that failed before training, drawn again in place (not counted above)
+        "invalid": {r["script"]: r["tune"]["invalid"] for r in ok + slow if r["tune"].get("invalid")},
         "refused": len(refused),
         "refused_before_training": sum(r["tune"]["fits"] == 0 for r in refused),
         "refused_reasons": classes(refused, "tune"),
@@ -255,6 +261,10 @@ def report(results: list[dict], summary: dict) -> str:
     later = s.get("later_failed", {})
     lines.append(f"later trials failed: {sum(later.values())} of {s.get('later_trials', 0)}, in {len(later)} "
                  f"script(s)" + (": " + ", ".join(f"{n} ({k})" for n, k in list(later.items())[:3]) if later else ""))
+    invalid = s.get("invalid", {})
+    if invalid:
+        lines.append(f"invalid configurations drawn again (failed before training, not counted): "
+                     f"{sum(invalid.values())}, in " + ", ".join(f"{n} ({k})" for n, k in invalid.items()))
     lines.append(f"refused: {s['refused']} ({s['refused_before_training']} before any training)")
     for c in s["refused_reasons"]:
         lines.append(f"  {c['count']:3}  {c['reason']}   e.g. {', '.join(c['scripts'][:3])}")

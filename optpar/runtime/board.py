@@ -220,7 +220,8 @@ class TrialRun:
 
 # -- the search: the experiment and each trial's session -------------------------------------------
 
-STATUS = {"ok": "STATUS_SUCCESS", "pruned": "STATUS_SUCCESS", "fail": "STATUS_FAILURE"}
+STATUS = {"ok": "STATUS_SUCCESS", "pruned": "STATUS_SUCCESS", "fail": "STATUS_FAILURE",
+          "invalid": "STATUS_FAILURE"}
 
 
 class Board:

@@ -1,6 +1,12 @@
 """The search a generated script runs: its command line, hyperopt's fmin with the user's own
 configuration as trial 1, a save after every trial (so a rerun resumes), Ctrl-C that keeps what
-finished, and the summary."""
+finished, and the summary.
+
+A configuration that fails before its model trains an epoch, while the user's own configuration
+trained (a kernel and pool chain that shrinks a small image below nothing), is `invalid`: it is
+kept (trials.csv says so) but --max-evals does not count it, so the search draws another in its
+place, up to --max-evals of them; after that they count as failed trials. Only on one machine:
+Spark dispatches its trials ahead, so there every trial counts."""
 
 from __future__ import annotations
 
@@ -113,7 +119,8 @@ def _search(program: Program, argv) -> int:
     random_state = randomness.take()
     started = time.monotonic()
     os.makedirs(args.out, exist_ok=True)
-    store = Store(program, args.out, args.metric, args.mode)
+    store = Store(program, args.out, args.metric, args.mode,
+                  redraws=args.max_evals if args.backend == "local" else 0)
     repeats = Repeats()
     try:
         kept = store.load()
@@ -123,12 +130,12 @@ def _search(program: Program, argv) -> int:
     except (ValueError, OSError) as exc:
         print("error: %s" % exc, file=sys.stderr)
         return 2
-    n_kept = len(kept)
+    n_kept, n_done = len(kept), len(store.counted_records())
     if n_kept:
-        print("resuming: %d of %d trials already done in %s" % (n_kept, args.max_evals, args.out), file=sys.stderr)
+        print("resuming: %d of %d trials already done in %s" % (n_done, args.max_evals, args.out), file=sys.stderr)
     enable_gpu_memory_growth()
 
-    if n_kept < args.max_evals:
+    if n_done < args.max_evals:
         objective = Objective(program, store.metric, store.mode, args.patience, args.out, args.verbose,
                               random_state, args.prune, args.tensorboard, args.folds)
         objective.curves = store.curves()
@@ -159,14 +166,15 @@ def _search(program: Program, argv) -> int:
             if store.refused:
                 return True, []
             why = _budget_spent(store, args, started) or _failing_alike(store)
-            if why and not args.quiet and args.backend == "local" and len(store.records) < args.max_evals:
+            done = len(store.counted_records()) >= args.max_evals
+            if why and not args.quiet and args.backend == "local" and not done:
                 print("%s, starting no new trial" % why, file=sys.stderr)
-            return bool(why) or len(store.records) >= args.max_evals, []
+            return bool(why) or done, []
 
         # fmin evaluates a queued (baseline) trial only inside its loop, which it skips when
         # len(trials) already equals max_evals: in local mode ask for one more and let
-        # after_trial stop at --max-evals.
-        fmin_evals = args.max_evals
+        # after_trial stop at --max-evals (invalid trials not counted).
+        fmin_evals = args.max_evals + store.redraws
         if baseline_tid is not None and args.backend == "local":
             fmin_evals += 1
         try:
@@ -187,7 +195,7 @@ def _search(program: Program, argv) -> int:
             print(program.refusal_line(next(iter(store.refused.values()))), file=sys.stderr)
             return 2
     else:
-        print("nothing to do: the search already has %d trials (--max-evals %d)" % (n_kept, args.max_evals),
+        print("nothing to do: the search already has %d trials (--max-evals %d)" % (n_done, args.max_evals),
               file=sys.stderr)
 
     _finish_files(store)
@@ -273,10 +281,14 @@ def _progress(store: Store, record: dict, args, started) -> None:
         what = "%s=%.4f" % (store.metric, record["metric"])
     elif record["status"] == "pruned":
         what = "pruned at epoch %d (%s=%.4f)" % (record.get("epochs", 0), store.metric, record["metric"])
+    elif record["status"] == "invalid":
+        what = "INVALID, not counted: failed before training (%s)" % record.get("error", "")
     else:
         what = "FAILED (%s)" % record.get("error", "")
+    # The trials the search runs grow by one for each invalid one so far.
+    planned = args.max_evals + len([r for r in store.invalid_records() if r["number"] <= record["number"]])
     print("trial %d/%d  %s  best=%s  elapsed %ds" % (
-        record["number"], args.max_evals, what, "-" if best is None else "%.4f" % best,
+        record["number"], planned, what, "-" if best is None else "%.4f" % best,
         time.monotonic() - started), file=sys.stderr)
     sys.stderr.flush()
 
@@ -309,11 +321,15 @@ def _summary(store: Store, program: Program, tensorboard: str | None = None, rep
         lines.append("%s: the mean over %d folds (--folds); on the script's own validation split, what "
                      "it shows after apply: baseline %s, best %s"
                      % (store.metric, len(best["folds"]), own(baseline), own(best)))
-    n_pruned = len(store.pruned_records())
+    n_pruned, n_invalid = len(store.pruned_records()), len(store.invalid_records())
     lines.append("")
     lines.append("%d trials (%d failed%s); best is trial %s" % (
-        len(store.records), len(store.failed_records()), ", %d pruned" % n_pruned if n_pruned else "",
+        len(store.counted_records()), len(store.failed_records()), ", %d pruned" % n_pruned if n_pruned else "",
         "-" if best is None else best["number"]))
+    if n_invalid:
+        lines.append("%d more configuration%s failed before training an epoch and %s drawn again in place "
+                     "(trials.csv: invalid)" % (n_invalid, "s" if n_invalid > 1 else "",
+                                               "were" if n_invalid > 1 else "was"))
     if n_pruned:
         lines.append("epochs trained: %d; pruning saved %d more" % (store.epochs_trained(), store.epochs_saved()))
     if repeats is not None and repeats.used_up:

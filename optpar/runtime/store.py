@@ -37,9 +37,13 @@ class Store:
     ``metric`` and ``mode`` are what the search tunes: given (``--metric``,
     ``--mode``), or None until the first trial that scored says what the
     model logs. Refused trials (the script cannot be tuned as it is) are
-    never kept: a rerun after the fix starts afresh."""
+    never kept: a rerun after the fix starts afresh.
 
-    def __init__(self, program, out, metric, mode):
+    ``redraws``: how many trials may be ``invalid`` (failed before their
+    model trained an epoch, while your configuration trained: the values
+    build no model) and so not count as trials; 0 counts every one."""
+
+    def __init__(self, program, out, metric, mode, redraws=0):
         self.program = program
         self.out = out
         self.metric = metric
@@ -47,6 +51,7 @@ class Store:
         self.path = os.path.join(out, "trials.json")
         self.records = []
         self.refused = {}  # tid -> why the script cannot be tuned as it is
+        self.redraws = redraws
 
     def load(self):
         """Read the finished trials of an earlier run; raise ValueError when
@@ -100,6 +105,8 @@ class Store:
             record.pop("mode", None)
             if record.pop("pruned", False):
                 record["status"] = "pruned"
+            if record.pop("untrained", False) and self._may_redraw([*self.records, *new]):
+                record["status"] = "invalid"
             record["baseline"] = tid == baseline_tid
             new.append(record)
         if not new:
@@ -122,6 +129,17 @@ class Store:
         atomic_write(self.path, json.dumps(data, indent=1, sort_keys=True) + "\n")
         self.write_csv()
         self.write_best()
+
+    def _may_redraw(self, records) -> bool:
+        trained = any(r.get("baseline") and r["status"] in ("ok", "pruned") for r in records)
+        return trained and sum(r["status"] == "invalid" for r in records) < self.redraws
+
+    def counted_records(self):
+        """The trials --max-evals counts: all but the invalid ones."""
+        return [r for r in self.records if r["status"] != "invalid"]
+
+    def invalid_records(self):
+        return [r for r in self.records if r["status"] == "invalid"]
 
     def ok_records(self):
         """The trials that trained to their end (the best is one of them)."""
@@ -192,8 +210,9 @@ class Store:
             "best_metric": None if best is None else best["metric"],
             "baseline": plain(self.program.defaults),
             "baseline_metric": None if baseline is None else baseline.get("metric"),
-            "trials": len(self.records),
+            "trials": len(self.counted_records()),
             "failed": len(self.failed_records()),
+            "invalid": len(self.invalid_records()),
             "pruned": len(self.pruned_records()),
             "epochs_trained": self.epochs_trained(),
         }
@@ -317,4 +336,6 @@ def trial_doc(trials, tid, vals, record=None):
         }
         if record["status"] == "pruned":  # hyperopt knows ok and fail; it learns from both alike
             doc["result"].update(status="ok", pruned=True)
+        elif record["status"] == "invalid":
+            doc["result"].update(status="fail")
     return doc

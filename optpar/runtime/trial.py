@@ -233,6 +233,9 @@ class Objective:
             if len(scores) > 1:
                 result["folds"] = scores
         except Exception as exc:  # noqa: BLE001 - every failure is a failed trial
+            # Failed before the model trained an epoch (these values build no model, or it
+            # breaks at its first batch): cheap, and the search may draw another (Store.update_from).
+            untrained = not trained and not state.runs and not getattr(state.recorder, "epochs", None)
             state.recorder = state.finished = None
             state.runs = []
             if INTERRUPT.requested:
@@ -240,6 +243,8 @@ class Objective:
             result.update(status="fail", error=error_text(exc))
             if isinstance(exc, Refusal):
                 result.update(error=str(exc), refused=True)
+            elif untrained:
+                result["untrained"] = True
             del exc
         finally:
             state.active, state.fold, state.board = False, None, None
