@@ -199,3 +199,44 @@ def test_a_sum_of_numbers_that_reuse_a_layers_name_holds_nothing():  # no-op
     text = text.replace("    return x + res\n", "    return x\n")
     found = sites_of(text)
     assert found[("kernel_size", 8)] == 3 and found[("kernel_size", 10)] == 3 and found[("kernel_size", 14)] == 3
+
+
+VALID_AUTOENCODER = """\
+import numpy as np
+import keras
+from keras import layers
+PAD = "same"
+x_train = np.zeros((64, 28, 28, 1))
+inputs = keras.Input((28, 28, 1))
+x = layers.Conv2D(16, 3, activation="relu")(inputs)
+x = layers.Conv2D(16, 3, activation="relu", padding=PAD)(x)
+x = layers.{up}(x)
+outputs = layers.Conv2D(1, 1)(x)
+model = keras.Model(inputs, outputs)
+model.compile(optimizer="adam", loss="mse")
+model.fit(x_train, x_train, epochs=2, validation_split=0.2)
+"""
+
+
+def kernel_ids(text: str) -> list[str]:
+    return [s.id for s in analyze_text(text).sites if s.param == "kernel_size"]
+
+
+def test_a_file_that_upsamples_keeps_the_kernel_sizes_of_valid_convolutions():
+    """A transposed convolution of "valid" padding gives back the k - 1 a convolution took: a
+    kernel tuned alone breaks the output's size (an MNIST autoencoder: 3 of 5 trials). A kernel
+    of "same" padding changes no size and stays tuned."""
+    text = VALID_AUTOENCODER.format(up='Conv2DTranspose(16, 3, activation="relu")')
+    assert kernel_ids(text) == ["conv2d_1_kernel_size"]
+    assert kernel_ids(VALID_AUTOENCODER.format(up="UpSampling2D(1)")) == ["conv2d_1_kernel_size"]
+
+
+def test_a_file_that_does_not_upsample_tunes_its_valid_kernels():  # no-op: the rule as before
+    text = VALID_AUTOENCODER.format(up="Conv2D(16, 3)")
+    assert kernel_ids(text) == ["conv2d_kernel_size", "conv2d_1_kernel_size", "conv2d_2_kernel_size"]
+
+
+def test_held_kernels_are_the_same_after_apply():  # idempotence: padding decides, not the size
+    text = VALID_AUTOENCODER.format(up='Conv2DTranspose(16, 3, activation="relu")')
+    applied = text.replace('Conv2D(16, 3, activation="relu", padding=PAD)', 'Conv2D(16, 5, activation="relu", padding=PAD)')
+    assert kernel_ids(applied) == kernel_ids(text) == ["conv2d_1_kernel_size"]

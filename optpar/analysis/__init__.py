@@ -70,7 +70,7 @@ def analyze(text: str, path: str, catalog: Catalog) -> Analysis:
         dead, live = frozenset(), keyed
     fit = measured_fit(lines, catalog.roles, live)
     measured = measured_call(live)
-    held = (untuned(facts, catalog.roles, keyed, measured) | coupled_sizes(catalog.roles, keyed)
+    held = (untuned(facts, catalog.roles, keyed, measured) | coupled_sizes(facts, catalog.roles, keyed)
             | summed_sizes(facts, catalog.roles, keyed, sums))
     passes = None
     if (loop := epoch_loop(facts, outputs, catalog, measured)) is not None:

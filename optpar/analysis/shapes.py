@@ -1,10 +1,13 @@
 """Sizes a model's shape depends on: held as written where tuning them alone breaks the shape.
 
 - In a file that upsamples (roles.csv's `upsampling` rows: `UpSampling2D`, `Conv2DTranspose`; an
-  autoencoder, a U-Net, a decoder), the pooling sizes (`downsampling` rows). Such a model gives
-  back its input's size: the upsampling multiplies back by the sizes the pooling divided by, so a
-  pooling size tuned alone (2 to 3) fails every trial that draws it, on the shape (keras-io's
-  denoising autoencoder: 2 of 3 trials). A file that only pools keeps its pooling sizes tuned.
+  autoencoder, a U-Net, a decoder), the pooling sizes (`downsampling` rows), and the kernel sizes
+  of layers whose padding is not "same" (`kernel` rows). Such a model gives back its input's
+  size: the upsampling multiplies back by the sizes the pooling divided by, and a transposed
+  convolution with "valid" padding (Keras's default) gives back the k - 1 its convolution took,
+  so a pooling or kernel size tuned alone fails every trial that draws it, on the shape
+  (keras-io's denoising autoencoder: 2 of 3 trials; an MNIST autoencoder of "valid"
+  convolutions and transposed ones: 3 of 5). A file that only pools keeps these sizes tuned.
 - On a branch that is summed elementwise (`x + res`, `layers.add([x, shortcut])`: roles.csv's
   `sum` rows), the kernel sizes of layers whose padding is not "same" (`kernel` rows) and the
   pooling sizes (`downsampling` rows) unless padding is "same" and strides are written. The
@@ -30,11 +33,16 @@ SIZE_KEEPING_PADDING = frozenset({"same", "causal"})
 _DEPTH = 60
 
 
-def coupled_sizes(roles: Roles, keyed: Sequence[tuple[ast.Call, Key]]) -> frozenset[tuple[int, str]]:
-    """(id of a call, parameter) for each downsampling size held because the file upsamples."""
+def coupled_sizes(facts: Facts, roles: Roles,
+                  keyed: Sequence[tuple[ast.Call, Key]]) -> frozenset[tuple[int, str]]:
+    """(id of a call, parameter) for each downsampling size, and each kernel size whose padding is
+    not "same", held because the file upsamples."""
     if not any(key in roles.upsampling for _, key in keyed):
         return frozenset()
-    return frozenset((id(call), param) for call, key in keyed for k, param in roles.downsampling if k == key)
+    held = {(id(call), param) for call, key in keyed for k, param in roles.downsampling if k == key}
+    held.update((id(call), param) for call, key in keyed for k, param in roles.kernels
+                if k == key and not _keeps_size(facts, call))
+    return frozenset(held)
 
 
 def summed_sizes(facts: Facts, roles: Roles, keyed: Sequence[tuple[ast.Call, Key]],
