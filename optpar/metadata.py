@@ -61,7 +61,8 @@ KERAS2_COLUMNS = ("Old", "New")
 # keras2.csv: what an old name's first part is (the form optpar rewrites) -> the new name's
 MOVED_FORMS = MappingProxyType({"backend": "ops", "history": "history", "module": "module", "method": "method",
                                 "legacy": "tensorflow", "metric": "metric", "padding": "padding",
-                                "optimizer": "optimizer", "metric_object": "metric_object", "variable": "variable"})
+                                "optimizer": "optimizer", "metric_object": "metric_object", "variable": "variable",
+                                "tf_op": "ops"})
 
 _CODE = re.compile(r"OPT\d{3}\Z")
 
@@ -393,7 +394,7 @@ def read_keras2(path: str | os.PathLike) -> list[Moved]:
 
 def _moved_name(form: str, name: str) -> bool:
     """A name of keras2.csv: an identifier, or for a module or a legacy name its dotted path."""
-    dotted_forms = ("module", "legacy", "tensorflow")
+    dotted_forms = ("module", "legacy", "tensorflow", "tf_op")
     return all(IDENT.match(part) for part in name.split(".")) if form in dotted_forms else bool(IDENT.match(name))
 
 

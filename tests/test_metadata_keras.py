@@ -296,3 +296,47 @@ def test_a_count_of_steps_is_a_parameter_of_its_method_and_refuses_a_float(row):
     with pytest.raises(TypeError):
         getattr(model, method)(**data, verbose=0, **{row["Name"]: 1.5})
     getattr(model, method)(**data, verbose=0, **{row["Name"]: 1})
+
+
+# The arguments each keras.ops twin is called with, positionally as TensorFlow takes them too.
+_TF_OP_ARGS = {
+    "concatenate": lambda x: ([x, x], 1), "stack": lambda x: ([x, x], 1), "reshape": lambda x: (x, (4, 3)),
+    "expand_dims": lambda x: (x, 1), "squeeze": lambda x: (x[:, :1], 1), "transpose": lambda x: (x, (1, 0)),
+    "matmul": lambda x: (x, _t(x)), "cast": lambda x: (x, "int32"),
+    "clip": lambda x: (x, 0.2, 0.5), "shape": lambda x: (x,),
+    **{name: (lambda x: (x, 2.0 * x)) for name in ("add", "subtract", "multiply", "maximum", "minimum")},
+    **{name: (lambda x: (x, 1)) for name in ("mean", "sum", "max", "min", "prod", "softmax", "log_softmax")},
+}
+
+
+def _t(x):
+    import numpy as np
+
+    return np.ascontiguousarray(np.asarray(x).T)
+
+
+@pytest.mark.parametrize("old, new", sorted(load_catalog().moved("tf_op").items()))
+def test_a_tensorflow_function_and_its_keras_ops_twin_compute_the_same(old, new):
+    import numpy as np
+    import tensorflow as tf
+
+    function = tf
+    for part in old.split("."):
+        function = getattr(function, part)
+    x = np.linspace(0.1, 1.2, 12, dtype="float32").reshape(3, 4)
+    args = _TF_OP_ARGS.get(new, lambda x: (x,))(x)
+    expected = function(*args)
+    got = getattr(keras.ops, new)(*args)
+    if new == "shape":
+        assert tuple(got) == tuple(int(n) for n in expected)
+    else:
+        assert np.allclose(keras.ops.convert_to_numpy(got), np.asarray(expected), rtol=1e-5, atol=1e-6)
+
+
+def test_a_tensorflow_function_refuses_a_keras_tensor_and_its_twin_takes_it():
+    import tensorflow as tf
+
+    inputs = keras.Input((4,))
+    with pytest.raises(ValueError, match="KerasTensor cannot be used as input to a TensorFlow function"):
+        tf.concat([inputs, inputs], axis=-1)
+    assert tuple(keras.ops.concatenate([inputs, inputs], axis=-1).shape) == (None, 8)

@@ -224,6 +224,22 @@ KERAS2 = [
     pytest.param("import math\nimport keras\nmodel.compile(loss='mse')\nmodel.predict(x, steps=2 * n / 3)\nd = keras.layers.Dense(n / 2)\n",
                  "import math\nimport keras\nmodel.compile(loss='mse')\nmodel.predict(x, steps=math.ceil(2 * n / 3))\nd = keras.layers.Dense(int(n / 2))\n",
                  id="steps-as-a-float-math"),
+    pytest.param("import tensorflow as tf\nfrom tensorflow.keras import layers\n"
+                 "a = tf.keras.Input(shape=(8,))\nb = layers.Dense(4)(a)\ndense = layers.Dense(4)\nc = dense(a)\n"
+                 "print(tf.shape(b))\nx = tf.concat([b, c], axis=-1)\nx = layers.Dense(3)(x)\nx = tf.nn.relu(x) + b[:, :3]\n"
+                 "out = tf.reduce_mean(tf.nn.softmax(x), axis=1, keepdims=True)\n",
+                 "import tensorflow as tf\nfrom tensorflow.keras import layers\n"
+                 "a = tf.keras.Input(shape=(8,))\nb = layers.Dense(4)(a)\ndense = layers.Dense(4)\nc = dense(a)\n"
+                 "print(tf.keras.ops.shape(b))\nx = tf.keras.ops.concatenate([b, c], axis=-1)\nx = layers.Dense(3)(x)\n"
+                 "x = tf.keras.ops.relu(x) + b[:, :3]\nout = tf.keras.ops.mean(tf.keras.ops.softmax(x), axis=1, keepdims=True)\n",
+                 id="tensorflow-function-on-a-keras-tensor"),
+    pytest.param("import tensorflow as tf\nimport keras\nclass MyDense(keras.layers.Layer):\n    pass\n"
+                 "class Wider(MyDense):\n    pass\ndef build():\n    inputs = keras.Input((4,))\n"
+                 "    x = Wider()(MyDense()(inputs))\n    return keras.Model(inputs, tf.nn.softmax(x))\n",
+                 "import tensorflow as tf\nimport keras\nclass MyDense(keras.layers.Layer):\n    pass\n"
+                 "class Wider(MyDense):\n    pass\ndef build():\n    inputs = keras.Input((4,))\n"
+                 "    x = Wider()(MyDense()(inputs))\n    return keras.Model(inputs, keras.ops.softmax(x))\n",
+                 id="tensorflow-function-after-a-layer-of-the-users"),
 ]
 
 
@@ -275,6 +291,11 @@ def test_keras2_upgrade_is_idempotent(before, after):
                  "cfg = load()\nprint(cfg.optimizer.lr, hasattr(cfg.optimizer, 'lr'))\nfor m in cfg.metrics:\n    m.reset_states()\n"
                  "class Trainer:\n    def step(self):\n        self.optimizer.lr = 0.1\n        self.model.optimizer.lr = 0.2\n"
                  "v = keras.ops.convert_to_numpy(model.optimizer.learning_rate)\n", id="lr-of-no-optimizer-or-keras3-forms"),
+    pytest.param("import tensorflow as tf\nimport keras\nx = tf.constant([1.0])\ny = tf.nn.relu(x)\n"
+                 "def f(t):\n    return tf.concat([t, t], 0)\nclass L(keras.layers.Layer):\n"
+                 "    def call(self, inputs):\n        return tf.nn.softmax(inputs)\n"
+                 "inputs = keras.Input((4,))\nz = keras.ops.tanh(keras.layers.Dense(2)(inputs))\nw = tf.nn.relu(np_array)\n",
+                 id="tensorflow-functions-on-real-tensors"),
     pytest.param("import keras\nfrom keras.layers import Dense\nfrom keras.preprocessing.sequence import pad_sequences\n"
                  "from mylib.layers.core import Block\nfrom .layers.core import Other\n", id="modules-keras3-has"),
 ])
@@ -289,6 +310,16 @@ def test_a_backend_form_optpar_cannot_rewrite_safely_is_reported():
     assert new == text and done == []  # `ops` is taken; a bare name's import itself fails on Keras 3
     assert [(d.code, d.line) for d in left] == [("OPT221", 4), ("OPT221", 5), ("OPT221", 6)]
     assert left[0].message == "Keras 2 backend function 'mean' is gone from Keras 3; use 'keras.ops.mean'"
+
+
+def test_a_tensorflow_function_with_arguments_keras_ops_names_otherwise_is_reported_only():
+    text = ("import tensorflow as tf\nimport keras\na = keras.Input((4,))\n"
+            "b = tf.matmul(a, w, transpose_b=True)\nc = tf.nn.relu(a, name='r')\n")
+    new, done, left = renamed_text(analyze_text(text))
+    assert new == text and done == []
+    assert [(d.code, d.line) for d in left] == [("OPT237", 4), ("OPT237", 5)]
+    assert left[0].message == ("TensorFlow function 'tf.matmul' on a Keras tensor fails in Keras 3 while the "
+                               "model is built; use 'keras.ops.matmul'")
 
 
 def test_a_backend_write_optpar_cannot_rewrite_safely_is_reported():

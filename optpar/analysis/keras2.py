@@ -1,4 +1,4 @@
-"""OPT220-OPT236: Keras 2 forms that Keras 3 rejects, each with the one-line edits that
+"""OPT220-OPT237: Keras 2 forms that Keras 3 rejects, each with the one-line edits that
 `optpar upgrade` makes (`Diagnostic.fix`); a form it cannot rewrite safely gets no fix.
 
 The Keras names are data: the arguments Keras 3 takes only as a list are roles.csv's `list_only`
@@ -22,6 +22,7 @@ from optpar.analysis.removal import removed_arguments
 from optpar.analysis.syntax import SourceLines, called_name
 from optpar.analysis.objects import renamed_members, variable_method
 from optpar.analysis.python_ints import numpy_sizes, step_counts
+from optpar.analysis.symbolic import tf_functions
 from optpar.csvrows import Key
 from optpar.imports import canonical, dotted
 from optpar.metadata import Catalog
@@ -57,6 +58,9 @@ def lint(path: str, text: str, facts: Facts, lines: SourceLines, catalog: Catalo
     found.extend(_legacy_names(path, facts, lines, catalog.moved("legacy")))
     found.extend(_metric_names(path, facts, lines, catalog.moved("metric"), keyed))
     found.extend(renamed_members(path, facts, lines, catalog, keyed))
+    tf_ops = catalog.moved("tf_op")
+    if tf_ops and facts.imports.uses_tensorflow:
+        found.extend(tf_functions(path, facts, lines, tf_ops, keyed, _ops_module(facts, top or _top_level_imports(facts))))
     found.sort(key=lambda d: (d.line, d.col))
     return found
 
@@ -138,6 +142,15 @@ def _ops_call(facts: Facts, lines: SourceLines, top: dict[str, tuple[str, ast.al
     added = f", {module.removesuffix('backend')}ops as ops" if imported_as else ", ops"
     return (TextEdit(*at, text, f"ops.{new}"),
             TextEdit(alias.end_lineno, lines.char_col(alias.end_lineno, alias.end_col_offset) + 1, "", added))
+
+
+def _ops_module(facts: Facts, top: dict[str, tuple[str, ast.alias, bool]]) -> str | None:
+    """How the file names Keras 3's `keras.ops` at its top level (`ops`, `keras.ops`), or None."""
+    for wanted, suffix in (("keras.ops", ""), ("keras", ".ops")):
+        for name, (qualified, _, _) in top.items():
+            if _is_keras3(qualified, wanted) and facts.bindings[name] == 1:
+                return name + suffix
+    return None
 
 
 def _is_keras3(qualified: str, name: str) -> bool:
