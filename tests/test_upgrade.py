@@ -240,6 +240,13 @@ KERAS2 = [
                  "class Wider(MyDense):\n    pass\ndef build():\n    inputs = keras.Input((4,))\n"
                  "    x = Wider()(MyDense()(inputs))\n    return keras.Model(inputs, keras.ops.softmax(x))\n",
                  id="tensorflow-function-after-a-layer-of-the-users"),
+    pytest.param("import keras\ndef build():\n    a = keras.Input((1,))\n    m = keras.Model(a, [keras.layers.Dense(1)(a), a])\n"
+                 "    return m\nmodel = build()\nmodel.compile(loss='mse', metrics=['mae',\n                                   'mse'])\n"
+                 "outs = (a, a, a)\nthree = keras.Model(inputs=a, outputs=outs)\nthree.compile(loss='mse', metrics='acc')\n",
+                 "import keras\ndef build():\n    a = keras.Input((1,))\n    m = keras.Model(a, [keras.layers.Dense(1)(a), a])\n"
+                 "    return m\nmodel = build()\nmodel.compile(loss='mse', metrics=[['mae',\n                                   'mse']] * 2)\n"
+                 "outs = (a, a, a)\nthree = keras.Model(inputs=a, outputs=outs)\nthree.compile(loss='mse', metrics=[['acc']] * 3)\n",
+                 id="metrics-of-a-model-of-several-outputs"),
 ]
 
 
@@ -291,6 +298,11 @@ def test_keras2_upgrade_is_idempotent(before, after):
                  "cfg = load()\nprint(cfg.optimizer.lr, hasattr(cfg.optimizer, 'lr'))\nfor m in cfg.metrics:\n    m.reset_states()\n"
                  "class Trainer:\n    def step(self):\n        self.optimizer.lr = 0.1\n        self.model.optimizer.lr = 0.2\n"
                  "v = keras.ops.convert_to_numpy(model.optimizer.learning_rate)\n", id="lr-of-no-optimizer-or-keras3-forms"),
+    pytest.param("import keras\na = keras.Input((1,))\none = keras.Model(a, keras.layers.Dense(1)(a))\n"
+                 "one.compile(loss='mse', metrics=['mae'])\ntwo = keras.Model(a, [a, a])\n"
+                 "two.compile(loss='mse', metrics=[['mae'], ['mse']])\ntwo.compile(loss='mse', metrics=[keras.metrics.AUC()])\n"
+                 "named = keras.Model(a, {'y1': a, 'y2': a})\nnamed.compile(loss='mse', metrics=['mae'])\n"
+                 "other = make()\nother.compile(loss='mse', metrics=['mae'])\n", id="metrics-of-one-output-nested-or-unknown"),
     pytest.param("import tensorflow as tf\nimport keras\nx = tf.constant([1.0])\ny = tf.nn.relu(x)\n"
                  "def f(t):\n    return tf.concat([t, t], 0)\nclass L(keras.layers.Layer):\n"
                  "    def call(self, inputs):\n        return tf.nn.softmax(inputs)\n"
@@ -476,3 +488,23 @@ def test_an_upgraded_keras2_script_trains_on_keras3(tmp_path, run_cli):
     assert run_cli("upgrade", script, "--in-place")[0] == 0
     after = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert after.returncode == 0 and after.stdout.strip() == "trained 1 0.0050", after.stderr[-2000:]  # halved once
+
+
+def test_an_upgraded_model_of_two_outputs_logs_each_outputs_metrics(tmp_path, run_cli):
+    """Keras 3 refuses one list of metrics for two outputs; upgraded, each output gets them all,
+    under the names Keras 2 logged (y1_mae, y2_mae)."""
+    script = tmp_path / "two.py"
+    script.write_text(
+        "import numpy as np\nimport tensorflow as tf\nimport keras\n"
+        "a = keras.Input((2,), name='x')\nb = keras.layers.Dense(2)(a)\nc = keras.layers.Dense(2)(a)\n"
+        "both = tf.concat([b, c], axis=-1)\n"
+        "model = keras.Model(a, [keras.layers.Dense(1, name='y1')(both), keras.layers.Dense(1, name='y2')(both)])\n"
+        "model.compile(optimizer='sgd', loss='mse', metrics=['mae'])\n"
+        "x = np.ones((8, 2), 'float32')\nh = model.fit(x, [x[:, :1], x[:, 1:]], epochs=1, verbose=0)\n"
+        "print(sorted(h.history))\n", encoding="utf-8")
+    before = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert before.returncode != 0 and "KerasTensor cannot be used as input to a TensorFlow function" in before.stderr
+    assert run_cli("upgrade", script, "--in-place")[0] == 0
+    after = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert after.returncode == 0, after.stderr[-2000:]
+    assert after.stdout.strip() == "['loss', 'y1_loss', 'y1_mae', 'y2_loss', 'y2_mae']"

@@ -16,7 +16,7 @@ The data flows one way, each step a module that can be read and tested alone:
     rules    metadata rows + facts -> Candidate records (with cli_options, absl_flags, config_dicts,
              config_objects, loop_lists: where a name or an attribute gets its literal)
     naming   stable ids, the one id-uniquer, Site construction
-    keras1   the keras1.csv lint on the same facts (OPT201-OPT219, OPT226, OPT233-OPT234); keras2: OPT220-OPT237
+    keras1   the keras1.csv lint on the same facts (OPT201-OPT219, OPT226, OPT233-OPT234); keras2: OPT220-OPT238
              (objects: an optimizer's lr, a variable's writers, a metric's reset_states; python_ints)
     fit      the measured fit() call; with absl_flags, absl's `app.run(main)` that starts the program
     loops    the counts of loops that build layers (depth); the bound of a loop of fit(epochs=1)

@@ -1,4 +1,4 @@
-"""OPT220-OPT237: Keras 2 forms that Keras 3 rejects, each with the one-line edits that
+"""OPT220-OPT238: Keras 2 forms that Keras 3 rejects, each with the one-line edits that
 `optpar upgrade` makes (`Diagnostic.fix`); a form it cannot rewrite safely gets no fix.
 
 The Keras names are data: the arguments Keras 3 takes only as a list are roles.csv's `list_only`
@@ -20,6 +20,7 @@ from optpar.analysis.facts import Facts
 from optpar.analysis.records import REWRITES, Diagnostic, TextEdit
 from optpar.analysis.removal import removed_arguments
 from optpar.analysis.syntax import SourceLines, called_name
+from optpar.analysis.multi_outputs import output_count, per_output
 from optpar.analysis.objects import renamed_members, variable_method
 from optpar.analysis.python_ints import numpy_sizes, step_counts
 from optpar.analysis.symbolic import tf_functions
@@ -38,9 +39,13 @@ def lint(path: str, text: str, facts: Facts, lines: SourceLines, catalog: Catalo
     padding = catalog.moved("padding")
     methods = catalog.moved("variable")
     for call, key in keyed:
+        outputs = None  # the model's outputs, counted for compile's metrics
         for keyword in call.keywords:
             if (key, keyword.arg) in catalog.roles.list_only:
-                found.extend(_string_list(path, lines, keyword))
+                if outputs is None and isinstance(call.func, ast.Attribute):
+                    outputs = output_count(facts, call.func.value)
+                found.extend(_string_list(path, lines, keyword, outputs))
+                found.extend(per_output(path, lines, keyword, outputs))
             elif keyword.arg == "padding" and key[0] == "layers":
                 found.extend(_padding(path, lines, keyword.value, padding))
         if key in catalog.roles.python_ints:
@@ -65,14 +70,16 @@ def lint(path: str, text: str, facts: Facts, lines: SourceLines, catalog: Catalo
     return found
 
 
-def _string_list(path: str, lines: SourceLines, keyword: ast.keyword) -> list[Diagnostic]:
-    """OPT220: `metrics='acc'`, a string literal where Keras 3 takes a list: written `['acc']`."""
+def _string_list(path: str, lines: SourceLines, keyword: ast.keyword, outputs: int | None) -> list[Diagnostic]:
+    """OPT220: `metrics='acc'`, a string literal where Keras 3 takes a list: written `['acc']`, or
+    `[['acc']] * 2` for a model of 2 outputs (OPT238)."""
     value = keyword.value
     if not (isinstance(value, ast.Constant) and isinstance(value.value, str)):
         return []
     line, col, text = value.lineno, lines.char_col(value.lineno, value.col_offset) + 1, lines.segment(value)
-    fix = (TextEdit(line, col, text, f"[{text}]"),) if value.end_lineno == value.lineno else ()
-    message = f"Keras 2 string {keyword.arg}={text} is rejected by Keras 3; use a list: {keyword.arg}=[{text}]"
+    new = f"[[{text}]] * {outputs}" if outputs is not None and outputs >= 2 else f"[{text}]"
+    fix = (TextEdit(line, col, text, new),) if value.end_lineno == value.lineno else ()
+    message = f"Keras 2 string {keyword.arg}={text} is rejected by Keras 3; use a list: {keyword.arg}={new}"
     return [Diagnostic(path, line, col, "OPT220", message + (REWRITES if fix else ""), fix)]
 
 

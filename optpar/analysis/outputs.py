@@ -110,7 +110,7 @@ class _OutputLayers:
                 self._mark(value, scope, value.lineno, depth + 1)
         elif isinstance(expr, ast.Call):
             if (helper := self._helper(expr.func)) is not None:  # out = dense_block(x, 1)
-                for value in _returned(helper):
+                for value in returned(helper):
                     self._mark(value, helper, value.lineno + 1, depth + 1)
                 return
             layer = expr.func
@@ -143,7 +143,7 @@ class _OutputLayers:
         the helpers it returns the layers of: for every call, since one of them makes an output."""
         if depth > 25:
             return
-        for value in _returned(helper):
+        for value in returned(helper):
             if isinstance(value, ast.Call) and (inner := self._helper(value.func)) is not None:
                 self._mark_layers(inner, depth + 1)
             elif isinstance(value, ast.Call) and self.facts.imports.key(value.func) is not None:
@@ -191,7 +191,7 @@ class _OutputLayers:
         return None
 
 
-def _returned(function: ast.AST) -> list[ast.expr]:
+def returned(function: ast.AST) -> list[ast.expr]:
     """What the `return` statements of `function` itself (not of a function in it) return."""
     found: list[ast.expr] = []
     todo = list(ast.iter_child_nodes(function))
