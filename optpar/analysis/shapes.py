@@ -31,6 +31,7 @@ from optpar.roles import Roles
 
 SIZE_KEEPING_PADDING = frozenset({"same", "causal"})
 _DEPTH = 60
+_PATHS = 16  # the paths followed back from one input of a sum
 
 
 def coupled_sizes(facts: Facts, roles: Roles,
@@ -54,18 +55,20 @@ def summed_sizes(facts: Facts, roles: Roles, keyed: Sequence[tuple[ast.Call, Key
         if not inputs or len(inputs) < 2:
             continue
         scope = facts.scope(node)
-        branches = [_branch(facts, roles, value, scope, node.lineno) for value in inputs]
-        shared = [{point for other in branches[:index] + branches[index + 1:] for point, _ in other}
+        # each input's paths: one, or one per arm of an if/else that assigns it (ResNet's shortcut)
+        branches = [_paths(facts, roles, value, scope, node.lineno) for value in inputs]
+        shared = [{point for other in branches[:index] + branches[index + 1:] for path in other for point, _ in path}
                   for index in range(len(branches))]
-        if not all(any(layer is not None or point in others for point, layer in branch)
-                   for branch, others in zip(branches, shared)):
+        if not all(any(layer is not None or point in others for path in paths for point, layer in path)
+                   for paths, others in zip(branches, shared)):
             continue  # an input that is no layer's output and meets no other: not a sum of tensors
-        for branch, others in zip(branches, shared):
-            for point, layer in branch:
-                if point in others:
-                    break  # where the branches meet: what comes before is shared
-                if layer is not None:
-                    on_branch.add(id(layer))
+        for paths, others in zip(branches, shared):
+            for path in paths:
+                for point, layer in path:
+                    if point in others:
+                        break  # where the branches meet: what comes before is shared
+                    if layer is not None:
+                        on_branch.add(id(layer))
     held: set[tuple[int, str]] = set()
     for call, key in keyed:
         if id(call) not in on_branch:
@@ -78,19 +81,37 @@ def summed_sizes(facts: Facts, roles: Roles, keyed: Sequence[tuple[ast.Call, Key
     return frozenset(held)
 
 
-def _branch(facts: Facts, roles: Roles, expr: ast.expr, scope: ast.AST,
-            before: int) -> list[tuple[object, ast.Call | None]]:
-    """The points one input of a sum passes through, from the sum back: (what identifies the
-    point, the layer applied there or None). It follows names to their last assignment and a
-    layer's application (`Conv1D(...)(x)`) to its first input; it stops at anything else (a
-    function of yours, an op, another merge, a parameter)."""
-    points: list[tuple[object, ast.Call | None]] = []
+def _paths(facts: Facts, roles: Roles, expr: ast.expr, scope: ast.AST,
+           before: int) -> list[list[tuple[object, ast.Call | None]]]:
+    """The paths one input of a sum may come by, from the sum back, each a list of points: (what
+    identifies the point, the layer applied there or None). A path follows names to their last
+    assignment and a layer's application (`Conv1D(...)(x)`) to its first input; it stops at
+    anything else (a function of yours, an op, another merge, a parameter). Where that last
+    assignment is in an arm of an if/else, the other arm's (or, with none there, the one before
+    the `if`) starts another path: `shortcut = Conv2D(f, 1, strides=s)(inputs)` under `if`,
+    `shortcut = inputs` under `else`."""
+    done: list[list[tuple[object, ast.Call | None]]] = []
+    todo: list[tuple[list[tuple[object, ast.Call | None]], ast.expr, int]] = [([], expr, before)]
+    seen: set[int] = set()  # the assignments a path has taken
+    while todo and len(done) < _PATHS:
+        points, expr, before = todo.pop()
+        done.append(_path(facts, roles, points, expr, scope, before, todo, seen))
+    return done
+
+
+def _path(facts: Facts, roles: Roles, points: list[tuple[object, ast.Call | None]], expr: ast.expr,
+          scope: ast.AST, before: int, todo: list, seen: set[int]) -> list[tuple[object, ast.Call | None]]:
     for _ in range(_DEPTH):
         if isinstance(expr, ast.Name):
             value = facts.last_assignment(expr.id, scope, before)
             if value is None:
                 points.append((("name", id(scope), expr.id), None))
                 break
+            seen.add(id(value))
+            for other in _other_arm(facts, expr.id, value, scope):
+                if id(other) not in seen:
+                    seen.add(id(other))
+                    todo.append((list(points), other, other.lineno))
             expr, before = value, value.lineno
             continue
         layer = expr.func if isinstance(expr, ast.Call) and expr.args else None
@@ -103,6 +124,22 @@ def _branch(facts: Facts, roles: Roles, expr: ast.expr, scope: ast.AST,
         points.append((id(expr), layer))
         expr = expr.args[0]
     return points
+
+
+def _other_arm(facts: Facts, name: str, value: ast.expr, scope: ast.AST) -> list[ast.expr]:
+    """Where `name = value` is in one arm of an `if`: the value `name` gets last in the other arm,
+    or, when that arm does not assign it, the last one before the `if` ([] when none)."""
+    statement = facts.parents.get(value)
+    branch = facts.parents.get(statement)
+    if not isinstance(statement, ast.Assign) or not isinstance(branch, ast.If):
+        return []
+    arm = branch.orelse if statement in branch.body else branch.body
+    assigned = [node.value for stmt in arm for node in ast.walk(stmt)
+                if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in node.targets)]
+    if assigned:
+        return [max(assigned, key=lambda v: v.lineno)]
+    earlier = facts.last_assignment(name, scope, branch.lineno)
+    return [] if earlier is None else [earlier]
 
 
 def _strides_written(layer: ast.Call) -> bool:
