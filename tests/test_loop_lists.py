@@ -127,3 +127,35 @@ def test_a_list_written_over_several_lines_gives_a_script_that_compiles(tmp_path
     text = generated(tmp_path, "[\n    64,\n    32,\n]").text
     compile(text, "model_tune.py", "exec")
     assert "model.py:8 HIDDEN = [ 64, 32, ], item 0, used as Dense(units) at line 14\n" in text
+
+
+SWEEP = """\
+import keras
+from keras import layers
+
+histories = []
+for lr in [1e-4, 1e-3, 1e-2]:
+    model = keras.Sequential([keras.Input((8,)), layers.Dense(30, activation="relu"), layers.Dense(1)])
+    model.compile(loss="mse", optimizer=keras.optimizers.SGD(lr))
+    histories.append(model.fit(x, y, validation_split=0.2, epochs=5))
+"""
+
+
+def test_a_loop_that_trains_a_model_per_item_is_the_users_own_sweep():
+    """`for lr in [...]: build, compile, fit`: a trial runs the whole sweep, so its items are not
+    tuned (gh6: six learning rates tuned apart, the best a list of six unrelated values)."""
+    sites = {s.id for s in analyze_text(SWEEP).sites}
+    assert not any(s.startswith("sgd") or "lr" in s for s in sites)
+    assert {"dense_units", "dense_activation", "fit_epochs"} <= sites  # the sweep's model, as before
+
+
+def test_a_sweep_through_a_function_that_trains_is_not_tuned_either():
+    text = SWEEP.replace("for lr in [1e-4, 1e-3, 1e-2]:\n", "def train(lr):\n").replace(
+        "    histories.append(model.fit(x, y, validation_split=0.2, epochs=5))\n",
+        "    return model.fit(x, y, validation_split=0.2, epochs=5)\n") + "for lr in [1e-4, 1e-3, 1e-2]:\n    histories.append(train(lr))\n"
+    assert not any("lr" in s.id or s.id.startswith("sgd") for s in analyze_text(text).sites)
+
+
+def test_a_loop_that_builds_layers_before_the_fit_still_tunes_its_items():  # no-op
+    body = "inputs = keras.Input((4,))\nh = inputs\nfor units in [64, 32]:\n    h = layers.Dense(units)(h)\n" + MODEL
+    assert {k: v[1] for k, v in found(body).items()} == {"units_0": "64", "units_1": "32"}

@@ -10,24 +10,50 @@ name or as the second name of `enumerate(...)`; the loop's body does not bind it
 loop walks a list or tuple display whose items are all literals (no `*`): written in the loop, or
 held by a name bound once in the file, by a parameter's default, or by what a call of the function
 passes (each call's list has values of its own: `mlp(x, [64, 32])`, `mlp(x, HEAD_UNITS)`); and
-nothing changes that list in place (`.append`, `x[0] = ...`).
+nothing changes that list in place (`.append`, `x[0] = ...`). A `for` loop whose body trains a
+model (a `fit` call in it, or in a function of the file it calls) is the user's own sweep, one
+model per item (`for lr in [1e-4, 1e-3, 1e-2]: ... model.fit(...)`): its items are not tuned, for
+a trial runs the whole sweep and its best would be a list of unrelated values.
 """
 
 from __future__ import annotations
 
 import ast
 
+from collections.abc import Sequence
+
 from optpar.analysis.facts import FOLLOW_DEPTH, Facts, Literal
-from optpar.analysis.syntax import literal_value
+from optpar.analysis.fit import FIT
+from optpar.analysis.syntax import FUNCTIONS, literal_value
+from optpar.csvrows import Key
 
 _CHANGERS = frozenset({"append", "extend", "insert", "pop", "remove", "sort", "reverse", "clear"})
 _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)
 
 
-def loop_items(facts: Facts, name: ast.Name) -> list[Literal] | None:
+def training_loops(facts: Facts, keyed: Sequence[tuple[ast.Call, Key]]) -> frozenset[int]:
+    """The ids of the `for` loops whose body trains a model: a `fit` call in it, or in a function
+    of the file's top level it calls."""
+    fits = {id(call) for call, key in keyed if key == FIT}
+    if not fits:
+        return frozenset()
+    fitting = {id(f) for f in facts.tree.body if isinstance(f, FUNCTIONS) and any(id(n) in fits for n in ast.walk(f))}
+    found = set()
+    for loop in ast.walk(facts.tree):
+        if not isinstance(loop, ast.For):
+            continue
+        inside = [node for stmt in loop.body for node in ast.walk(stmt) if isinstance(node, ast.Call)]
+        if any(id(call) in fits or isinstance(call.func, ast.Name)
+               and id(facts.top_level(call.func.id, FUNCTIONS)) in fitting for call in inside):
+            found.add(id(loop))
+    return frozenset(found)
+
+
+def loop_items(facts: Facts, name: ast.Name, sweeps: frozenset[int] = frozenset()) -> list[Literal] | None:
     """One Literal per item of the list the loop variable `name` walks (of each list, when the
-    loop is in a function whose calls pass lists of their own); None when the rule fails."""
-    loop = _loop(facts, name)
+    loop is in a function whose calls pass lists of their own); None when the rule fails or the
+    loop is one of `sweeps` (training_loops)."""
+    loop = _loop(facts, name, sweeps)
     if loop is None:
         return None
     target, iterable = loop
@@ -40,7 +66,7 @@ def loop_items(facts: Facts, name: ast.Name) -> list[Literal] | None:
     return items
 
 
-def _loop(facts: Facts, name: ast.Name) -> tuple[ast.expr, ast.expr] | None:
+def _loop(facts: Facts, name: ast.Name, sweeps: frozenset[int]) -> tuple[ast.expr, ast.expr] | None:
     """(the loop's target, what it walks) of the nearest loop around `name` that binds it."""
     child, node = name, facts.parents.get(name)
     while node is not None and not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda,
@@ -48,7 +74,7 @@ def _loop(facts: Facts, name: ast.Name) -> tuple[ast.expr, ast.expr] | None:
         if isinstance(node, ast.For) and child in node.body:
             bound = _bound(node.target, node.iter, name.id)
             if bound is not None:
-                return None if _rebound(node.body, name.id) else bound
+                return None if _rebound(node.body, name.id) or id(node) in sweeps else bound
         elif isinstance(node, _COMPREHENSIONS) and child not in node.generators:
             bound = [b for g in node.generators if (b := _bound(g.target, g.iter, name.id)) is not None]
             if bound:

@@ -22,7 +22,7 @@ from optpar.analysis.cli_options import option_default, unpacked_option
 from optpar.analysis.config_dicts import dict_entry
 from optpar.analysis.config_objects import class_setting
 from optpar.analysis.facts import FOLLOW_DEPTH, Facts, Literal
-from optpar.analysis.loop_lists import loop_items
+from optpar.analysis.loop_lists import loop_items, training_loops
 from optpar.analysis.outputs import Outputs
 from optpar.analysis.syntax import literal_value
 from optpar.csvrows import Key
@@ -48,6 +48,7 @@ def candidates(facts: Facts, catalog: Catalog, outputs: Outputs,
     """In call order, then argument order (positional first): the order ids are numbered in.
     `untuned`: (id of a call, parameter) left as written (datasets.untuned: batch sizes)."""
     roles = catalog.roles
+    sweeps = training_loops(facts, keyed)
     for call, key in keyed:
         if call in outputs.calls:
             continue
@@ -56,23 +57,26 @@ def candidates(facts: Facts, catalog: Catalog, outputs: Outputs,
                 continue
             if (id(call), row.param) in untuned:
                 continue
-            for node, constant in _held(facts, outputs, arg):
+            for node, constant in _held(facts, outputs, arg, sweeps):
                 value = tunable_value(catalog, row, node)
                 if value is not None:
                     yield Candidate(call, key, row, node, value, constant)
 
 
-def _held(facts: Facts, outputs: Outputs, arg: ast.expr, depth: int = 0) -> list[tuple[ast.expr, Literal | None]]:
+def _held(facts: Facts, outputs: Outputs, arg: ast.expr, sweeps: frozenset[int],
+          depth: int = 0) -> list[tuple[ast.expr, Literal | None]]:
     """The literals an argument holds: one (held_literal); one per item of the list a loop
-    variable walks (loop_lists); or one per call of the function whose parameter it is."""
-    items = loop_items(facts, arg) if isinstance(arg, ast.Name) and arg.id not in outputs.blocked else None
+    variable walks (loop_lists; not a loop that trains a model per item, `sweeps`); or one per
+    call of the function whose parameter it is."""
+    items = (loop_items(facts, arg, sweeps) if isinstance(arg, ast.Name) and arg.id not in outputs.blocked
+             else None)
     if items is not None:
         return [(item.node, item) for item in items]
     found = held_literal(facts, outputs, arg)
-    return [found] if found is not None else _passed_by_each_call(facts, outputs, arg, depth)
+    return [found] if found is not None else _passed_by_each_call(facts, outputs, arg, sweeps, depth)
 
 
-def _passed_by_each_call(facts: Facts, outputs: Outputs, arg: ast.expr,
+def _passed_by_each_call(facts: Facts, outputs: Outputs, arg: ast.expr, sweeps: frozenset[int],
                          depth: int) -> list[tuple[ast.expr, Literal | None]]:
     """A parameter of a function called several times (`conv_block(x, 32)`, `conv_block(x, 64)`):
     what each call passes is a value of its own, tuned where that call writes it
@@ -87,7 +91,7 @@ def _passed_by_each_call(facts: Facts, outputs: Outputs, arg: ast.expr,
         return []
     held: list[tuple[ast.expr, Literal | None]] = []
     for passed in facts.values_passed(function, arg.id):
-        for node, literal in _held(facts, outputs, passed.value, depth + 1):
+        for node, literal in _held(facts, outputs, passed.value, sweeps, depth + 1):
             if literal is None and literal_value(node)[0]:
                 literal = Literal(node, passed.label, passed.written)
             if literal is not None:

@@ -85,7 +85,7 @@ def again(state: TrialState, model):
         return previous
     if previous.stopped in ("pruned", "diverged", "unvalidated"):
         raise TrialOver
-    note("the measured fit() trains a new model each time it runs (cross-validation by hand): a "
+    note("the measured fit() trains a new model each time it runs (a loop of yours: folds, or a sweep): a "
          "trial's score is the mean of the models' bests, and only the first model can be pruned")
     state.runs.append(previous)
     state.finished, state.protected, state.board = None, True, None
