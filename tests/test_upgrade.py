@@ -247,6 +247,14 @@ KERAS2 = [
                  "    return m\nmodel = build()\nmodel.compile(loss='mse', metrics=[['mae',\n                                   'mse']] * 2)\n"
                  "outs = (a, a, a)\nthree = keras.Model(inputs=a, outputs=outs)\nthree.compile(loss='mse', metrics=[['acc']] * 3)\n",
                  id="metrics-of-a-model-of-several-outputs"),
+    pytest.param("import keras\nfrom keras import backend as K\nclass LRFinder:\n    def __init__(self, model):\n"
+                 "        self.model = model\n    def on_batch_end(self, batch, logs):\n"
+                 "        lr = K.get_value(self.model.optimizer.lr)\n        K.set_value(self.model.optimizer.lr, lr * 1.01)\n",
+                 "import keras\nfrom keras import backend as K\nclass LRFinder:\n    def __init__(self, model):\n"
+                 "        self.model = model\n    def on_batch_end(self, batch, logs):\n"
+                 "        lr = keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)\n"
+                 "        self.model.optimizer.learning_rate.assign(lr * 1.01)\n",
+                 id="lr-given-to-a-backend-function-in-a-plain-class"),
 ]
 
 
@@ -297,7 +305,10 @@ def test_keras2_upgrade_is_idempotent(before, after):
                  "lstm = keras.layers.LSTM(4, stateful=True)\nlstm.reset_states()\nmodel.reset_states()\nfor m in metrics:\n    m.reset_states()\n"
                  "cfg = load()\nprint(cfg.optimizer.lr, hasattr(cfg.optimizer, 'lr'))\nfor m in cfg.metrics:\n    m.reset_states()\n"
                  "class Trainer:\n    def step(self):\n        self.optimizer.lr = 0.1\n        self.model.optimizer.lr = 0.2\n"
-                 "v = keras.ops.convert_to_numpy(model.optimizer.learning_rate)\n", id="lr-of-no-optimizer-or-keras3-forms"),
+                 "v = keras.ops.convert_to_numpy(model.optimizer.learning_rate)\n"
+                 "class Finder:\n    def __init__(self, model):\n        self.model = model\n"
+                 "    def show(self):\n        print(self.model.optimizer.lr, keras.ops.convert_to_numpy(self.lr))\n",
+                 id="lr-of-no-optimizer-or-keras3-forms"),
     pytest.param("import keras\na = keras.Input((1,))\none = keras.Model(a, keras.layers.Dense(1)(a))\n"
                  "one.compile(loss='mse', metrics=['mae'])\ntwo = keras.Model(a, [a, a])\n"
                  "two.compile(loss='mse', metrics=[['mae'], ['mse']])\ntwo.compile(loss='mse', metrics=[keras.metrics.AUC()])\n"

@@ -68,9 +68,21 @@ def renamed_members(path: str, facts: Facts, lines: SourceLines, catalog: Catalo
         else:
             continue
         for kind, renamed, constructed in kinds:
-            if name in renamed and _holds(facts, catalog.roles, owner, constructed, kind):
+            if name in renamed and (_holds(facts, catalog.roles, owner, constructed, kind)
+                                    or _given_to_backend(facts, where, owner, kind)):
                 found.append(rename(path, lines, where, renamed[name], kind))
     return found
+
+
+def _given_to_backend(facts: Facts, node: ast.AST, owner: ast.expr, kind: _Kind) -> bool:
+    """`K.get_value(self.model.optimizer.lr)`, `K.set_value(x.optimizer.lr, v)`: the attribute, on
+    an attribute named as a model holds the object, is the first argument of a Keras backend
+    function, which takes a Keras variable, so the object is of `kind` whatever holds it (an
+    LRFinder that keeps `self.model = model`)."""
+    call = facts.parents.get(node)
+    return (bool(kind.held_as) and isinstance(owner, ast.Attribute) and owner.attr == kind.held_as
+            and isinstance(call, ast.Call) and bool(call.args) and call.args[0] is node
+            and (facts.imports.key(call.func) or ("",))[0] == "backend")
 
 
 def _holds(facts: Facts, roles: Roles, value: ast.expr, constructed: set[int], kind: _Kind) -> bool:
