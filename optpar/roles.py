@@ -42,6 +42,10 @@ step_count          ``Model.<method>``       a count of steps Keras 2    --     
                                              ran up to (``steps_per_epoch``)
 fresh               a module (``layers``)    --                          --        --
 stateless           a call (``Input``)       --                          --        --
+learning_rate       --                       an optimizer's learning     --        --
+                                             rate (``learning_rate``)
+rate_schedule       a call (``Learning       its schedule (``schedule``) required  --
+                    RateScheduler``)
 ==================  =======================  ==========================  ========  ====
 """
 
@@ -85,6 +89,8 @@ _SHAPES: Mapping[str, tuple[str, bool, str, bool]] = MappingProxyType({
     "step_count": ("method", True, "", False),
     "fresh": ("module", False, "", False),
     "stateless": ("call", False, "", False),
+    "learning_rate": ("", True, "", False),
+    "rate_schedule": ("call", True, "required", False),
 })
 ROLES = tuple(_SHAPES)
 
@@ -170,6 +176,11 @@ class Roles:
     # optimizer's variables): made once and read by each trial, trial 2 would get trial 1's
     fresh_modules: frozenset[str] = frozenset()
     stateless: frozenset[Key] = frozenset()  # calls of those modules that make no such object (Input)
+    learning_rates: frozenset[str] = frozenset()  # an optimizer's parameter that is its learning rate
+    # callback -> its row: a callback that sets the optimizer's learning rate from its schedule
+    # before every epoch (LearningRateScheduler); a schedule that ignores the current rate makes
+    # the optimizer's own rate a value no step uses, held as written
+    rate_schedules: Mapping[Key, Role] = field(default_factory=_empty)
 
     @classmethod
     def of(cls, rows: Iterable[Role]) -> Roles:
@@ -213,6 +224,8 @@ class Roles:
             step_counts=_frozen(_by_layer(r for r in rows if r.role == "step_count")),
             fresh_modules=frozenset(r.layer for r in rows if r.role == "fresh"),
             stateless=frozenset(r.key for r in rows if r.role == "stateless"),
+            learning_rates=frozenset(names.get("learning_rate", ())),
+            rate_schedules=_frozen({r.key: r for r in rows if r.role == "rate_schedule"}),
         )
 
     def __add__(self, other: Roles) -> Roles:

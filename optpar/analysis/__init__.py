@@ -17,11 +17,13 @@ The data flows one way, each step a module that can be read and tested alone:
              config_objects, loop_lists: where a name or an attribute gets its literal)
     naming   stable ids, the one id-uniquer, Site construction
     keras1   the keras1.csv lint on the same facts (OPT201-OPT219, OPT226, OPT233-OPT234); keras2: OPT220-OPT238
-             (objects: an optimizer's lr, a variable's writers, a metric's reset_states; python_ints)
+             (objects: an optimizer's lr, a variable's writers, a metric's reset_states; python_ints;
+             symbolic: TensorFlow functions on Keras tensors; multi_outputs: metrics per output)
     fit      the measured fit() call; with absl_flags, absl's `app.run(main)` that starts the program
     loops    the counts of loops that build layers (depth); the bound of a loop of fit(epochs=1)
     datasets which data pipelines' batch sizes are left as written
     shapes   which sizes a model that upsamples keeps (pooling sizes)
+    schedules an optimizer's learning rate a LearningRateScheduler overwrites unread: held
 
 The Keras policy they apply (widths, output activations, fit/compile keywords, ...) is data:
 metadata/roles.csv, on the catalog.
@@ -46,6 +48,7 @@ from optpar.analysis.records import AbslRun, Analysis, Diagnostic, FitCall, Site
 from optpar.analysis.cli_options import required_arguments
 from optpar.analysis.relevance import Feeding, feeding, inside, never_run
 from optpar.analysis.rules import Candidate, candidates
+from optpar.analysis.schedules import scheduled_rates
 from optpar.analysis.shapes import coupled_sizes, summed_sizes
 from optpar.analysis.syntax import SourceLines, parse_python
 from optpar.metadata import Catalog
@@ -71,7 +74,7 @@ def analyze(text: str, path: str, catalog: Catalog) -> Analysis:
     fit = measured_fit(lines, catalog.roles, live)
     measured = measured_call(live)
     held = (untuned(facts, catalog.roles, keyed, measured) | coupled_sizes(facts, catalog.roles, keyed)
-            | summed_sizes(facts, catalog.roles, keyed, sums))
+            | summed_sizes(facts, catalog.roles, keyed, sums) | scheduled_rates(facts, catalog.roles, keyed))
     passes = None
     if (loop := epoch_loop(facts, outputs, catalog, measured)) is not None:
         held = held | {(id(measured), "epochs")}  # the loop's bound is how long it trains
