@@ -156,3 +156,28 @@ model.fit(train, epochs=2, validation_data=val)
 """
     call = f"keras.{module.split('.')[1]}.timeseries_dataset_from_array"
     assert batch_sites(text) == {"batch_size": (4, "256", call)}
+
+
+def fit_batch(text: str) -> bool:
+    return any(s.id.startswith("fit_batch") for s in analyze_text(text).sites)
+
+
+ON_DATASET = PIPELINE.format(constants="", train=32, val=32, test=32, validation=", validation_data=val_ds")
+
+
+def test_fits_batch_size_on_a_dataset_is_held():
+    """Keras ignores fit(batch_size=) for a tf.data.Dataset (gh6: a pipeline of `.batch(16)` trains
+    16 at a time whatever is drawn): only the pipeline's own `.batch()` is tuned."""
+    text = ON_DATASET.replace("model.fit(train_ds, epochs=2", "model.fit(train_ds, batch_size=64, epochs=2")
+    assert not fit_batch(text) and "dataset_batch_size" in batch_sites(text)
+    unbatched = text.replace(".shuffle(64).batch(32)", ".shuffle(64)")  # a chain from tf.data, no batch
+    assert not fit_batch(unbatched)
+
+
+def test_fits_batch_size_on_arrays_is_tuned():  # no-op
+    text = ON_DATASET.replace("model.fit(train_ds, epochs=2, validation_data=val_ds)",
+                              "model.fit(x, y, batch_size=64, epochs=2, validation_split=0.2)")
+    assert fit_batch(text)
+    from_a_dataset = text.replace('x = np.zeros((64, 4), "float32")',
+                                  'x = np.stack(list(tf.data.Dataset.range(64).as_numpy_iterator()))')
+    assert fit_batch(from_a_dataset)  # an array made from a dataset is an array

@@ -37,7 +37,7 @@ from itertools import chain
 from optpar.analysis.absl_flags import flag_reads, start
 from optpar.analysis.calls import callee
 from optpar.analysis.facts import Facts, collect
-from optpar.analysis.datasets import untuned
+from optpar.analysis.datasets import ignored_batch_sizes, untuned
 from optpar.analysis.fit import measured_call, measured_fit
 from optpar.analysis import keras1, keras2
 from optpar.analysis.merges import elementwise_sums
@@ -74,7 +74,8 @@ def analyze(text: str, path: str, catalog: Catalog) -> Analysis:
     fit = measured_fit(lines, catalog.roles, live)
     measured = measured_call(live)
     held = (untuned(facts, catalog.roles, keyed, measured) | coupled_sizes(facts, catalog.roles, keyed)
-            | summed_sizes(facts, catalog.roles, keyed, sums) | scheduled_rates(facts, catalog.roles, keyed))
+            | summed_sizes(facts, catalog.roles, keyed, sums) | scheduled_rates(facts, catalog.roles, keyed)
+            | ignored_batch_sizes(facts, catalog.roles, keyed))
     passes = None
     if (loop := epoch_loop(facts, outputs, catalog, measured)) is not None:
         held = held | {(id(measured), "epochs")}  # the loop's bound is how long it trains

@@ -17,9 +17,11 @@ from collections.abc import Iterable, Sequence
 
 from optpar.analysis.facts import Facts
 from optpar.csvrows import Key
+from optpar.imports import dotted
 from optpar.roles import Roles
 
 UNDONE_BY = "unbatch"
+_DEPTH = 20
 
 
 def untuned(facts: Facts, roles: Roles, keyed: Sequence[tuple[ast.Call, Key]],
@@ -33,6 +35,40 @@ def untuned(facts: Facts, roles: Roles, keyed: Sequence[tuple[ast.Call, Key]],
         training = _fed(facts, _arguments(fit, "x", 0))
         held = [(call, key) for call, key in held if id(call) not in training or _undone(facts, call)]
     return frozenset((id(call), param) for call, key in held for k, param in roles.needs_validation if k == key)
+
+
+def ignored_batch_sizes(facts: Facts, roles: Roles, keyed: Sequence[tuple[ast.Call, Key]]) -> frozenset[tuple[int, str]]:
+    """(id of a fit call, "batch_size") where fit trains on a tf.data.Dataset, whose own batching
+    decides the batches: Keras ignores fit's batch_size there (gh6: `fit(train, batch_size=32)`
+    on a pipeline of `.batch(16)` trains 16 at a time whatever is drawn). The pipeline's own
+    `.batch()` is tuned as above."""
+    keys = {id(call): key for call, key in keyed}
+    loaders = {key for key, _ in roles.needs_validation if key[0] != "Dataset"}
+    position = next((r.position for r in roles.validation.get("fit", ()) if r.name == "x"), 0)
+    return frozenset((id(call), "batch_size") for call, key in keyed if key == ("Model", "fit")
+                     and any(_dataset(facts, keys, loaders, x, 0) for x in _arguments(call, "x", position)))
+
+
+def _dataset(facts: Facts, keys: dict[int, Key], loaders: set[Key], node: ast.expr, depth: int) -> bool:
+    """Whether `node` is a tf.data.Dataset: a chain of calls from `tf.data` (`Dataset.from_tensor_slices(
+    ...).shuffle(8).batch(16)`), a keyed Dataset method or loader, or a name whose last assignment
+    before the read, in its scope, is one."""
+    if depth > _DEPTH:
+        return False
+    if isinstance(node, ast.Name):  # its last assignment before the read (`ds = ds.prefetch(2)`)
+        kind, function = facts.resolve(node)
+        value = None if kind == "param" else facts.last_assignment(node.id, function or facts.tree, node.lineno)
+        return value is not None and _dataset(facts, keys, loaders, value, depth + 1)
+    if not isinstance(node, ast.Call):
+        return False
+    key = keys.get(id(node))
+    if key is not None and (key[0] == "Dataset" or key in loaders):
+        return True
+    text = dotted(node.func)
+    qualified = facts.imports.qualify(text) if text else None
+    if qualified and qualified.startswith("tensorflow.data."):
+        return True
+    return isinstance(node.func, ast.Attribute) and _dataset(facts, keys, loaders, node.func.value, depth + 1)
 
 
 def _arguments(call: ast.Call, keyword: str, position: int | None) -> list[ast.expr]:
