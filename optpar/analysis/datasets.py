@@ -16,6 +16,7 @@ import ast
 from collections.abc import Iterable, Sequence
 
 from optpar.analysis.facts import Facts
+from optpar.analysis.fit import FIT
 from optpar.csvrows import Key
 from optpar.imports import dotted
 from optpar.roles import Roles
@@ -44,9 +45,8 @@ def ignored_batch_sizes(facts: Facts, roles: Roles, keyed: Sequence[tuple[ast.Ca
     `.batch()` is tuned as above."""
     keys = {id(call): key for call, key in keyed}
     loaders = {key for key, _ in roles.needs_validation if key[0] != "Dataset"}
-    position = next((r.position for r in roles.validation.get("fit", ()) if r.name == "x"), 0)
-    return frozenset((id(call), "batch_size") for call, key in keyed if key == ("Model", "fit")
-                     and any(_dataset(facts, keys, loaders, x, 0) for x in _arguments(call, "x", position)))
+    return frozenset((id(call), "batch_size") for call, key in keyed if key == FIT
+                     and any(_dataset(facts, keys, loaders, x, 0) for x in _arguments(call, "x", 0)))
 
 
 def _dataset(facts: Facts, keys: dict[int, Key], loaders: set[Key], node: ast.expr, depth: int) -> bool:
@@ -55,9 +55,8 @@ def _dataset(facts: Facts, keys: dict[int, Key], loaders: set[Key], node: ast.ex
     before the read, in its scope, is one."""
     if depth > _DEPTH:
         return False
-    if isinstance(node, ast.Name):  # its last assignment before the read (`ds = ds.prefetch(2)`)
-        kind, function = facts.resolve(node)
-        value = None if kind == "param" else facts.last_assignment(node.id, function or facts.tree, node.lineno)
+    if isinstance(node, ast.Name):
+        value = facts.value_before(node)
         return value is not None and _dataset(facts, keys, loaders, value, depth + 1)
     if not isinstance(node, ast.Call):
         return False

@@ -134,6 +134,12 @@ class Facts:
                 best = (lineno, value)
         return best[1] if best else None
 
+    def value_before(self, name: ast.Name) -> ast.expr | None:
+        """The value of the last `name = value` before the read `name`, in the scope it binds in
+        (`ds = ds.prefetch(2)` after `ds = make()`); None for a parameter or when there is none."""
+        kind, function = self.resolve(name)
+        return None if kind == "param" else self.last_assignment(name.id, function or self.tree, name.lineno)
+
     def self_attribute(self, node: ast.AST, attr: str) -> ast.Call | None:
         """The call assigned to `self.<attr>` in the class around `node` (also as one element of
         `self.a, self.b = A(...), B(...)`)."""

@@ -138,12 +138,9 @@ def _ops_call(facts: Facts, lines: SourceLines, top: dict[str, tuple[str, ast.al
     module, alias, imported_as = top[receiver]
     if not _is_keras3(module, "keras.backend") or not module.endswith(".backend"):
         return ()
-    for name, (qualified, _, _) in top.items():
-        if _is_keras3(qualified, "keras.ops") and facts.bindings[name] == 1:
-            return (TextEdit(*at, text, f"{name}.{new}"),)
-    for name, (qualified, _, _) in top.items():
-        if _is_keras3(qualified, "keras") and facts.bindings[name] == 1:
-            return (TextEdit(*at, text, f"{name}.ops.{new}"),)
+    ops = _ops_module(facts, top)
+    if ops is not None:
+        return (TextEdit(*at, text, f"{ops}.{new}"),)
     if facts.bindings["ops"]:
         return ()
     added = f", {module.removesuffix('backend')}ops as ops" if imported_as else ", ops"

@@ -19,7 +19,6 @@ a trial runs the whole sweep and its best would be a list of unrelated values.
 from __future__ import annotations
 
 import ast
-
 from collections.abc import Sequence
 
 from optpar.analysis.facts import FOLLOW_DEPTH, Facts, Literal

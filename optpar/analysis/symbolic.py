@@ -70,10 +70,7 @@ class _Symbolic:
 
     def _judge(self, node: ast.expr, depth: int) -> bool:
         if isinstance(node, ast.Name):
-            kind, function = self.facts.resolve(node)
-            if kind == "param":
-                return False
-            value = self.facts.last_assignment(node.id, function or self.facts.tree, node.lineno)
+            value = self.facts.value_before(node)
             return value is not None and self.holds(value, depth)
         if isinstance(node, ast.BinOp):
             return self.holds(node.left, depth) or self.holds(node.right, depth)
@@ -87,9 +84,9 @@ class _Symbolic:
             return True
         if not any(self.holds(arg, depth) for arg in _tensor_arguments(node)):
             return False
-        return self.tf_function(node) is not None or self._keras_callable(node.func, depth)
+        return self.tf_function(node) is not None or self._keras_callable(node.func)
 
-    def _keras_callable(self, func: ast.expr, depth: int) -> bool:
+    def _keras_callable(self, func: ast.expr) -> bool:
         """A Keras layer or model: `Dense(8)` (a Keras call, or of a class of the file's that
         subclasses a Keras layer or model), or a name every assignment of which in its scope is
         one (`dense = Dense(8)`)."""
@@ -97,7 +94,7 @@ class _Symbolic:
             return id(func) in self.keys or self._keras_class(func.func)
         if isinstance(func, ast.Name):
             values = self.facts.scope_values(func)
-            return bool(values) and all(isinstance(v, ast.Call) and self._keras_callable(v, depth) for v in values)
+            return bool(values) and all(isinstance(v, ast.Call) and self._keras_callable(v) for v in values)
         return False
 
     def _keras_class(self, func: ast.expr, depth: int = 0) -> bool:
