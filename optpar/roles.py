@@ -40,6 +40,8 @@ python_int          layer (``Dense``)        a size Keras 3 takes only   optiona
                                              as a Python int (``units``)
 step_count          ``Model.<method>``       a count of steps Keras 2    --        --
                                              ran up to (``steps_per_epoch``)
+shape_tuple         layer (``Input``)        a shape Keras 3 takes only  optional  --
+                                             as a tuple (``shape``)
 fresh               a module (``layers``)    --                          --        --
 stateless           a call (``Input``)       --                          --        --
 learning_rate       --                       an optimizer's learning     --        --
@@ -87,6 +89,7 @@ _SHAPES: Mapping[str, tuple[str, bool, str, bool]] = MappingProxyType({
     "writes_file": ("call", False, "", False),
     "python_int": ("layer", True, "optional", False),
     "step_count": ("method", True, "", False),
+    "shape_tuple": ("layer", True, "optional", False),
     "fresh": ("module", False, "", False),
     "stateless": ("call", False, "", False),
     "learning_rate": ("", True, "", False),
@@ -172,6 +175,9 @@ class Roles:
     # method -> {parameter: row}: a count of steps Keras 2 took as a float and ran up to, which
     # Keras 3 takes only as an int (fit's steps_per_epoch): a true division there is OPT236
     step_counts: Mapping[Key, Mapping[str, Role]] = field(default_factory=_empty)
+    # call -> {parameter: row}: a shape Keras 3 takes only as a tuple (Input's shape), where
+    # Keras 2 made an int a tuple of one: an int there is OPT239
+    shape_tuples: Mapping[Key, Mapping[str, Role]] = field(default_factory=_empty)
     # Keras modules whose calls make an object holding one model's state (a layer's weights, an
     # optimizer's variables): made once and read by each trial, trial 2 would get trial 1's
     fresh_modules: frozenset[str] = frozenset()
@@ -222,6 +228,7 @@ class Roles:
             writers=frozenset(r.key[1] for r in rows if r.role == "writes_file"),
             python_ints=_frozen(_by_layer(r for r in rows if r.role == "python_int")),
             step_counts=_frozen(_by_layer(r for r in rows if r.role == "step_count")),
+            shape_tuples=_frozen(_by_layer(r for r in rows if r.role == "shape_tuple")),
             fresh_modules=frozenset(r.layer for r in rows if r.role == "fresh"),
             stateless=frozenset(r.key for r in rows if r.role == "stateless"),
             learning_rates=frozenset(names.get("learning_rate", ())),

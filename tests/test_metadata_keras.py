@@ -282,6 +282,20 @@ def test_a_size_keras3_takes_only_as_a_python_int_refuses_a_numpy_one(row):
     layer(**{**others, row["Name"]: int(np.int64(4))})
 
 
+@pytest.mark.parametrize("row", [r for r in ROLE_ROWS if r["Role"] == "shape_tuple"], ids=lambda r: f"{r['Layer']}.{r['Name']}")
+def test_a_shape_keras3_takes_only_as_a_tuple_refuses_an_int(row):
+    import warnings
+
+    make = _resolve(row["Layer"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # InputLayer(input_shape=) is deprecated, and still taken
+        with pytest.raises(ValueError, match="shape"):
+            make(**{row["Name"]: 3})
+        made = [make(**{row["Name"]: (3,)})] + ([make((3,))] if row["Position"] else [])
+    for tensor in made:  # Input gives a tensor; InputLayer a layer holding it
+        assert tuple(getattr(tensor, "output", tensor).shape) == (None, 3)
+
+
 @pytest.mark.parametrize("row", [r for r in ROLE_ROWS if r["Role"] == "step_count"], ids=lambda r: f"{r['Layer']}.{r['Name']}")
 def test_a_count_of_steps_is_a_parameter_of_its_method_and_refuses_a_float(row):
     import numpy as np

@@ -255,6 +255,13 @@ KERAS2 = [
                  "        lr = keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)\n"
                  "        self.model.optimizer.learning_rate.assign(lr * 1.01)\n",
                  id="lr-given-to-a-backend-function-in-a-plain-class"),
+    pytest.param("import keras\nfrom tensorflow.keras.layers import Input, InputLayer\nN_IN = 20\nn = x_train.shape[-1]\n"
+                 "a = keras.Input(shape=784)\nb = Input((784), name='b')\nc = keras.layers.Input(784)\nd = Input(shape=n)\n"
+                 "e = Input(shape=(N_IN * 2))\nf = InputLayer(input_shape=len(x_train[0]))\ng = Input(\n    shape=784,  # pixels\n)\n",
+                 "import keras\nfrom tensorflow.keras.layers import Input, InputLayer\nN_IN = 20\nn = x_train.shape[-1]\n"
+                 "a = keras.Input(shape=(784,))\nb = Input((784,), name='b')\nc = keras.layers.Input((784,))\nd = Input(shape=(n,))\n"
+                 "e = Input(shape=(N_IN * 2,))\nf = InputLayer(input_shape=(len(x_train[0]),))\ng = Input(\n    shape=(784,),  # pixels\n)\n",
+                 id="an-int-as-an-inputs-shape"),
 ]
 
 
@@ -321,6 +328,9 @@ def test_keras2_upgrade_is_idempotent(before, after):
                  id="tensorflow-functions-on-real-tensors"),
     pytest.param("import keras\nfrom keras.layers import Dense\nfrom keras.preprocessing.sequence import pad_sequences\n"
                  "from mylib.layers.core import Block\nfrom .layers.core import Other\n", id="modules-keras3-has"),
+    pytest.param("import keras\nSHAPE = (28, 28)\nn = cfg.width\na = keras.Input(shape=(784,))\nb = keras.Input(SHAPE)\n"
+                 "c = keras.Input(shape=x.shape[1:])\nd = keras.Input(shape=n)\ne = keras.Input(shape=(None,), dtype='int32')\n"
+                 "r = keras.layers.Reshape((784,))\n", id="shapes-as-tuples-or-unknown"),
 ])
 def test_what_keras3_takes_is_left_byte_for_byte(text):  # no-op
     assert renamed_text(analyze_text(text)) == (text, [], [])
@@ -486,7 +496,7 @@ def test_an_upgraded_keras2_script_trains_on_keras3(tmp_path, run_cli):
         "def rmse(y_true, y_pred):\n    return K.sqrt(K.mean(K.square(y_pred - y_true), axis=-1) + K.epsilon())\n"
         "class Halve(keras.callbacks.Callback):\n    def on_epoch_end(self, epoch, logs=None):\n"
         "        K.set_value(self.model.optimizer.lr, K.get_value(self.model.optimizer.lr) / 2)\n"
-        "model = keras.Sequential([keras.Input((3,)), Dense(4), keras.layers.Dense(np.prod(y.shape[1:]))])\n"
+        "model = keras.Sequential([keras.Input(3), Dense(4), keras.layers.Dense(np.prod(y.shape[1:]))])\n"
         "model.compile(optimizer='sgd', loss=rmse, metrics='mae')\n"
         "history = model.fit(x, y, epochs=1, verbose=0, workers=1, callbacks=[Halve(), keras.callbacks.ReduceLROnPlateau(monitor='loss'),\n"
         "    keras.callbacks.ModelCheckpoint('best.hdf5', monitor='loss')])\n"

@@ -1,4 +1,4 @@
-"""OPT220-OPT238: Keras 2 forms that Keras 3 rejects, each with the one-line edits that
+"""OPT220-OPT239: Keras 2 forms that Keras 3 rejects, each with the one-line edits that
 `optpar upgrade` makes (`Diagnostic.fix`); a form it cannot rewrite safely gets no fix.
 
 The Keras names are data: the arguments Keras 3 takes only as a list are roles.csv's `list_only`
@@ -17,6 +17,7 @@ import string
 from collections.abc import Mapping, Sequence
 
 from optpar.analysis.facts import Facts
+from optpar.analysis.int_shapes import int_shapes
 from optpar.analysis.records import REWRITES, Diagnostic, TextEdit
 from optpar.analysis.removal import removed_arguments
 from optpar.analysis.syntax import SourceLines, called_name
@@ -51,6 +52,8 @@ def lint(path: str, text: str, facts: Facts, lines: SourceLines, catalog: Catalo
         if key in catalog.roles.python_ints:
             renamed = {rule.old: rule.new for rule in catalog.keras1_rules(key) if rule.new}
             found.extend(numpy_sizes(path, facts, lines, call, catalog.roles.python_ints[key], renamed))
+        if key in catalog.roles.shape_tuples:
+            found.extend(int_shapes(path, facts, lines, call, catalog.roles.shape_tuples[key]))
         if key[0] == "backend" and key[1] in backend and not _tf_keras(facts, call.func):
             top = _top_level_imports(facts) if top is None else top
             found.append(_backend_function(path, facts, lines, top, call.func, key[1], backend[key[1]]))
