@@ -44,6 +44,7 @@ shape_tuple         layer (``Input``)        a shape Keras 3 takes only  optiona
                                              as a tuple (``shape``)
 fresh               a module (``layers``)    --                          --        --
 stateless           a call (``Input``)       --                          --        --
+reshape             layer (``Reshape``)      --                          --        --
 learning_rate       --                       an optimizer's learning     --        --
                                              rate (``learning_rate``)
 rate_schedule       a call (``Learning       its schedule (``schedule``) required  --
@@ -92,6 +93,7 @@ _SHAPES: Mapping[str, tuple[str, bool, str, bool]] = MappingProxyType({
     "shape_tuple": ("layer", True, "optional", False),
     "fresh": ("module", False, "", False),
     "stateless": ("call", False, "", False),
+    "reshape": ("layer", False, "", False),
     "learning_rate": ("", True, "", False),
     "rate_schedule": ("call", True, "required", False),
 })
@@ -182,6 +184,9 @@ class Roles:
     # optimizer's variables): made once and read by each trial, trial 2 would get trial 1's
     fresh_modules: frozenset[str] = frozenset()
     stateless: frozenset[Key] = frozenset()  # calls of those modules that make no such object (Input)
+    # layers that need their input's size exactly (Reshape((7, 7, 64)) takes 3136): the width of
+    # the layer before one is kept
+    reshapes: frozenset[Key] = frozenset()
     learning_rates: frozenset[str] = frozenset()  # an optimizer's parameter that is its learning rate
     # callback -> its row: a callback that sets the optimizer's learning rate from its schedule
     # before every epoch (LearningRateScheduler); a schedule that ignores the current rate makes
@@ -231,6 +236,7 @@ class Roles:
             shape_tuples=_frozen(_by_layer(r for r in rows if r.role == "shape_tuple")),
             fresh_modules=frozenset(r.layer for r in rows if r.role == "fresh"),
             stateless=frozenset(r.key for r in rows if r.role == "stateless"),
+            reshapes=frozenset(r.key for r in rows if r.role == "reshape"),
             learning_rates=frozenset(names.get("learning_rate", ())),
             rate_schedules=_frozen({r.key: r for r in rows if r.role == "rate_schedule"}),
         )

@@ -6,7 +6,10 @@
   subclass's `call` returns; through the user's own functions (`outputs = dense_block(x, 1)`,
   `model.add(dense_layer(10))`): the layers they return, for every call of them;
 - the safety net: a layer with an output activation (softmax, ...), or followed in a Sequential
-  by an `Activation("softmax")`, keeps its width wherever it is.
+  by an `Activation("softmax")`, keeps its width wherever it is, unless it is hidden: a layer
+  that sets a width comes after it in a Sequential, or takes its output directly
+  (`Dense(10)(Dense(32, activation="sigmoid")(x))`, also through a name). A hidden layer's
+  output activation is an ordinary one, tuned like `relu` (an MLP of sigmoid layers).
 
 What counts as a width, an output activation or an activation layer is roles.csv's.
 """
@@ -20,7 +23,7 @@ from optpar.analysis.calls import bound_arguments, is_width_layer
 from optpar.analysis.chains import Chains, sequential_chains
 from optpar.analysis.facts import FOLLOW_DEPTH, Facts
 from optpar.analysis.merges import Sums, coupled_widths, elementwise_sums
-from optpar.analysis.syntax import FUNCTIONS, parameter_default
+from optpar.analysis.syntax import FUNCTIONS, literal_value, parameter_default
 from optpar.csvrows import Key
 from optpar.imports import canonical, dotted
 from optpar.metadata import Catalog
@@ -32,12 +35,18 @@ class Outputs:
     calls: frozenset[ast.Call]  # layers that make a model's outputs: nothing of theirs is tuned
     width_frozen: frozenset[ast.Call]  # layers with an output activation, or summed (merges): widths kept
     blocked: frozenset[str]  # names those calls read there: the constants (or defaults) are kept
+    hidden: frozenset[ast.Call] = frozenset()  # layers another width layer follows: no output activation
 
 
 def find_outputs(facts: Facts, catalog: Catalog, sums: Sums | None = None) -> Outputs:
     chains = sequential_chains(facts)
     calls = _OutputLayers(facts, catalog).find(chains)
-    width_frozen, blocked = _output_activation_widths(facts, catalog, chains, calls)
+    hidden, reshaped = hidden_layers(facts, catalog, chains)
+    hidden -= calls
+    width_frozen, blocked = _output_activation_widths(facts, catalog, chains, calls | hidden)
+    width_frozen |= reshaped
+    blocked |= {arg.id for call in reshaped for row, arg in bound_arguments(catalog, facts.imports.key(call.func), call)
+                if row.param in catalog.roles.width and isinstance(arg, ast.Name)}
     sums = elementwise_sums(facts, catalog) if sums is None else sums
     summed, names = coupled_widths(facts, catalog, sums)  # widths summed elementwise, written apart
     width_frozen, blocked = width_frozen | summed, blocked | names
@@ -45,7 +54,64 @@ def find_outputs(facts: Facts, catalog: Catalog, sums: Sums | None = None) -> Ou
         for arg in [*call.args, *(k.value for k in call.keywords)]:
             if isinstance(arg, ast.Name):
                 blocked.add(arg.id)
-    return Outputs(frozenset(calls), frozenset(width_frozen), frozenset(blocked))
+    return Outputs(frozenset(calls), frozenset(width_frozen), frozenset(blocked), frozenset(hidden))
+
+
+def hidden_layers(facts: Facts, catalog: Catalog, chains: Chains) -> tuple[set[ast.Call], set[ast.Call]]:
+    """(the hidden layers, the widths a reshape needs). A layer is hidden when what takes its
+    output is a layer that sets a width, or a layer that keeps the size (Dropout, Flatten) and
+    is hidden itself: it follows in a Sequential, or takes it as its first input
+    (`Dense(10)(h)` where `h = Dense(32, activation="sigmoid")(x)`); a merge (`Multiply()([g,
+    x])`) is no such layer. A layer that sets a width and whose output reaches a reshape (roles.csv
+    `reshape` rows) the same way keeps its width: `Reshape((7, 7, 64))` needs 3136. A shape
+    computed in the code (`Reshape((w, h * filters))`) may follow a tuned constant: not kept."""
+    taken_by: dict[ast.Call, list[ast.Call]] = {}
+
+    def keras(node: ast.expr | None) -> bool:
+        return isinstance(node, ast.Call) and facts.imports.key(node.func) is not None
+
+    for chain in [*chains.named, *chains.unnamed]:
+        for layer, after in zip(chain, chain[1:]):
+            if keras(layer) and keras(after):
+                taken_by.setdefault(layer, []).append(after)
+    for call in facts.calls:  # Dense(10)(x): the layer Dense(10) is call.func
+        if not (keras(call.func) and call.args):
+            continue
+        given = call.args[0]
+        if isinstance(given, ast.Name):
+            given = facts.last_assignment(given.id, facts.scope(call), call.lineno)
+        if isinstance(given, ast.Call) and keras(given.func):
+            taken_by.setdefault(given.func, []).append(call.func)
+    reshapes = catalog.roles.reshapes
+    memo: dict[tuple[ast.Call, bool], bool] = {}
+
+    def reaches(layer: ast.Call, width: bool, depth: int = 0) -> bool:
+        """width: whether every layer taking its output sets a width (through size keepers);
+        else whether some layer taking it is a reshape."""
+        if (layer, width) not in memo:
+            memo[layer, width] = False  # a cycle (a layer object called twice) decides nothing
+            after = taken_by.get(layer, [])
+            if width:
+                found = bool(after) and depth < 25 and all(
+                    is_width_layer(facts, catalog, a) or (facts.imports.key(a.func) not in reshapes
+                                                          and reaches(a, True, depth + 1)) for a in after)
+            else:
+                found = depth < 25 and any(
+                    (facts.imports.key(a.func) in reshapes and _written_shape(a))
+                    or (not is_width_layer(facts, catalog, a) and reaches(a, False, depth + 1)) for a in after)
+            memo[layer, width] = found
+        return memo[layer, width]
+
+    hidden = {layer for layer in taken_by if reaches(layer, True)}
+    reshaped = {layer for layer in taken_by if is_width_layer(facts, catalog, layer) and reaches(layer, False)}
+    return hidden, reshaped
+
+
+def _written_shape(call: ast.Call) -> bool:
+    """Whether a reshape's target is written as numbers: `Reshape((7, 7, 64))`, `Reshape((-1, 128))`."""
+    target = call.args[0] if call.args else next((k.value for k in call.keywords if k.arg == "target_shape"), None)
+    return isinstance(target, (ast.Tuple, ast.List)) and bool(target.elts) and all(
+        literal_value(e)[0] and type(literal_value(e)[1]) is int for e in target.elts)
 
 
 class _OutputLayers:

@@ -58,7 +58,7 @@ def candidates(facts: Facts, catalog: Catalog, outputs: Outputs,
             if (id(call), row.param) in untuned:
                 continue
             for node, constant in _held(facts, outputs, arg, sweeps):
-                value = tunable_value(catalog, row, node)
+                value = tunable_value(catalog, row, node, hidden=call in outputs.hidden)
                 if value is not None:
                     yield Candidate(call, key, row, node, value, constant)
 
@@ -140,10 +140,11 @@ def _passed(facts: Facts, outputs: Outputs, function: ast.AST, name: str,
     return node, Literal(node, name, f"{facts.call_name(function)}({name}={facts.lines.segment(node)})")
 
 
-def tunable_value(catalog: Catalog, row: Row, node: ast.expr) -> object | None:
+def tunable_value(catalog: Catalog, row: Row, node: ast.expr, hidden: bool = False) -> object | None:
     """The value of a literal for `row` (the scalar of an all-equal tuple), or None: not a
     literal (None itself is not one), a tuple the row cannot take as one value, an output
-    activation."""
+    activation (`sigmoid`) unless the layer is `hidden` (another layer that sets a width takes
+    its output)."""
     ok, value = literal_value(node)
     if not ok:
         return None
@@ -152,6 +153,6 @@ def tunable_value(catalog: Catalog, row: Row, node: ast.expr) -> object | None:
             return None
         value = value[0]
     roles = catalog.roles
-    if isinstance(value, str) and row.param in roles.activation and value in roles.output_activations:
+    if isinstance(value, str) and row.param in roles.activation and value in roles.output_activations and not hidden:
         return None
     return value
