@@ -349,3 +349,83 @@ def test_a_model_trained_through_a_checkpoint_whose_file_is_loaded_feeds_the_fit
     alone = text.replace('model = keras.models.load_model("best.keras")\n',
                          'model = keras.Sequential([layers.Dense(32), layers.Dense(1)])\nmodel.compile(loss="mse")\n')
     assert ids(alone)["dense_units"] == 32 and "adam_learning_rate" not in ids(alone)  # the file is only written
+
+
+DEMOS = DATA + """
+def build(width=16):
+    return keras.Sequential([layers.Dense(width, activation="relu"), layers.Dense(2, activation="softmax")])
+
+def saving_demo():  # trains a model of its own, saves its weights and loads them into a copy
+    model = keras.Sequential([layers.Dense(32, activation="relu"), layers.Dense(2, activation="softmax")])
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    model.fit(x, y, epochs=4, verbose=0)
+    model.save_weights("demo.weights.h5")
+    copy = keras.Sequential([layers.Dense(32, activation="relu"), layers.Dense(2, activation="softmax")])
+    copy.load_weights("demo.weights.h5")
+
+def helper_demo():
+    show(keras.Sequential([layers.Dense(48, activation="tanh"), layers.Dense(2, activation="softmax")]))
+
+def show(model):
+    model.compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy")
+    model.fit(x, y, epochs=6, verbose=0)
+
+def training():
+    model = build()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.fit(x, y, epochs=2, batch_size=16, validation_split=0.2)
+
+def main():
+    print("demos")
+    saving_demo()
+    helper_demo()
+    training()
+
+if __name__ == "__main__":
+    main()
+"""
+
+MEASURED = {"width": 16, "dense_activation": "relu", "compile_optimizer": "adam", "fit_epochs": 2,
+            "fit_batch_size": 16}
+
+
+def test_demos_a_driver_runs_before_the_fit_are_left_as_written():
+    """A `main()` that runs demo functions, each with a model of its own, before the one that
+    trains last: the demos' values change nothing measured, and drawn apart, the two copies
+    linked by save_weights/load_weights would fail on loading (gh6's ly028716)."""
+    assert ids(DEMOS) == MEASURED
+
+
+def test_demos_run_from_the_top_level_are_left_as_written():
+    text = DEMOS.replace('if __name__ == "__main__":\n    main()\n', "saving_demo()\ntraining()\n")
+    assert ids(text) == MEASURED
+
+
+@pytest.mark.parametrize("change", [
+    pytest.param(("    saving_demo()\n", "    saving_demo(x)\n"), id="called-with-arguments"),
+    pytest.param(("    saving_demo()\n    helper_demo()\n    training()\n", "    training()\n    saving_demo()\n    helper_demo()\n"),
+                 id="after-the-fit"),
+    pytest.param(('    copy.load_weights("demo.weights.h5")\n',
+                  '    copy.load_weights("demo.weights.h5")\n    keras.utils.set_random_seed(1)\n'), id="sets-a-seed"),
+    pytest.param(('    model = build()\n', '    model = build()\n    model.load_weights("demo.weights.h5")\n'),
+                 id="its-file-is-loaded-by-the-fit"),
+    pytest.param(('    copy.load_weights("demo.weights.h5")\n', '    copy.load_weights("demo.weights.h5")\n    x[:] = 0\n'),
+                 id="changes-the-data"),
+    pytest.param(("    saving_demo()\n", "    result = saving_demo()\n"), id="its-result-is-kept"),
+])
+def test_a_demo_that_may_feed_the_fit_keeps_its_values(change):  # no-op: as before
+    text = DEMOS.replace(*change)
+    assert text != DEMOS
+    assert 32 in ids(text).values()
+
+
+def test_demo_values_stay_left_out_after_apply(tmp_path, run_cli):  # idempotence
+    import json
+
+    path = tmp_path / "demos.py"
+    path.write_text(DEMOS, encoding="utf-8")
+    best = {**MEASURED, "width": 64, "fit_epochs": 3}
+    (tmp_path / "best.json").write_text(json.dumps({"best": best, "baseline": MEASURED}), encoding="utf-8")
+    code, _, err = run_cli("apply", str(path), str(tmp_path / "best.json"), "--in-place")
+    assert code == 0, err
+    assert ids(path.read_text()) == best and path.read_text().count("layers.Dense(32") == 2

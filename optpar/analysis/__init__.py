@@ -46,7 +46,7 @@ from optpar.analysis.naming import sites
 from optpar.analysis.outputs import find_outputs
 from optpar.analysis.records import AbslRun, Analysis, Diagnostic, FitCall, Site, Span
 from optpar.analysis.cli_options import required_arguments
-from optpar.analysis.relevance import Feeding, feeding, inside, never_run
+from optpar.analysis.relevance import Feeding, feeding, idle_functions, inside, never_run
 from optpar.analysis.rules import Candidate, candidates
 from optpar.analysis.schedules import scheduled_rates
 from optpar.analysis.shapes import coupled_sizes, summed_sizes
@@ -73,6 +73,9 @@ def analyze(text: str, path: str, catalog: Catalog) -> Analysis:
         dead, live = frozenset(), keyed
     fit = measured_fit(lines, catalog.roles, live)
     measured = measured_call(live)
+    idle = idle_functions(facts, measured, catalog.roles.reads_only, catalog.roles.writers)
+    if idle:  # demos a driver runs before the fit: their values change nothing it measures
+        dead = never_run(facts, idle)
     held = (untuned(facts, catalog.roles, keyed, measured) | coupled_sizes(facts, catalog.roles, keyed)
             | summed_sizes(facts, catalog.roles, keyed, sums) | scheduled_rates(facts, catalog.roles, keyed)
             | ignored_batch_sizes(facts, catalog.roles, keyed))

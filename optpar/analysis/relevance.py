@@ -22,7 +22,7 @@ file feeds the fit when code that does calls it. The statements before
 the fit that feed it nothing run once in the tuning script, not in each trial (plan.py). A fit()
 inside a function is left alone: a function called for several models scores their mean (the runtime's
 rule), so every value there is tuned as before; only the functions and classes nothing runs are
-left out (`never_run`).
+left out (`never_run`), and the demos a driver runs before the fit (`idle_functions`).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import ast
 import re
 from dataclasses import dataclass
 
-from optpar.analysis.facts import Facts
+from optpar.analysis.facts import FOLLOW_DEPTH, Facts
 from optpar.analysis.syntax import FUNCTIONS, called_name, is_main_guard, is_path, root_name
 
 _SCOPES = (*FUNCTIONS, ast.ClassDef)
@@ -89,17 +89,19 @@ def feeding(facts: Facts, measured: ast.Call | None, reads_only: frozenset = fro
     return Feeding(tuple(body), frozenset(feeding_statements), index)
 
 
-def never_run(facts: Facts) -> frozenset[int]:
+def never_run(facts: Facts, idle: frozenset[str] = frozenset()) -> frozenset[int]:
     """The ids of the file's top-level functions and classes that nothing runs: no top-level
     statement reads their name, nor a definition that one reads, and they have no decorator
     (which may register them). `def test_functional(): ...` beside the `main()` that trains: its
-    fit is not the measured one, and its values change nothing."""
+    fit is not the measured one, and its values change nothing. `idle`: functions read only
+    where nothing they do reaches the measured fit (`idle_functions`), counted as never run,
+    with what only they call."""
     body = _top_level(facts.tree)
-    definitions = {stmt.name: stmt for stmt in body if isinstance(stmt, _SCOPES)}
+    definitions = {stmt.name: stmt for stmt in body if isinstance(stmt, _SCOPES) and stmt.name not in idle}
     todo: list[str] = []
     for stmt in body:
         if isinstance(stmt, _SCOPES):
-            todo += [stmt.name] if stmt.decorator_list else []
+            todo += [stmt.name] if stmt.decorator_list and stmt.name not in idle else []
         else:
             todo += list(_names(stmt)[0] & definitions.keys())
     reached: set[str] = set()
@@ -108,7 +110,103 @@ def never_run(facts: Facts) -> frozenset[int]:
         if name not in reached:
             reached.add(name)
             todo += list(free_names(definitions[name]) & definitions.keys())
-    return frozenset(id(d) for name, d in definitions.items() if name not in reached)
+    return frozenset(id(d) for d in body if isinstance(d, _SCOPES) and d.name not in reached)
+
+
+def idle_functions(facts: Facts, measured: ast.Call | None, reads_only: frozenset = frozenset(),
+                   writers: frozenset[str] = frozenset()) -> frozenset[str]:
+    """For a measured fit inside a function of the file: the functions that a driver runs as
+    demos before it, doing nothing it reads. A driver is the code that leads to the fit: the top
+    level, then the body of a function it calls as `main()`, and so on while one statement leads
+    on. A demo is a function of the file called there as a bare statement with no arguments
+    (`model_saving_demo()` before `training()`), everywhere it is named, that does not lead to
+    the fit, binds or changes nothing the rest reads, sets no global state (a seed) and names
+    no file that other code names. A demo builds, trains and drops its own model: its values
+    change nothing the search measures, so they stay as written (a demo that saves weights and
+    loads them into the same architecture written again would fail when the two are drawn apart)."""
+    if measured is None:
+        return frozenset()
+    body = _top_level(facts.tree)
+    target = _ancestor_in(facts, measured, body)
+    if not isinstance(target, FUNCTIONS):
+        return frozenset()
+    definitions = {stmt.name: stmt for stmt in body if isinstance(stmt, _SCOPES)}
+    flow = _Flow(definitions, _modules(body), facts, reads_only, writers)
+    path = {target.name}  # the functions that lead to the fit: a demo reaches none of them
+    idle_statements: set[int] = set()
+    for _ in range(FOLLOW_DEPTH):
+        leads = [stmt for stmt in body if not isinstance(stmt, _SCOPES)
+                 and path & {d.name for d in flow._called(_names(stmt)[0])}]
+        if len(leads) != 1:
+            break
+        lead = leads[0]
+        idle_statements |= _demos_before(flow, body, lead, path)
+        driver = _bare_call(lead)
+        if driver is None or driver in path or not isinstance(definitions.get(driver), FUNCTIONS):
+            break
+        path.add(driver)
+        body = definitions[driver].body
+    idle = {_bare_call(stmt) for stmt in _statements(facts.tree) if id(stmt) in idle_statements}
+    dead = never_run(facts)
+    for node in ast.walk(facts.tree):  # named anywhere else that runs (passed, returned, called with arguments)
+        if (isinstance(node, ast.Name) and node.id in idle and not _is_bare_call_in(facts, node, idle_statements)
+                and not inside(node, dead, facts)):
+            idle.discard(node.id)
+    return frozenset(idle)
+
+
+def _demos_before(flow: _Flow, body: list[ast.stmt], lead: ast.stmt, path: set[str]) -> set[int]:
+    """The ids of the bare calls before `lead` in `body` that feed it nothing (`idle_functions`)."""
+    index = body.index(lead)
+    needed = flow.uses(lead)
+    found: set[int] = set()
+    for stmt in reversed(body[:index]):
+        if isinstance(stmt, _SCOPES):
+            continue
+        reads = _names(stmt)[0]
+        feeds = (flow.binds(stmt, reads) & needed or flow.changes(stmt, reads) & needed
+                 or _sets_global_state(stmt, reads, flow.facts, flow.modules))
+        name = _bare_call(stmt)
+        if not feeds and name is not None and isinstance(flow.definitions.get(name), FUNCTIONS):
+            called = flow._called({name})
+            if not (path & {d.name for d in called} or _touches_the_rest(flow, called)):
+                found.add(id(stmt))
+                continue
+        needed = (needed - _kills(stmt)) | flow.uses(stmt)
+    return found
+
+
+def _touches_the_rest(flow: _Flow, called: list[ast.AST]) -> bool:
+    """Whether the functions a demo runs set global state (a seed), declare a global, or name a
+    file that code outside them names too (weights saved for a later load)."""
+    inside_ids = {id(n) for d in called for n in ast.walk(d)}
+    for definition in called:
+        for node in ast.walk(definition):
+            if isinstance(node, (ast.Global, ast.Nonlocal)):
+                return True
+            if isinstance(node, ast.stmt) and _sets_global_state(node, _names(node)[0], flow.facts, flow.modules):
+                return True
+    files = {path for d in called for path, _ in flow._paths(d)}
+    if not files:
+        return False
+    return any(path in files for path, node in flow._paths(flow.facts.tree) if id(node) not in inside_ids)
+
+
+def _bare_call(stmt: ast.stmt) -> str | None:
+    """`name` of a statement `name()`: a call by a plain name, with no arguments, its result unused."""
+    if (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call) and isinstance(stmt.value.func, ast.Name)
+            and not stmt.value.args and not stmt.value.keywords):
+        return stmt.value.func.id
+    return None
+
+
+def _is_bare_call_in(facts: Facts, node: ast.Name, statements: set[int]) -> bool:
+    call = facts.parents.get(node)
+    return isinstance(call, ast.Call) and call.func is node and id(facts.parents.get(call)) in statements
+
+
+def _statements(tree: ast.AST) -> list[ast.stmt]:
+    return [node for node in ast.walk(tree) if isinstance(node, ast.stmt)]
 
 
 def inside(node: ast.AST, ids: frozenset[int], facts: Facts) -> bool:
