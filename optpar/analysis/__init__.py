@@ -43,7 +43,7 @@ from optpar.analysis import keras1, keras2
 from optpar.analysis.merges import elementwise_sums
 from optpar.analysis.loops import epoch_loop, epoch_loop_bound, loop_candidates, loop_start
 from optpar.analysis.naming import sites
-from optpar.analysis.outputs import find_outputs
+from optpar.analysis.outputs import find_outputs, partial_outputs
 from optpar.analysis.records import AbslRun, Analysis, Diagnostic, FitCall, Site, Span
 from optpar.analysis.cli_options import required_arguments
 from optpar.analysis.relevance import Feeding, feeding, idle_functions, inside, never_run
@@ -78,7 +78,7 @@ def analyze(text: str, path: str, catalog: Catalog) -> Analysis:
         dead = never_run(facts, idle)
     held = (untuned(facts, catalog.roles, keyed, measured) | coupled_sizes(facts, catalog.roles, keyed)
             | summed_sizes(facts, catalog.roles, keyed, sums) | scheduled_rates(facts, catalog.roles, keyed)
-            | ignored_batch_sizes(facts, catalog.roles, keyed))
+            | ignored_batch_sizes(facts, catalog.roles, keyed) | partial_outputs(facts, catalog, outputs))
     passes = None
     if (loop := epoch_loop(facts, outputs, catalog, measured)) is not None:
         held = held | {(id(measured), "epochs")}  # the loop's bound is how long it trains

@@ -5,7 +5,8 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from optpar.analysis.facts import Facts
+from optpar.analysis.facts import Facts, partial_of
+from optpar.analysis.syntax import called_name
 from optpar.csvrows import Key
 from optpar.imports import dotted
 from optpar.metadata import Catalog, Row
@@ -21,6 +22,9 @@ def callee(facts: Facts, roles: Roles, call: ast.Call) -> Key | None:
     key = facts.imports.key(call.func)
     if key is not None:
         return key
+    wrapped = partial_of(facts.imports, call)  # partial(layers.Conv2D, kernel_size=3): a Conv2D's arguments
+    if wrapped is not None:
+        return facts.imports.key(wrapped)
     func = call.func
     if not isinstance(func, ast.Attribute):
         return None
@@ -61,7 +65,10 @@ def bound_arguments(catalog: Catalog, key: Key, call: ast.Call) -> Iterator[tupl
     (up to the first `*args`), then by keyword."""
     params = catalog.params(key)
     positional = catalog.positional(key)
-    for index, arg in enumerate(call.args):
+    given = call.args
+    if called_name(call.func) == "partial" and given:  # partial(layers.Conv2D, 32): the class, then its arguments
+        given = given[1:]
+    for index, arg in enumerate(given):
         if isinstance(arg, ast.Starred):
             break
         row = positional[index] if index < len(positional) else None

@@ -16,7 +16,7 @@ from typing import Callable, TypeVar
 
 from optpar.analysis.syntax import FUNCTIONS, SourceLines, literal_value, parameter_default, snake
 from optpar.csvrows import Key
-from optpar.imports import ImportTable
+from optpar.imports import KERAS_ROOTS, ImportTable, dotted
 
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.Module)
 FOLLOW_DEPTH = 4  # how many functions a name is followed through (passed on, returned)
@@ -63,8 +63,10 @@ class Facts:
 
     def __init__(self, tree: ast.Module, lines: SourceLines, parents: dict[ast.AST, ast.AST],
                  calls: list[ast.Call], imports: ImportTable, bindings: Counter[str],
-                 literal_defs: dict[str, ast.expr], classes: list[ast.ClassDef]) -> None:
+                 literal_defs: dict[str, ast.expr], classes: list[ast.ClassDef],
+                 partials: dict[str, ast.Call] | None = None) -> None:
         self.tree, self.lines, self.parents = tree, lines, parents
+        self.partials = partials or {}  # DefaultConv2D -> its functools.partial(Conv2D, ...) call
         self.calls: tuple[ast.Call, ...] = tuple(calls)
         self.imports, self.bindings, self.literal_defs = imports, bindings, literal_defs
         self.classes: tuple[ast.ClassDef, ...] = tuple(classes)
@@ -465,7 +467,40 @@ def collect(tree: ast.Module, lines: SourceLines, aliases: Mapping[Key, Key] | N
     for stmt in tree.body:
         if isinstance(stmt, (*FUNCTIONS, ast.ClassDef)):
             imports.shadowed.add(stmt.name)
-    return Facts(tree, lines, parents, calls, imports, bindings, literal_defs, classes)
+    partials = _other_names(tree, imports, bindings)
+    return Facts(tree, lines, parents, calls, imports, bindings, literal_defs, classes, partials)
+
+
+def _other_names(tree: ast.Module, imports: ImportTable, bindings: Counter[str]) -> dict[str, ast.Call]:
+    """Add to `imports` the names a program gives Keras itself, each bound once: a module or a
+    class (`keras = tf.keras`, `KL = keras.layers`, `Dense = tf.keras.layers.Dense`), or a class
+    with some of its arguments given (`DefaultConv2D = partial(keras.layers.Conv2D,
+    kernel_size=3)`: a Conv2D, whose calls take the rest). Returns the names bound to a
+    `functools.partial` -> that call, whose own arguments are the class's too."""
+    partials: dict[str, ast.Call] = {}
+    assigns = sorted((node for node in ast.walk(tree) if isinstance(node, ast.Assign) and len(node.targets) == 1),
+                     key=lambda node: (node.lineno, node.col_offset))
+    for node in assigns:  # in order: `keras = tf.keras` before `KL = keras.layers`
+        for target, value in _pairs(node.targets[0], node.value):
+            if bindings[target.id] != 1 or target.id in imports.names or target.id in imports.shadowed:
+                continue
+            wrapped = partial_of(imports, value)
+            text = dotted(wrapped if wrapped is not None else value)
+            qualified = imports.qualify(text) if text else None
+            if qualified is None or qualified.split(".")[0] not in KERAS_ROOTS:
+                continue
+            imports.names[target.id] = qualified
+            if wrapped is not None:
+                partials[target.id] = value
+    return partials
+
+
+def partial_of(imports: ImportTable, node: ast.expr) -> ast.expr | None:
+    """`X` of `functools.partial(X, ...)` (or `partial(X, ...)` imported from functools)."""
+    if isinstance(node, ast.Call) and node.args and not isinstance(node.args[0], ast.Starred):
+        if imports.qualify(dotted(node.func) or "") == "functools.partial":
+            return node.args[0]
+    return None
 
 
 def _model_classes(classes: tuple[ast.ClassDef, ...], imports: ImportTable) -> dict[str, ast.ClassDef]:

@@ -57,6 +57,24 @@ def find_outputs(facts: Facts, catalog: Catalog, sums: Sums | None = None) -> Ou
     return Outputs(frozenset(calls), frozenset(width_frozen), frozenset(blocked), frozenset(hidden))
 
 
+def partial_outputs(facts: Facts, catalog: Catalog, outputs: Outputs) -> set[tuple[int, str]]:
+    """(id of a `functools.partial` call, parameter) that an output layer made through it takes
+    from it: `Dense10 = partial(Dense, activation="softmax")`, then `Dense10(10)` last. What the
+    output layer gives itself (`RegularizedDense(10, activation="softmax")`) leaves the hidden
+    layers' value of the partial tuned. A width is held where the output's width is."""
+    held: set[tuple[int, str]] = set()
+    for call in outputs.calls | outputs.width_frozen:
+        if not (isinstance(call.func, ast.Name) and call.func.id in facts.partials):
+            continue
+        made = facts.partials[call.func.id]
+        key = facts.imports.key(call.func)
+        own = {row.param for row, _ in bound_arguments(catalog, key, call)}
+        for row, _ in bound_arguments(catalog, key, made):
+            if row.param not in own and (call in outputs.calls or row.param in catalog.roles.width):
+                held.add((id(made), row.param))
+    return held
+
+
 def hidden_layers(facts: Facts, catalog: Catalog, chains: Chains) -> tuple[set[ast.Call], set[ast.Call]]:
     """(the hidden layers, the widths a reshape needs). A layer is hidden when what takes its
     output is a layer that sets a width, or a layer that keeps the size (Dropout, Flatten) and
