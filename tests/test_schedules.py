@@ -55,3 +55,42 @@ def test_the_held_rate_stays_held_after_apply():  # idempotence: the schedule de
     schedule = "def step_decay(epoch):\n    return 0.001 * 0.1 ** (epoch // 10)\n"
     applied = SCRIPT.format(schedule=schedule, name="step_decay").replace("learning_rate=0.001", "learning_rate=0.01")
     assert {s.id for s in analyze_text(applied).sites} == ids(schedule)
+
+
+DECAY = "def step_decay(epoch):\n    return 0.001 * 0.1 ** (epoch // 10)\n"
+
+
+@pytest.mark.parametrize("given", [
+    pytest.param("cbs = [early, LearningRateScheduler(step_decay)]\n", id="a-list-held-in-a-name"),
+    pytest.param("cbs = [early]\ncbs.append(LearningRateScheduler(step_decay))\n", id="appended"),
+    pytest.param("sched = LearningRateScheduler(step_decay)\ncbs = [early] + [sched]\n", id="a-sum-of-lists"),
+])
+def test_a_scheduler_the_measured_fit_gets_through_names_holds_the_rate(given):
+    text = SCRIPT.format(schedule=DECAY + "early = keras.callbacks.EarlyStopping()\n" + given, name="x").replace(
+        "callbacks=[LearningRateScheduler(x)]", "callbacks=cbs")
+    assert "adam_learning_rate" not in {s.id for s in analyze_text(text).sites}
+
+
+RANGE_TEST = """\
+import keras
+lr_schedule = keras.callbacks.LearningRateScheduler(lambda epoch: 1e-8 * 10 ** (epoch / 20))
+probe = keras.Sequential([keras.Input((8,)), keras.layers.Dense(16, activation="relu"), keras.layers.Dense(1)])
+probe.compile(loss="mse", optimizer=keras.optimizers.SGD(learning_rate=1e-8, momentum=0.9))
+probe.fit(x, y, epochs=100, callbacks=[lr_schedule])
+model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(16, activation="relu"), keras.layers.Dense(1)])
+model.compile(loss="mse", optimizer=keras.optimizers.SGD(learning_rate=1e-5, momentum=0.9))
+model.fit(x, y, epochs=2, validation_split=0.2{callbacks})
+"""
+
+
+def test_a_range_test_before_the_measured_fit_leaves_its_rate_tuned():
+    """A learning-rate range test on a throw-away model (the TF course's time-series notebooks),
+    then the model measured, trained with the rate chosen and no scheduler (gh7)."""
+    found = {(s.span.line, s.param): s.default for s in analyze_text(RANGE_TEST.format(callbacks="")).sites}
+    assert found[(7, "learning_rate")] == 1e-5
+
+
+@pytest.mark.parametrize("callbacks", [", callbacks=[lr_schedule]", ", **options"])
+def test_the_measured_fit_given_the_scheduler_or_what_cannot_be_told_holds_it(callbacks):  # as before
+    found = {(s.span.line, s.param) for s in analyze_text(RANGE_TEST.format(callbacks=callbacks)).sites}
+    assert (7, "learning_rate") not in found

@@ -77,7 +77,7 @@ def analyze(text: str, path: str, catalog: Catalog) -> Analysis:
     if idle:  # demos a driver runs before the fit: their values change nothing it measures
         dead = never_run(facts, idle)
     held = (untuned(facts, catalog.roles, keyed, measured) | coupled_sizes(facts, catalog.roles, keyed)
-            | summed_sizes(facts, catalog.roles, keyed, sums) | scheduled_rates(facts, catalog.roles, keyed)
+            | summed_sizes(facts, catalog.roles, keyed, sums) | scheduled_rates(facts, catalog.roles, keyed, measured)
             | ignored_batch_sizes(facts, catalog.roles, keyed) | partial_outputs(facts, catalog, outputs))
     passes = None
     if (loop := epoch_loop(facts, outputs, catalog, measured)) is not None:
