@@ -42,6 +42,8 @@ step_count          ``Model.<method>``       a count of steps Keras 2    --     
                                              ran up to (``steps_per_epoch``)
 shape_tuple         layer (``Input``)        a shape Keras 3 takes only  optional  --
                                              as a tuple (``shape``)
+keras2_position     a method (``Layer.       its Keras 2 parameter at    required  --
+                    add_weight``)            that position (``name``)
 fresh               a module (``layers``)    --                          --        --
 stateless           a call (``Input``)       --                          --        --
 reshape             layer (``Reshape``)      --                          --        --
@@ -91,6 +93,7 @@ _SHAPES: Mapping[str, tuple[str, bool, str, bool]] = MappingProxyType({
     "python_int": ("layer", True, "optional", False),
     "step_count": ("method", True, "", False),
     "shape_tuple": ("layer", True, "optional", False),
+    "keras2_position": ("call", True, "required", False),
     "fresh": ("module", False, "", False),
     "stateless": ("call", False, "", False),
     "reshape": ("layer", False, "", False),
@@ -125,6 +128,13 @@ def _by_layer(rows: Iterable[Role]) -> dict[Key, Mapping[str, Role]]:
     for row in rows:
         found.setdefault(row.key, {})[row.name] = row
     return {key: MappingProxyType(params) for key, params in found.items()}
+
+
+def _by_position(rows: Iterable[Role]) -> dict[str, tuple[Role, ...]]:
+    found: dict[str, list[Role]] = {}
+    for row in rows:
+        found.setdefault(row.key[1], []).append(row)
+    return {method: tuple(sorted(params, key=lambda r: r.position)) for method, params in found.items()}
 
 
 def _frozen(mapping: dict) -> Mapping:
@@ -180,6 +190,9 @@ class Roles:
     # call -> {parameter: row}: a shape Keras 3 takes only as a tuple (Input's shape), where
     # Keras 2 made an int a tuple of one: an int there is OPT239
     shape_tuples: Mapping[Key, Mapping[str, Role]] = field(default_factory=_empty)
+    # a method of the user's layers -> its Keras 2 parameters by position (add_weight(name, shape,
+    # ...)), where Keras 3 reads the first as the shape: a string there is OPT240
+    keras2_positions: Mapping[str, tuple[Role, ...]] = field(default_factory=_empty)
     # Keras modules whose calls make an object holding one model's state (a layer's weights, an
     # optimizer's variables): made once and read by each trial, trial 2 would get trial 1's
     fresh_modules: frozenset[str] = frozenset()
@@ -234,6 +247,7 @@ class Roles:
             python_ints=_frozen(_by_layer(r for r in rows if r.role == "python_int")),
             step_counts=_frozen(_by_layer(r for r in rows if r.role == "step_count")),
             shape_tuples=_frozen(_by_layer(r for r in rows if r.role == "shape_tuple")),
+            keras2_positions=_frozen(_by_position(r for r in rows if r.role == "keras2_position")),
             fresh_modules=frozenset(r.layer for r in rows if r.role == "fresh"),
             stateless=frozenset(r.key for r in rows if r.role == "stateless"),
             reshapes=frozenset(r.key for r in rows if r.role == "reshape"),

@@ -23,7 +23,8 @@ OPT228), TensorFlow's `padding='SAME'` (`'same'`, OPT229), an optimizer's `lr` a
 (`steps_per_epoch=len(x) / 32` rounded up, OPT236), a TensorFlow function on a Keras tensor while
 a functional model is built (`tf.concat` becomes `keras.ops.concatenate`, OPT237), one list of
 metrics for a model of several outputs (`[['mae']] * 2`, OPT238), an int as an input's shape
-(`Input(shape=784)` becomes `Input(shape=(784,))`, OPT239). Only that text
+(`Input(shape=784)` becomes `Input(shape=(784,))`, OPT239), a layer's weight made in Keras 2's
+order (`self.add_variable("w", shape)` becomes `self.add_weight(name="w", shape=shape)`, OPT240). Only that text
 changes; the values, the comments, the formatting and the number of lines stay as written. What
 optpar cannot rewrite safely (a call that also passes the new name, Keras 1's positional kernel
 `Conv2D(32, 3, 3)`, OPT201, ...) is reported, for the user to edit.

@@ -122,9 +122,9 @@ ROLE_ROWS = _rows(TABLE.with_name("roles.csv"))
 KERAS1_OLD = {r["Old"] for r in KERAS1_ROWS}
 
 
-@pytest.mark.parametrize("row", [r for r in ROLE_ROWS if r["Position"]],
+@pytest.mark.parametrize("row", [r for r in ROLE_ROWS if r["Position"] and r["Role"] != "keras2_position"],
                          ids=lambda r: f"{r['Role']}-{r['Layer']}.{r['Name']}")
-def test_role_position_is_the_parameters_real_position(row):
+def test_role_position_is_the_parameters_real_position(row):  # keras2_position rows: Keras 2's, tested below
     names = [p.name for p in _signature_params(_resolve(row["Layer"]))]
     assert names.index(row["Name"]) == int(row["Position"])
 
@@ -294,6 +294,25 @@ def test_a_shape_keras3_takes_only_as_a_tuple_refuses_an_int(row):
         made = [make(**{row["Name"]: (3,)})] + ([make((3,))] if row["Position"] else [])
     for tensor in made:  # Input gives a tensor; InputLayer a layer holding it
         assert tuple(getattr(tensor, "output", tensor).shape) == (None, 3)
+
+
+def test_a_weights_keras2_parameters_are_keywords_of_keras3s_add_weight():
+    """Each keras2_position row names a keyword Keras 3's add_weight takes (the fix names each
+    argument by it); the layer_method row says add_variable becomes add_weight, whose initializer
+    defaults as Keras 2's did."""
+    import numpy as np
+
+    rows = [r for r in ROLE_ROWS if r["Role"] == "keras2_position"]
+    assert rows and {r["Layer"] for r in rows} == {"Layer.add_weight", "Layer.add_variable"}
+    renamed = load_catalog().moved("layer_method")
+    assert renamed == {"add_variable": "add_weight"}
+    params = inspect.signature(keras.layers.Layer.add_weight).parameters
+    assert {r["Name"] for r in rows} <= set(params)
+    layer = keras.layers.Dense(2)
+    weight = layer.add_weight(**{"name": "w", "shape": (2, 3), "dtype": "float32", "trainable": True})
+    assert tuple(weight.shape) == (2, 3) and float(np.abs(np.asarray(weight)).sum()) > 0  # glorot, not zeros
+    with pytest.raises((TypeError, ValueError)):
+        keras.layers.Dense(2).add_weight("w", (2, 3))  # Keras 2's order
 
 
 @pytest.mark.parametrize("row", [r for r in ROLE_ROWS if r["Role"] == "step_count"], ids=lambda r: f"{r['Layer']}.{r['Name']}")

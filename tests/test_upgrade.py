@@ -262,6 +262,13 @@ KERAS2 = [
                  "a = keras.Input(shape=(784,))\nb = Input((784,), name='b')\nc = keras.layers.Input((784,))\nd = Input(shape=(n,))\n"
                  "e = Input(shape=(N_IN * 2,))\nf = InputLayer(input_shape=(len(x_train[0]),))\ng = Input(\n    shape=(784,),  # pixels\n)\n",
                  id="an-int-as-an-inputs-shape"),
+    pytest.param("import keras\nclass MyDense(keras.layers.Layer):\n    def build(self, input_shape):\n"
+                 "        self.kernel = self.add_variable('kernel',\n                                        shape=[input_shape[-1], 8])\n"
+                 "        self.bias = self.add_weight(f'{self.name}_b', (8,), 'float32', 'zeros')\n",
+                 "import keras\nclass MyDense(keras.layers.Layer):\n    def build(self, input_shape):\n"
+                 "        self.kernel = self.add_weight(name='kernel',\n                                        shape=[input_shape[-1], 8])\n"
+                 "        self.bias = self.add_weight(name=f'{self.name}_b', shape=(8,), dtype='float32', initializer='zeros')\n",
+                 id="a-weight-named-first"),
 ]
 
 
@@ -331,9 +338,21 @@ def test_keras2_upgrade_is_idempotent(before, after):
     pytest.param("import keras\nSHAPE = (28, 28)\nn = cfg.width\na = keras.Input(shape=(784,))\nb = keras.Input(SHAPE)\n"
                  "c = keras.Input(shape=x.shape[1:])\nd = keras.Input(shape=n)\ne = keras.Input(shape=(None,), dtype='int32')\n"
                  "r = keras.layers.Reshape((784,))\n", id="shapes-as-tuples-or-unknown"),
+    pytest.param("import keras\nclass L(keras.layers.Layer):\n    def build(self, shape):\n"
+                 "        self.w = self.add_weight(name='w', shape=(3,))\n        self.v = self.add_variable((3,), 'zeros')\n"
+                 "        self.u = self.add_weight((2, 2), initializer='ones', name='u')\nother.add_variable('x', 1)\n",
+                 id="weights-in-keras3-order-or-not-a-layers"),
 ])
 def test_what_keras3_takes_is_left_byte_for_byte(text):  # no-op
     assert renamed_text(analyze_text(text)) == (text, [], [])
+
+
+def test_a_weight_named_first_optpar_cannot_rewrite_safely_is_reported():
+    text = ("import keras\nclass L(keras.layers.Layer):\n    def build(self, shape):\n"
+            "        self.w = self.add_weight('w', (3,), name='again')\n"
+            "        self.v = self.add_weight('v', (3,), None, 'zeros', None, True, None, 'mean')\n")
+    fixed_text, done, left = renamed_text(analyze_text(text))
+    assert fixed_text == text and not done and [d.code for d in left] == ["OPT240", "OPT240"]
 
 
 def test_a_backend_form_optpar_cannot_rewrite_safely_is_reported():

@@ -1,4 +1,4 @@
-"""OPT220-OPT239: Keras 2 forms that Keras 3 rejects, each with the one-line edits that
+"""OPT220-OPT240: Keras 2 forms that Keras 3 rejects, each with the one-line edits that
 `optpar upgrade` makes (`Diagnostic.fix`); a form it cannot rewrite safely gets no fix.
 
 The Keras names are data: the arguments Keras 3 takes only as a list are roles.csv's `list_only`
@@ -25,6 +25,7 @@ from optpar.analysis.multi_outputs import output_count, per_output
 from optpar.analysis.objects import renamed_members, variable_method
 from optpar.analysis.python_ints import numpy_sizes, step_counts
 from optpar.analysis.symbolic import tf_functions
+from optpar.analysis.weight_positions import keras2_positions
 from optpar.csvrows import Key
 from optpar.imports import canonical, dotted
 from optpar.metadata import Catalog
@@ -66,6 +67,7 @@ def lint(path: str, text: str, facts: Facts, lines: SourceLines, catalog: Catalo
     found.extend(_legacy_names(path, facts, lines, catalog.moved("legacy")))
     found.extend(_metric_names(path, facts, lines, catalog.moved("metric"), keyed))
     found.extend(renamed_members(path, facts, lines, catalog, keyed))
+    found.extend(keras2_positions(path, facts, lines, catalog.roles.keras2_positions, catalog.moved("layer_method")))
     tf_ops = catalog.moved("tf_op")
     if tf_ops and facts.imports.uses_tensorflow:
         found.extend(tf_functions(path, facts, lines, tf_ops, keyed, _ops_module(facts, top or _top_level_imports(facts))))
