@@ -75,6 +75,22 @@ def test_arrays_get_keras_validation_split():
     assert kept["validation_split"] == 0.1
 
 
+@pytest.mark.parametrize("rows, says", [
+    (4, "that is 1 of 4 rows, so every trial is scored on it alone: --folds 4"),  # fractus-io's XOR
+    (13, "that is 3 of 13 rows, so every trial is scored on them alone: --folds 5"),
+    (50, None),  # 10 rows held out: no more said
+])
+def test_a_split_of_a_few_rows_says_so_and_names_folds(rows, says, capsys):
+    from optpar.runtime.state import STATE
+
+    STATE.noted.clear()
+    x = np.zeros((rows, 1))
+    assert rt_fit.with_validation({"x": [x, x], "y": x}, _model(), TrialState())["validation_split"] == 0.2
+    err = capsys.readouterr().err
+    assert "fit() has no validation data" in err
+    assert (says in err) if says else "rows, so every trial" not in err
+
+
 @pytest.mark.parametrize("make, words", [
     (lambda: tf.data.Dataset.from_tensor_slices(([1.0], [1.0])).repeat().batch(2), "repeats forever"),
     (lambda: tf.data.Dataset.range(10).filter(lambda v: v > 7).map(lambda v: (v, v)).batch(2), "of 1 batch"),

@@ -469,6 +469,23 @@ def overrides(model, name: str) -> bool:
     return getattr(type(model), name, None) is not getattr(keras.Model, name, None)
 
 
+FEW_ROWS = 10  # fewer held-out rows than this: each trial's score rests on a handful, said once
+
+
+def _few_rows(x, share: float) -> str:
+    """What the note adds when the held-out share is a few rows (an XOR of 4 rows holds out 1,
+    which the other 3 do not teach): the count, and `--folds`, which validates on every row."""
+    try:
+        rows = _length(x)
+    except TypeError:
+        return ""
+    held = rows - math.floor(rows * (1 - share))  # as Keras 3 splits
+    if held >= FEW_ROWS:
+        return ""
+    return ("; that is %d of %d rows, so every trial is scored on %s alone: --folds %d validates on each row "
+            "in turn" % (held, rows, "it" if held == 1 else "them", min(5, max(2, rows))))
+
+
 def _length(data) -> int:
     while isinstance(data, (list, tuple, dict)):
         data = next(iter(data.values())) if isinstance(data, dict) else data[0]
@@ -544,7 +561,8 @@ def with_validation(arguments: dict, model, state: TrialState) -> dict:
         if not share:
             arguments["validation_split"] = VALIDATION_SHARE
             note("fit() has no validation data: the last %d%% of the training arrays are the validation "
-                 "data of every trial (validation_split=%g)" % (VALIDATION_SHARE * 100, VALIDATION_SHARE))
+                 "data of every trial (validation_split=%g)%s" % (VALIDATION_SHARE * 100, VALIDATION_SHARE,
+                                                                  _few_rows(x, VALIDATION_SHARE)))
         return arguments
     if kind == "generator":
         raise Refusal("fit() trains on %s and has no validation data, which optpar cannot hold out from a "
