@@ -73,7 +73,7 @@ def analyze(text: str, path: str, catalog: Catalog) -> Analysis:
         dead, live = frozenset(), keyed
     fit = measured_fit(lines, catalog.roles, live)
     measured = measured_call(live)
-    idle = idle_functions(facts, measured, catalog.roles.reads_only, catalog.roles.writers)
+    idle = idle_functions(facts, measured, dead, catalog.roles.reads_only, catalog.roles.writers)
     if idle:  # demos a driver runs before the fit: their values change nothing it measures
         dead = never_run(facts, idle)
     held = (untuned(facts, catalog.roles, keyed, measured) | coupled_sizes(facts, catalog.roles, keyed)

@@ -435,6 +435,7 @@ def collect(tree: ast.Module, lines: SourceLines, aliases: Mapping[Key, Key] | N
     bindings: Counter[str] = Counter()
     literal_defs: dict[str, ast.expr] = {}
     classes: list[ast.ClassDef] = []
+    assigns: list[ast.Assign] = []
     for node in ast.walk(tree):
         for child in ast.iter_child_nodes(node):
             parents[child] = node
@@ -456,6 +457,7 @@ def collect(tree: ast.Module, lines: SourceLines, aliases: Mapping[Key, Key] | N
         elif isinstance(node, ast.ExceptHandler) and node.name:
             bindings[node.name] += 1
         elif isinstance(node, ast.Assign) and len(node.targets) == 1:
+            assigns.append(node)
             for target, value in _pairs(node.targets[0], node.value):
                 if literal_value(value)[0]:
                     literal_defs[target.id] = value
@@ -467,20 +469,18 @@ def collect(tree: ast.Module, lines: SourceLines, aliases: Mapping[Key, Key] | N
     for stmt in tree.body:
         if isinstance(stmt, (*FUNCTIONS, ast.ClassDef)):
             imports.shadowed.add(stmt.name)
-    partials = _other_names(tree, imports, bindings)
+    partials = _other_names(assigns, imports, bindings)
     return Facts(tree, lines, parents, calls, imports, bindings, literal_defs, classes, partials)
 
 
-def _other_names(tree: ast.Module, imports: ImportTable, bindings: Counter[str]) -> dict[str, ast.Call]:
+def _other_names(assigns: list[ast.Assign], imports: ImportTable, bindings: Counter[str]) -> dict[str, ast.Call]:
     """Add to `imports` the names a program gives Keras itself, each bound once: a module or a
     class (`keras = tf.keras`, `KL = keras.layers`, `Dense = tf.keras.layers.Dense`), or a class
     with some of its arguments given (`DefaultConv2D = partial(keras.layers.Conv2D,
     kernel_size=3)`: a Conv2D, whose calls take the rest). Returns the names bound to a
     `functools.partial` -> that call, whose own arguments are the class's too."""
     partials: dict[str, ast.Call] = {}
-    assigns = sorted((node for node in ast.walk(tree) if isinstance(node, ast.Assign) and len(node.targets) == 1),
-                     key=lambda node: (node.lineno, node.col_offset))
-    for node in assigns:  # in order: `keras = tf.keras` before `KL = keras.layers`
+    for node in sorted(assigns, key=lambda node: (node.lineno, node.col_offset)):  # `keras = tf.keras` before `KL = keras.layers`
         for target, value in _pairs(node.targets[0], node.value):
             if bindings[target.id] != 1 or target.id in imports.names or target.id in imports.shadowed:
                 continue

@@ -113,7 +113,7 @@ def never_run(facts: Facts, idle: frozenset[str] = frozenset()) -> frozenset[int
     return frozenset(id(d) for d in body if isinstance(d, _SCOPES) and d.name not in reached)
 
 
-def idle_functions(facts: Facts, measured: ast.Call | None, reads_only: frozenset = frozenset(),
+def idle_functions(facts: Facts, measured: ast.Call | None, dead: frozenset[int], reads_only: frozenset = frozenset(),
                    writers: frozenset[str] = frozenset()) -> frozenset[str]:
     """For a measured fit inside a function of the file: the functions that a driver runs as
     demos before it, doing nothing it reads. A driver is the code that leads to the fit: the top
@@ -123,7 +123,8 @@ def idle_functions(facts: Facts, measured: ast.Call | None, reads_only: frozense
     the fit, binds or changes nothing the rest reads, sets no global state (a seed) and names
     no file that other code names. A demo builds, trains and drops its own model: its values
     change nothing the search measures, so they stay as written (a demo that saves weights and
-    loads them into the same architecture written again would fail when the two are drawn apart)."""
+    loads them into the same architecture written again would fail when the two are drawn apart).
+    `dead`: `never_run`'s functions, whose calls run nothing."""
     if measured is None:
         return frozenset()
     body = _top_level(facts.tree)
@@ -131,35 +132,38 @@ def idle_functions(facts: Facts, measured: ast.Call | None, reads_only: frozense
     if not isinstance(target, FUNCTIONS):
         return frozenset()
     definitions = {stmt.name: stmt for stmt in body if isinstance(stmt, _SCOPES)}
+    if not any(isinstance(call.func, ast.Name) and isinstance(definitions.get(call.func.id), FUNCTIONS)
+               and call.func.id != target.name and _bare_call(facts.parents.get(call)) for call in facts.calls):
+        return frozenset()  # no function called as a bare statement: no demo (most files; the rest is slower)
     flow = _Flow(definitions, _modules(body), facts, reads_only, writers)
     path = {target.name}  # the functions that lead to the fit: a demo reaches none of them
-    idle_statements: set[int] = set()
+    idle_statements: list[ast.stmt] = []
     for _ in range(FOLLOW_DEPTH):
         leads = [stmt for stmt in body if not isinstance(stmt, _SCOPES)
                  and path & {d.name for d in flow._called(_names(stmt)[0])}]
         if len(leads) != 1:
             break
         lead = leads[0]
-        idle_statements |= _demos_before(flow, body, lead, path)
+        idle_statements += _demos_before(flow, body, lead, path)
         driver = _bare_call(lead)
         if driver is None or driver in path or not isinstance(definitions.get(driver), FUNCTIONS):
             break
         path.add(driver)
         body = definitions[driver].body
-    idle = {_bare_call(stmt) for stmt in _statements(facts.tree) if id(stmt) in idle_statements}
-    dead = never_run(facts)
-    for node in ast.walk(facts.tree):  # named anywhere else that runs (passed, returned, called with arguments)
-        if (isinstance(node, ast.Name) and node.id in idle and not _is_bare_call_in(facts, node, idle_statements)
+    idle = {_bare_call(stmt) for stmt in idle_statements}
+    ids = {id(stmt) for stmt in idle_statements}
+    for node in ast.walk(facts.tree) if idle else ():  # named anywhere else that runs (passed, returned, called with arguments)
+        if (isinstance(node, ast.Name) and node.id in idle and not _is_bare_call_in(facts, node, ids)
                 and not inside(node, dead, facts)):
             idle.discard(node.id)
     return frozenset(idle)
 
 
-def _demos_before(flow: _Flow, body: list[ast.stmt], lead: ast.stmt, path: set[str]) -> set[int]:
-    """The ids of the bare calls before `lead` in `body` that feed it nothing (`idle_functions`)."""
+def _demos_before(flow: _Flow, body: list[ast.stmt], lead: ast.stmt, path: set[str]) -> list[ast.stmt]:
+    """The bare calls before `lead` in `body` that feed it nothing (`idle_functions`)."""
     index = body.index(lead)
     needed = flow.uses(lead)
-    found: set[int] = set()
+    found: list[ast.stmt] = []
     for stmt in reversed(body[:index]):
         if isinstance(stmt, _SCOPES):
             continue
@@ -170,7 +174,7 @@ def _demos_before(flow: _Flow, body: list[ast.stmt], lead: ast.stmt, path: set[s
         if not feeds and name is not None and isinstance(flow.definitions.get(name), FUNCTIONS):
             called = flow._called({name})
             if not (path & {d.name for d in called} or _touches_the_rest(flow, called)):
-                found.add(id(stmt))
+                found.append(stmt)
                 continue
         needed = (needed - _kills(stmt)) | flow.uses(stmt)
     return found
@@ -192,7 +196,7 @@ def _touches_the_rest(flow: _Flow, called: list[ast.AST]) -> bool:
     return any(path in files for path, node in flow._paths(flow.facts.tree) if id(node) not in inside_ids)
 
 
-def _bare_call(stmt: ast.stmt) -> str | None:
+def _bare_call(stmt: ast.AST | None) -> str | None:
     """`name` of a statement `name()`: a call by a plain name, with no arguments, its result unused."""
     if (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call) and isinstance(stmt.value.func, ast.Name)
             and not stmt.value.args and not stmt.value.keywords):
@@ -204,9 +208,6 @@ def _is_bare_call_in(facts: Facts, node: ast.Name, statements: set[int]) -> bool
     call = facts.parents.get(node)
     return isinstance(call, ast.Call) and call.func is node and id(facts.parents.get(call)) in statements
 
-
-def _statements(tree: ast.AST) -> list[ast.stmt]:
-    return [node for node in ast.walk(tree) if isinstance(node, ast.stmt)]
 
 
 def inside(node: ast.AST, ids: frozenset[int], facts: Facts) -> bool:
