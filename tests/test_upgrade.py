@@ -492,6 +492,18 @@ def test_a_notebook_gets_its_keras2_forms_rewritten_in_their_cells(run_cli, tmp_
                                                "model.compile(loss=loss, metrics=['mae'])"]
 
 
+def run_before_and_after_upgrade(script, run_cli):
+    """The script run as written, then `optpar upgrade --in-place` (which must succeed), then the
+    script run again: (before, after) as completed processes."""
+    def run():
+        return subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300,
+                              cwd=script.parent)
+
+    before = run()
+    assert run_cli("upgrade", script, "--in-place")[0] == 0
+    return before, run()
+
+
 def test_an_upgraded_keras1_script_trains_on_keras3(tmp_path, run_cli):
     script = tmp_path / "old.py"
     script.write_text(
@@ -500,10 +512,8 @@ def test_an_upgraded_keras1_script_trains_on_keras3(tmp_path, run_cli):
         "model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4, init='glorot_uniform'), keras.layers.Dense(1)])\n"
         "model.compile(optimizer=keras.optimizers.SGD(lr=0.01), loss='mse')\n"
         "model.fit(x, y, nb_epoch=2, verbose=0)\nprint('trained')\n", encoding="utf-8")
-    before = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    before, after = run_before_and_after_upgrade(script, run_cli)
     assert before.returncode != 0 and "ecognized" in before.stderr  # Keras 3 rejects the Keras 1 names
-    assert run_cli("upgrade", script, "--in-place")[0] == 0
-    after = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
     assert after.returncode == 0 and after.stdout.strip() == "trained", after.stderr[-2000:]
 
 
@@ -523,10 +533,8 @@ def test_an_upgraded_keras2_script_trains_on_keras3(tmp_path, run_cli):
         "p = model.predict_generator(((b,) for b in [x]), steps=1, verbose=0)\n"
         "model.evaluate(x, y, steps=len(x) / 32, verbose=0)\n"
         "print('trained', len(history.history['lr']), f'{float(K.get_value(model.optimizer.lr)):.4f}')\n", encoding="utf-8")
-    before = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    before, after = run_before_and_after_upgrade(script, run_cli)
     assert before.returncode != 0 and "No module named 'keras.layers.core'" in before.stderr
-    assert run_cli("upgrade", script, "--in-place")[0] == 0
-    after = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert after.returncode == 0 and after.stdout.strip() == "trained 1 0.0050", after.stderr[-2000:]  # halved once
 
 
@@ -542,9 +550,7 @@ def test_an_upgraded_model_of_two_outputs_logs_each_outputs_metrics(tmp_path, ru
         "model.compile(optimizer='sgd', loss='mse', metrics=['mae'])\n"
         "x = np.ones((8, 2), 'float32')\nh = model.fit(x, [x[:, :1], x[:, 1:]], epochs=1, verbose=0)\n"
         "print(sorted(h.history))\n", encoding="utf-8")
-    before = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    before, after = run_before_and_after_upgrade(script, run_cli)
     assert before.returncode != 0 and "KerasTensor cannot be used as input to a TensorFlow function" in before.stderr
-    assert run_cli("upgrade", script, "--in-place")[0] == 0
-    after = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert after.returncode == 0, after.stderr[-2000:]
     assert after.stdout.strip() == "['loss', 'y1_loss', 'y1_mae', 'y2_loss', 'y2_mae']"

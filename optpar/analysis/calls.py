@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from types import MappingProxyType
 
 from optpar.analysis.facts import Facts, partial_of
 from optpar.analysis.syntax import called_name
 from optpar.csvrows import Key
 from optpar.imports import dotted
 from optpar.metadata import Catalog, Row
-from optpar.roles import Roles
+from optpar.roles import Role, Roles
 
 
 def callee(facts: Facts, roles: Roles, call: ast.Call) -> Key | None:
@@ -94,3 +95,19 @@ def is_width_layer(facts: Facts, catalog: Catalog, call: ast.Call) -> bool:
     """A Keras layer with a parameter that sets the width of what it outputs (units, filters)."""
     key = facts.imports.key(call.func)
     return key is not None and bool(catalog.roles.width & set(catalog.params(key)))
+
+
+def role_arguments(call: ast.Call, rows: Mapping[str, Role],
+                   renamed: Mapping[str, str] = MappingProxyType({})) -> Iterator[tuple[str, ast.expr]]:
+    """(parameter, argument) for each parameter `rows` names (parameter -> its roles.csv row)
+    that `call` passes: by keyword (`renamed`: a Keras 1 keyword -> its Keras 3 name), else at the
+    row's position (not past a `*args`)."""
+    given = {renamed.get(k.arg, k.arg): k.value for k in call.keywords if k.arg}
+    for name, row in rows.items():
+        value = given.get(name)
+        if value is None and row.position is not None and row.position < len(call.args):
+            if any(isinstance(a, ast.Starred) for a in call.args[:row.position + 1]):
+                continue
+            value = call.args[row.position]
+        if value is not None and not isinstance(value, ast.Starred):
+            yield name, value

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Mapping
 
+from optpar.analysis.calls import role_arguments
 from optpar.analysis.facts import Facts
 from optpar.analysis.records import REWRITES, Diagnostic, TextEdit
 from optpar.analysis.syntax import SourceLines
@@ -25,15 +26,8 @@ def int_shapes(path: str, facts: Facts, lines: SourceLines, call: ast.Call,
                rows: Mapping[str, Role]) -> list[Diagnostic]:
     """The diagnostics of `call`'s shape arguments (`rows`: parameter -> its `shape_tuple` row)
     that hold an int."""
-    given = {k.arg: k.value for k in call.keywords if k.arg}
-    found = []
-    for name, row in rows.items():
-        value = given.get(name)
-        if value is None and row.position is not None and row.position < len(call.args):
-            value = call.args[row.position]
-        if value is not None and _an_int(facts, value, 0):
-            found.append(_tupled(path, lines, call, value, name))
-    return found
+    return [_tupled(path, lines, call, value, name)
+            for name, value in role_arguments(call, rows) if _an_int(facts, value, 0)]
 
 
 def _an_int(facts: Facts, node: ast.expr, depth: int) -> bool:

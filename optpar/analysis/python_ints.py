@@ -16,8 +16,9 @@ number is wrapped in `int(...)`.
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 
+from optpar.analysis.calls import role_arguments
 from optpar.analysis.facts import Facts
 from optpar.analysis.records import REWRITES, Diagnostic, TextEdit
 from optpar.analysis.syntax import SourceLines
@@ -36,7 +37,7 @@ def numpy_sizes(path: str, facts: Facts, lines: SourceLines, call: ast.Call, row
     keyword -> its Keras 3 name (`output_dim` of Dense is `units`), which OPT206 renames in the
     same upgrade."""
     return [_wrapped(path, lines, value, name, ("int(", ")"), "OPT235")
-            for name, value in _arguments(call, rows, renamed)
+            for name, value in role_arguments(call, rows, renamed)
             if _numpy_number(facts, value) or _divided(value)]
 
 
@@ -45,7 +46,7 @@ def step_counts(path: str, facts: Facts, lines: SourceLines, call: ast.Call, row
     """OPT236: a count of steps given as a true division's float or a NumPy number; `top`: the
     names the file imports at its top level -> what they are (`np` -> `numpy`)."""
     found = []
-    for name, value in _arguments(call, rows, {}):
+    for name, value in role_arguments(call, rows):
         if _numpy_number(facts, value) and not _divided(value):
             found.append(_wrapped(path, lines, value, name, ("int(", ")"), "OPT236"))
         elif _divided(value):
@@ -54,16 +55,6 @@ def step_counts(path: str, facts: Facts, lines: SourceLines, call: ast.Call, row
             ends = (f"{math}.ceil(", ")") if math else (f"int({numpy}.ceil(", "))") if numpy else None
             found.append(_wrapped(path, lines, value, name, ends, "OPT236", "its last partial batch too"))
     return found
-
-
-def _arguments(call: ast.Call, rows: Mapping[str, Role], renamed: Mapping[str, str]) -> Iterator[tuple[str, ast.expr]]:
-    given = {renamed.get(k.arg, k.arg): k.value for k in call.keywords if k.arg}
-    for name, row in rows.items():
-        value = given.get(name)
-        if value is None and row.position is not None and row.position < len(call.args):
-            value = call.args[row.position]
-        if value is not None and not isinstance(value, ast.Starred):
-            yield name, value
 
 
 def _numpy_number(facts: Facts, node: ast.expr) -> bool:

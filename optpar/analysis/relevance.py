@@ -78,9 +78,7 @@ def feeding(facts: Facts, measured: ast.Call | None, reads_only: frozenset = fro
     for stmt in reversed(body[:index]):
         if isinstance(stmt, _SCOPES):
             continue  # a definition feeds the fit when code that does calls it, below
-        reads = _names(stmt)[0]
-        if not (flow.binds(stmt, reads) & needed or flow.changes(stmt, reads) & needed
-                or _sets_global_state(stmt, reads, facts, flow.modules)):
+        if not flow.feeds(stmt, needed):
             continue
         feeding_statements.add(id(stmt))
         needed = (needed - _kills(stmt)) | flow.uses(stmt)
@@ -167,11 +165,8 @@ def _demos_before(flow: _Flow, body: list[ast.stmt], lead: ast.stmt, path: set[s
     for stmt in reversed(body[:index]):
         if isinstance(stmt, _SCOPES):
             continue
-        reads = _names(stmt)[0]
-        feeds = (flow.binds(stmt, reads) & needed or flow.changes(stmt, reads) & needed
-                 or _sets_global_state(stmt, reads, flow.facts, flow.modules))
         name = _bare_call(stmt)
-        if not feeds and name is not None and isinstance(flow.definitions.get(name), FUNCTIONS):
+        if not flow.feeds(stmt, needed) and name is not None and isinstance(flow.definitions.get(name), FUNCTIONS):
             called = flow._called({name})
             if not (path & {d.name for d in called} or _touches_the_rest(flow, called)):
                 found.append(stmt)
@@ -408,6 +403,13 @@ class _Flow:
                 return None
             node, parent = parent, self.facts.parents.get(parent)
         return None
+
+    def feeds(self, stmt: ast.stmt, needed: set[str]) -> bool:
+        """Whether the statement binds or may change a name still `needed`, or sets the global
+        state every later fit runs under."""
+        reads = _names(stmt)[0]
+        return bool(self.binds(stmt, reads) & needed or self.changes(stmt, reads) & needed
+                    or _sets_global_state(stmt, reads, self.facts, self.modules))
 
     def binds(self, stmt: ast.stmt, reads: set[str]) -> set[str]:
         """`reads`: what `_names` says the statement reads (the caller has it). A statement that

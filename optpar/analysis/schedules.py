@@ -20,6 +20,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Sequence
 
+from optpar.analysis.calls import role_arguments
 from optpar.analysis.facts import Facts
 from optpar.analysis.syntax import FUNCTIONS
 from optpar.csvrows import Key
@@ -69,13 +70,7 @@ def _reaches(facts: Facts, node: ast.expr, target: ast.Call, depth: int) -> bool
 
 
 def _schedule(call: ast.Call, row: Role) -> ast.expr | None:
-    keyword = next((k.value for k in call.keywords if k.arg == row.name), None)
-    if keyword is not None:
-        return keyword
-    positional = call.args[:row.position + 1] if row.position is not None else []
-    if len(positional) <= (row.position or 0) or any(isinstance(a, ast.Starred) for a in positional):
-        return None
-    return positional[row.position or 0]
+    return next((value for _, value in role_arguments(call, {row.name: row})), None)
 
 
 def _ignores_rate(facts: Facts, schedule: ast.expr | None) -> bool:

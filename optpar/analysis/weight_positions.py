@@ -33,9 +33,8 @@ def keras2_positions(path: str, facts: Facts, lines: SourceLines, rows: Mapping[
         if not (isinstance(func, ast.Attribute) and func.attr in rows and isinstance(func.value, ast.Name)
                 and func.value.id == "self" and call.args and _a_string(call.args[0])):
             continue
-        order = rows[func.attr]
+        names = [row.name for row in rows[func.attr]]
         given = {k.arg for k in call.keywords}
-        names = [row.name for row in order]
         fix: tuple[TextEdit, ...] = ()
         col = lines.char_col(func.end_lineno, func.end_col_offset) - len(func.attr) + 1
         if (len(call.args) <= len(names) and not any(isinstance(a, ast.Starred) for a in call.args)
