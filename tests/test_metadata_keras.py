@@ -373,3 +373,19 @@ def test_a_tensorflow_function_refuses_a_keras_tensor_and_its_twin_takes_it():
     with pytest.raises(ValueError, match="KerasTensor cannot be used as input to a TensorFlow function"):
         tf.concat([inputs, inputs], axis=-1)
     assert tuple(keras.ops.concatenate([inputs, inputs], axis=-1).shape) == (None, 8)
+
+
+def test_keras3_saves_make_no_folder_but_a_checkpoint_callback_makes_its_own(tmp_path):
+    """What OPT224's folder note says: `save_weights` and `save` write only into a folder that
+    exists (TensorFlow's checkpoint and SavedModel writers made theirs); ModelCheckpoint makes it."""
+    import numpy as np
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    with pytest.raises(OSError):
+        model.save_weights(str(tmp_path / "checkpoints" / "w.weights.h5"))
+    with pytest.raises(OSError):
+        model.save(str(tmp_path / "saved_model" / "m.keras"))
+    callback = keras.callbacks.ModelCheckpoint(str(tmp_path / "training_1" / "cp.weights.h5"), save_weights_only=True)
+    model.fit(np.zeros((4, 2)), np.zeros((4, 1)), epochs=1, verbose=0, callbacks=[callback])
+    assert (tmp_path / "training_1" / "cp.weights.h5").is_file()

@@ -432,6 +432,39 @@ def test_a_save_path_message_names_the_call_and_the_ending():
                             "'.weights.h5'; use 'init.weights.h5' (optpar upgrade rewrites it)")
 
 
+TUTORIAL_SAVES = ("import keras\nmodel.fit(x, y, epochs=1)\n"
+                  "model.save_weights('./checkpoints/my_checkpoint')\nmodel.save('saved_model/my_model')\n")
+
+
+def test_a_tensorflow_save_path_in_a_folder_is_renamed_and_the_folder_to_make_is_named():
+    new, done, left = renamed_text(analyze_text(TUTORIAL_SAVES))
+    assert new == ("import keras\nmodel.fit(x, y, epochs=1)\n"
+                   "model.save_weights('./checkpoints/my_checkpoint.weights.h5')\nmodel.save('saved_model/my_model.keras')\n")
+    assert [(d.code, d.line, d.col) for d in done] == [("OPT224", 3, 20), ("OPT224", 4, 12)]
+    assert [(d.code, d.line, d.col) for d in left] == [("OPT224", 3, 20), ("OPT224", 4, 12)]
+    assert left[0].message == ("Keras 3's Model.save_weights does not make the folder './checkpoints' of "
+                               "'./checkpoints/my_checkpoint.weights.h5' (TensorFlow's format did): make it before "
+                               "saving, e.g. os.makedirs('./checkpoints', exist_ok=True)")
+    # Upgraded, the paths are Keras 3's: nothing is left to say (idempotent).
+    assert renamed_text(analyze_text(new)) == (new, [], [])
+
+
+@pytest.mark.parametrize("text", [
+    # the file makes its folders (a notebook's `!mkdir -p saved_model` reads the same)
+    "import os\n" + TUTORIAL_SAVES + "os.makedirs('checkpoints', exist_ok=True)\n",
+    # ModelCheckpoint makes its folder itself
+    "import keras\ncb = keras.callbacks.ModelCheckpoint('training_1/cp.ckpt', save_weights_only=True)\n",
+    # no folder
+    "import keras\nmodel.fit(x, y, epochs=1)\nmodel.save_weights('my_checkpoint')\n",
+    # an h5 file: Keras 2 did not make its folder either
+    "import keras\nmodel.fit(x, y, epochs=1)\nmodel.save_weights('out/w.h5')\n",
+], ids=["makedirs", "checkpoint-callback", "no-folder", "h5-in-a-folder"])
+def test_no_folder_to_make_is_named_where_one_exists_or_keras_makes_it(text):
+    new, done, left = renamed_text(analyze_text(text))
+    assert done and new != text
+    assert left == []
+
+
 def test_scan_says_what_upgrade_rewrites(run_cli, tmp_path):
     path = tmp_path / "old.py"
     path.write_text("import keras\nmodel.compile(loss='mse', metrics='acc')\n", encoding="utf-8")

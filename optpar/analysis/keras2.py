@@ -12,6 +12,7 @@ Keras 3 renamed, the modules it dropped and the model methods it renamed are ker
 from __future__ import annotations
 
 import ast
+import posixpath
 import re
 import string
 from collections.abc import Mapping, Sequence
@@ -62,7 +63,7 @@ def lint(path: str, text: str, facts: Facts, lines: SourceLines, catalog: Catalo
             found.append(variable_method(path, lines, call, key[1], methods[key[1]]))
     found.extend(_history_keys(path, text, facts, lines, catalog.moved("history"), keyed))
     found.extend(_modules(path, facts, lines, catalog.moved("module")))
-    found.extend(_save_paths(path, facts, lines, keyed))
+    found.extend(_save_paths(path, facts, lines, keyed, makes_folders=_makes_folders(text)))
     found.extend(_model_methods(path, facts, lines, catalog, keyed))
     found.extend(_legacy_names(path, facts, lines, catalog.moved("legacy")))
     found.extend(_metric_names(path, facts, lines, catalog.moved("metric"), keyed))
@@ -287,18 +288,29 @@ _MODEL = ((".keras", ".h5", ".hdf5"), ".keras")
 _REPLACED = (".weights.h5", ".keras", ".hdf5", ".h5", ".ckpt", ".tf", "/")
 # The calls that read a saved path: a literal equal to a renamed path follows it there.
 _READERS = frozenset({"load_model", "load_weights", "save", "save_weights", "ModelCheckpoint", "save_model"})
+# The endings of TensorFlow's own formats, whose writers made the folders of their path (a
+# checkpoint's prefix with `.ckpt` or no ending, a SavedModel): Keras 3's files do not, except
+# ModelCheckpoint's.
+_MADE_ITS_FOLDER = (".ckpt", ".tf", "")
 
 
-def _save_paths(path: str, facts: Facts, lines: SourceLines, keyed: Sequence[tuple[ast.Call, Key]]) -> list[Diagnostic]:
+def _save_paths(path: str, facts: Facts, lines: SourceLines, keyed: Sequence[tuple[ast.Call, Key]],
+                makes_folders: bool = False) -> list[Diagnostic]:
     """OPT224: a path Keras 3 refuses to save to. `ModelCheckpoint('best.hdf5')` writes a model
     only to `.keras` or `.h5`, `ModelCheckpoint(..., save_weights_only=True)` and
     `model.save_weights(...)` only to `.weights.h5`, `model.save('saved_model')` (a SavedModel
     folder in TensorFlow 2) only to `.keras`, `.h5` or `.hdf5`. The path's literal (written in the
     call, or the one value of the name passed) gets the ending Keras 3 wants in place of the old
     one (`best.keras`, `cp.weights.h5` for `cp.ckpt`), and every literal of the file equal to it
-    follows (`load_model('best.hdf5')`). A path built otherwise is left alone."""
+    follows (`load_model('best.hdf5')`). A path built otherwise is left alone.
+
+    TensorFlow's checkpoint and SavedModel writers made the folders of their path; Keras 3's
+    `save` and `save_weights` do not. Where a renamed path of theirs is in a folder
+    (`./checkpoints/my_checkpoint`, TensorFlow's tutorial) and nothing in the file makes folders
+    (`makes_folders`), a second OPT224, reported only, says to make it."""
     models = _model_receivers(keyed)
     needs: dict[int, tuple[ast.expr, set[tuple[tuple[str, ...], str]], str]] = {}
+    unmade: dict[int, str] = {}  # the literals a saver that makes no folder writes: its name
     for call in facts.calls:
         need, argument, name = _saving(facts, models, call)
         literal = _path_literal(facts, argument) if argument is not None else None
@@ -307,6 +319,8 @@ def _save_paths(path: str, facts: Facts, lines: SourceLines, keyed: Sequence[tup
         if _ending(literal).endswith(need[0]):
             continue
         needs.setdefault(id(literal), (literal, set(), name))[1].add(need)
+        if name != "ModelCheckpoint":
+            unmade.setdefault(id(literal), name)
     found: list[Diagnostic] = []
     for literal, wanted, name in needs.values():
         value = _ending(literal)
@@ -323,7 +337,18 @@ def _save_paths(path: str, facts: Facts, lines: SourceLines, keyed: Sequence[tup
         message = (f"Keras 3's {name} does not save to {shown}: the path must end in "
                    f"{' or '.join(repr(e) for e in ends)}; use {new_value!r}")
         found.append(Diagnostic(path, line, col, "OPT224", message + (REWRITES if fix else ""), fix))
+        folder = posixpath.dirname(new_value) if isinstance(literal, ast.Constant) else ""
+        if id(literal) in unmade and old in _MADE_ITS_FOLDER and folder not in ("", ".") and not makes_folders:
+            found.append(Diagnostic(path, line, col, "OPT224", (
+                f"Keras 3's {unmade[id(literal)]} does not make the folder {folder!r} of {new_value!r} "
+                f"(TensorFlow's format did): make it before saving, e.g. os.makedirs({folder!r}, exist_ok=True)")))
     return found
+
+
+def _makes_folders(text: str) -> bool:
+    """Whether the file may make folders: `os.makedirs`, `Path.mkdir`, `tf.io.gfile.makedirs`, a
+    notebook's `!mkdir -p` (read loosely: a word in the text is enough to stay quiet)."""
+    return "mkdir" in text or "makedirs" in text
 
 
 def _saving(facts: Facts, models: set[str], call: ast.Call) -> tuple[tuple[tuple[str, ...], str] | None, ast.expr | None, str]:
