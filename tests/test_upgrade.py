@@ -137,6 +137,16 @@ KERAS2 = [
                  "import keras\nmodel.compile(loss='mse')\nh = model.fit(gen, steps_per_epoch=10, epochs=5,  # gen\n"
                  "                        verbose=0)\nscore = model.evaluate(x=test_gen, steps=5)\n",
                  id="generator-methods"),
+    pytest.param("import keras\nmodel.compile(optimizer='adam', loss='sparse_categorical_crossentropy')\n"
+                 "labels = model.predict_classes(x_new,\n                               verbose=0)\np = model.predict_proba(x_new)\n",
+                 "import keras\nmodel.compile(optimizer='adam', loss='sparse_categorical_crossentropy')\n"
+                 "labels = model.predict(x_new,\n                               verbose=0).argmax(axis=-1)\np = model.predict(x_new)\n",
+                 id="predict-classes-and-proba"),
+    pytest.param("import keras\nmodel.compile(loss=keras.losses.CategoricalCrossentropy(), optimizer='adam')\n"
+                 "print(model.predict_classes(x)[0])\n",
+                 "import keras\nmodel.compile(loss=keras.losses.CategoricalCrossentropy(), optimizer='adam')\n"
+                 "print(model.predict(x).argmax(axis=-1)[0])\n",
+                 id="predict-classes-loss-class"),
     pytest.param("import keras\nmodel.compile(loss='mse')\nmodel.fit(x, y, epochs=2, workers=4, use_multiprocessing=True)\n"
                  "p = model.predict(x, max_queue_size=10,verbose=0)\n",
                  "import keras\nmodel.compile(loss='mse')\nmodel.fit(x, y, epochs=2)\np = model.predict(x,verbose=0)\n",
@@ -415,6 +425,21 @@ def test_a_generator_method_with_positions_is_reported_only():
     assert [(d.code, d.line, d.col) for d in left] == [("OPT225", 3, 7)]
     assert left[0].message == ("Keras 2 method 'fit_generator' is gone from Keras 3; use 'fit' with its "
                                "arguments by keyword (their positions differ)")
+
+
+@pytest.mark.parametrize("compiled", [
+    "model.compile(optimizer='adam', loss='binary_crossentropy')\n",  # one sigmoid unit (a threshold), or one per label
+    "model.compile(optimizer='adam', loss=loss)\n",  # a loss the file computes
+    "model.compile(loss='categorical_crossentropy')\nmodel.compile(loss='mse')\n",  # two losses
+])
+def test_predict_classes_is_reported_only_where_the_output_is_not_one_unit_per_class(compiled):
+    text = "import keras\n" + compiled + "y = model.predict_classes(x)\n"
+    new, done, left = renamed_text(analyze_text(text))
+    assert new == text and done == []
+    assert [d.code for d in left] == ["OPT225"]
+    assert left[0].message == ("Keras 2 method 'predict_classes' is gone from Keras 3; use 'predict' and take the "
+                               "class: 'predict(x).argmax(axis=-1)' for one output unit per class, "
+                               "'(predict(x) > 0.5).astype(\"int32\")' for a single sigmoid unit")
 
 
 def test_a_path_two_calls_need_ended_differently_is_reported_only():

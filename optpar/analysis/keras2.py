@@ -463,6 +463,8 @@ def _model_methods(path: str, facts: Facts, lines: SourceLines, catalog: Catalog
         method = renamed.get(func.attr, func.attr)
         if func.attr in renamed:
             found.append(_renamed_method(path, lines, call, func, method))
+        elif func.attr == "predict_classes":
+            found.append(_predict_classes(path, lines, call, func, _losses(keyed, dotted(func.value))))
         steps = catalog.roles.step_counts.get(("Model", method))
         if steps:  # OPT236: `steps_per_epoch=len(x) / 32`
             top = {name: module for name, (module, _, _) in _top_level_imports(facts).items()} if top is None else top
@@ -484,6 +486,47 @@ def _renamed_method(path: str, lines: SourceLines, call: ast.Call, func: ast.Att
     message = f"Keras 2 method '{func.attr}' is gone from Keras 3; use '{new}'"
     if not fix:
         message += " with its arguments by keyword (their positions differ)"
+    return Diagnostic(path, line, col, "OPT225", message + (REWRITES if fix else ""), fix)
+
+
+# The losses of a model whose outputs are one probability per class: Keras 2's `predict_classes`
+# took the argmax of such an output (of more than one unit; a single unit it thresholded at 0.5).
+_PER_CLASS_LOSSES = frozenset({"categorical_crossentropy", "sparse_categorical_crossentropy",
+                               "CategoricalCrossentropy", "SparseCategoricalCrossentropy"})
+
+
+def _losses(keyed: Sequence[tuple[ast.Call, Key]], receiver: str | None) -> set[str | None]:
+    """The losses the file compiles the model `receiver` with: a string's value or a loss class's
+    name (`keras.losses.CategoricalCrossentropy()`), None for any other form."""
+    found: set[str | None] = set()
+    for call, key in keyed:
+        if key != ("Model", "compile") or not isinstance(call.func, ast.Attribute) or dotted(call.func.value) != receiver:
+            continue
+        loss = _argument(call, 1, "loss")
+        if isinstance(loss, ast.Constant) and isinstance(loss.value, str):
+            found.add(loss.value)
+        elif isinstance(loss, ast.Call) and not loss.args and not loss.keywords:
+            found.add(called_name(loss.func))
+        else:
+            found.add(None)
+    return found
+
+
+def _predict_classes(path: str, lines: SourceLines, call: ast.Call, func: ast.Attribute, losses: set[str | None]) -> Diagnostic:
+    """OPT225: `model.predict_classes(x)`, gone since Keras 2.6. It was `predict` followed by the
+    argmax over the last axis (an output of one unit: a threshold at 0.5). Where every compile of
+    the model has a loss of one probability per class, it becomes `model.predict(x).argmax(axis=-1)`
+    (NumPy's method on what `predict` returns: no import); otherwise it is reported only."""
+    line = func.end_lineno
+    col = lines.char_col(line, func.end_col_offset) - len(func.attr) + 1
+    fix: tuple[TextEdit, ...] = ()
+    if losses and losses <= _PER_CLASS_LOSSES and lines.lines[line - 1][col - 1:].startswith(func.attr):
+        end = (call.end_lineno, lines.char_col(call.end_lineno, call.end_col_offset) + 1)
+        fix = (TextEdit(line, col, func.attr, "predict"), TextEdit(*end, "", ".argmax(axis=-1)"))
+    message = ("Keras 2 method 'predict_classes' is gone from Keras 3; use 'predict' and take the class: "
+               + ("'predict(x).argmax(axis=-1)'" if fix else
+                  "'predict(x).argmax(axis=-1)' for one output unit per class, "
+                  "'(predict(x) > 0.5).astype(\"int32\")' for a single sigmoid unit"))
     return Diagnostic(path, line, col, "OPT225", message + (REWRITES if fix else ""), fix)
 
 
