@@ -389,3 +389,16 @@ def test_keras3_saves_make_no_folder_but_a_checkpoint_callback_makes_its_own(tmp
     callback = keras.callbacks.ModelCheckpoint(str(tmp_path / "training_1" / "cp.weights.h5"), save_weights_only=True)
     model.fit(np.zeros((4, 2)), np.zeros((4, 1)), epochs=1, verbose=0, callbacks=[callback])
     assert (tmp_path / "training_1" / "cp.weights.h5").is_file()
+
+
+def test_predict_classes_is_gone_and_the_argmax_of_predict_is_one_class_per_row():
+    """OPT225's rewrite of `predict_classes` on a per-class output: Keras 2 took the argmax over
+    the last axis, so a row's class is its most probable unit, for each row."""
+    import numpy as np
+
+    assert not hasattr(keras.Model, "predict_classes") and not hasattr(keras.Model, "predict_proba")
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4, activation="softmax")])
+    x = np.random.default_rng(0).random((5, 3)).astype("float32")
+    proba = model.predict(x, verbose=0)
+    classes = model.predict(x, verbose=0).argmax(axis=-1)
+    assert classes.shape == (5,) and all(proba[i, classes[i]] == proba[i].max() for i in range(5))
