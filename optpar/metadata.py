@@ -62,7 +62,7 @@ KERAS2_COLUMNS = ("Old", "New")
 MOVED_FORMS = MappingProxyType({"backend": "ops", "history": "history", "module": "module", "method": "method",
                                 "legacy": "tensorflow", "metric": "metric", "padding": "padding",
                                 "optimizer": "optimizer", "metric_object": "metric_object", "variable": "variable",
-                                "tf_op": "ops", "layer_method": "layer_method"})
+                                "tf_op": "ops", "layer_method": "layer_method", "layer": "layer"})
 
 _CODE = re.compile(r"OPT\d{3}\Z")
 

@@ -185,6 +185,14 @@ def test_a_renamed_model_method_is_gone_and_its_new_name_is_a_method(old, new):
     assert not hasattr(keras.Model, old) and callable(getattr(keras.Model, new, None))
 
 
+@pytest.mark.parametrize("old, new", sorted(load_catalog().moved("layer").items()))
+def test_a_dropped_layer_class_is_gone_and_its_new_name_is_a_layer_taking_its_arguments(old, new):
+    assert not hasattr(keras.layers, old)
+    layer = getattr(keras.layers, new)(4, return_sequences=True, go_backwards=True, stateful=False,
+                                       kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal")
+    assert isinstance(layer, keras.layers.Layer)
+
+
 @pytest.mark.parametrize("old, new", sorted(load_catalog().moved("legacy").items()))
 def test_a_legacy_name_is_gone_from_keras3_and_tensorflow_keras_holds_it(old, new):
     module, _, name = old.rpartition(".")

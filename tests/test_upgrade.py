@@ -147,6 +147,15 @@ KERAS2 = [
                  "import keras\nmodel.compile(loss=keras.losses.CategoricalCrossentropy(), optimizer='adam')\n"
                  "print(model.predict(x).argmax(axis=-1)[0])\n",
                  id="predict-classes-loss-class"),
+    pytest.param("from keras.layers import CuDNNLSTM, Dense\nfrom tensorflow.keras.layers import CuDNNGRU as GRU2\n"
+                 "import tensorflow as tf\nx = CuDNNLSTM(64, return_sequences=True)(x)\n"
+                 "x = tf.keras.layers.CuDNNGRU(32)(x)\nok = isinstance(layer, CuDNNLSTM)\n",
+                 "from keras.layers import LSTM as CuDNNLSTM, Dense\nfrom tensorflow.keras.layers import GRU as GRU2\n"
+                 "import tensorflow as tf\nx = CuDNNLSTM(64, return_sequences=True)(x)\n"
+                 "x = tf.keras.layers.GRU(32)(x)\nok = isinstance(layer, CuDNNLSTM)\n",
+                 id="cudnn-layers"),
+    pytest.param("from keras.layers.cudnn_recurrent import CuDNNLSTM\n",
+                 "from keras.layers import LSTM as CuDNNLSTM\n", id="cudnn-module"),
     pytest.param("import keras\nmodel.compile(loss='mse')\nmodel.fit(x, y, epochs=2, workers=4, use_multiprocessing=True)\n"
                  "p = model.predict(x, max_queue_size=10,verbose=0)\n",
                  "import keras\nmodel.compile(loss='mse')\nmodel.fit(x, y, epochs=2)\np = model.predict(x,verbose=0)\n",

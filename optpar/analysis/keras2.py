@@ -63,6 +63,7 @@ def lint(path: str, text: str, facts: Facts, lines: SourceLines, catalog: Catalo
             found.append(variable_method(path, lines, call, key[1], methods[key[1]]))
     found.extend(_history_keys(path, text, facts, lines, catalog.moved("history"), keyed))
     found.extend(_modules(path, facts, lines, catalog.moved("module")))
+    found.extend(_renamed_layers(path, facts, lines, catalog.moved("layer")))
     found.extend(_save_paths(path, facts, lines, keyed, makes_folders=_makes_folders(text)))
     found.extend(_model_methods(path, facts, lines, catalog, keyed))
     found.extend(_legacy_names(path, facts, lines, catalog.moved("legacy")))
@@ -266,6 +267,40 @@ def _module_imported_by_name(path: str, lines: SourceLines, node: ast.ImportFrom
         message = (f"Keras 2 module '{node.module}.{alias.name}' is gone from Keras 3; "
                    f"import {parent}.{last} as {alias.asname or alias.name}")
         found.append(Diagnostic(path, line, at, "OPT223", message + (REWRITES if fix else ""), fix))
+    return found
+
+
+def _renamed_layers(path: str, facts: Facts, lines: SourceLines, renamed: Mapping[str, str]) -> list[Diagnostic]:
+    """OPT241: a layer class Keras 3 dropped for another (`layer` rows of keras2.csv: `CuDNNLSTM`,
+    whose work `LSTM` does on cuDNN where it can). `layers.CuDNNLSTM(...)` calls `layers.LSTM`;
+    `from keras.layers import CuDNNLSTM` imports `LSTM as CuDNNLSTM`, so every use of the name
+    stays as written."""
+    found: list[Diagnostic] = []
+
+    def diagnose(line: int, col: int, old: str, fix: tuple[TextEdit, ...]) -> None:
+        message = f"Keras 2 layer '{old}' is gone from Keras 3; use '{renamed[old]}' (it runs on cuDNN where it can)"
+        found.append(Diagnostic(path, line, col, "OPT241", message + (REWRITES if fix else ""), fix))
+
+    for node in ast.walk(facts.tree):
+        if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            head, rest = _keras_path(node.module)
+            if not head or rest not in ("layers", "layers.cudnn_recurrent", "layers.recurrent"):
+                continue
+            for alias in node.names:
+                if alias.name not in renamed:
+                    continue
+                line, at = alias.lineno, lines.char_col(alias.lineno, alias.col_offset) + 1
+                written = lines.lines[line - 1][at - 1:].startswith(alias.name)
+                new = renamed[alias.name] + ("" if alias.asname else f" as {alias.name}")
+                diagnose(line, at, alias.name, (TextEdit(line, at, alias.name, new),) if written else ())
+        elif isinstance(node, ast.Attribute) and node.attr in renamed:
+            qualified = facts.imports.qualify(dotted(node.value) or "")
+            if qualified is None or not _is_keras3(qualified, "keras.layers"):
+                continue
+            line = node.end_lineno
+            col = lines.char_col(line, node.end_col_offset) - len(node.attr) + 1
+            written = lines.lines[line - 1][col - 1:].startswith(node.attr)
+            diagnose(line, col, node.attr, (TextEdit(line, col, node.attr, renamed[node.attr]),) if written else ())
     return found
 
 
