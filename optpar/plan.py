@@ -229,7 +229,7 @@ class _Planner:
         # absl's app.run(main) passes main the command line's arguments left after the flags
         argv = self._argv(stmt)
         if ((required == 0 or argv is not None and required == 1) and isinstance(stmt, ast.FunctionDef)
-                and self.top[index] not in self._prologue(self._tainted_names([]))
+                and _inlinable(stmt, line) and self.top[index] not in self._prologue(self._tainted_names([]))
                 and (self._only_calls(stmt.name) or not called)):
             body = self.top[index].cst.body.body
             return index, units_of(body, stmt.body, self.imports)
@@ -417,3 +417,21 @@ def _attribute_calls(node: ast.AST) -> set[str]:
 
 def _method_calls(unit: Unit) -> set[str]:
     return set().union(*(_attribute_calls(s) for s in unit.ast))
+
+
+def _inlinable(function: ast.FunctionDef, fit_line: int) -> bool:
+    """Whether the body of `function` up to its statement that runs fit() (on `fit_line` or
+    before: what the tuning script takes of it) still means the same in the script: no `return`,
+    `global` or `yield` of its own (`if not exists(path): return`), and no `nonlocal` in a function
+    inside it (its locals become the script's globals). A driver that is not is run by its call,
+    like a driver that takes arguments. What follows the fit (`return model`) is not taken."""
+    todo: list[tuple[ast.AST, bool]] = [(node, False) for node in function.body if node.lineno <= fit_line]
+    while todo:
+        node, nested = todo.pop()
+        if isinstance(node, ast.Nonlocal):
+            return False
+        if not nested and isinstance(node, (ast.Return, ast.Global, ast.Yield, ast.YieldFrom)):
+            return False
+        inner = nested or isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef))
+        todo.extend((child, inner) for child in ast.iter_child_nodes(node))
+    return True

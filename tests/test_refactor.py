@@ -312,3 +312,43 @@ def test_a_generated_script_is_short(generated):
     script under 250 lines (the runtime used to be pasted in: 895 lines more)."""
     lines = generated["digits_cnn.py"].text.splitlines()
     assert len(lines) < 250
+
+
+# A driver whose body does not mean the same at the top level is run by its call, not inlined:
+# the tuning script compiles and its values are still tuned.
+DRIVER_HEAD = "import os\nimport keras\n\nSEEN = 0\n\n\ndef main():\n"
+DRIVER_TAIL = ("    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(16), keras.layers.Dense(1)])\n"
+               "    model.compile(optimizer='adam', loss='mse')\n    model.fit(x, y, epochs=3, validation_split=0.2)\n\n\n"
+               "if __name__ == '__main__':\n    main()\n")
+
+
+@pytest.mark.parametrize("body", [
+    "    if not os.path.exists('data.npz'):\n        return\n",
+    "    global SEEN\n    SEEN += 1\n",
+    "    count = 0\n\n    def bump():\n        nonlocal count\n        count += 1\n\n    bump()\n",
+], ids=["early-return", "global", "nonlocal"])
+def test_a_driver_that_returns_early_or_declares_names_gives_a_script_that_compiles(tmp_path, body):
+    path = tmp_path / "model.py"
+    path.write_text(DRIVER_HEAD + body + DRIVER_TAIL, encoding="utf-8")
+    generated = generate(path)
+    compile(generated.text, str(generated.out_path), "exec")
+    assert {"dense_units", "fit_epochs"} <= {site.id for site in generated.analysis.sites}
+    assert _run_trial(generated.text).endswith("    main()\n")  # each trial runs main() as written
+
+
+@pytest.mark.parametrize("body, after", [
+    ("    def scale(v):\n        return v * 2\n\n", ""),  # a function's own return
+    ("", "    return model\n"),  # after the fit: not part of the trial
+], ids=["nested-return", "return-after-fit"])
+def test_a_driver_whose_returns_the_trial_does_not_take_is_still_inlined(tmp_path, body, after):
+    path = tmp_path / "model.py"
+    tail = DRIVER_TAIL.replace("validation_split=0.2)\n", "validation_split=0.2)\n" + after)
+    path.write_text(DRIVER_HEAD + body + tail, encoding="utf-8")
+    generated = generate(path)
+    compile(generated.text, str(generated.out_path), "exec")
+    assert "main()" not in _run_trial(generated.text)  # main's statements are the trial's
+
+
+def _run_trial(text: str) -> str:
+    """The body of the generated script's run_trial, up to its first blank line."""
+    return text.split("def run_trial():\n")[1].split("\n\n")[0] + "\n"
