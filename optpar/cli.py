@@ -96,6 +96,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as exc:
         print(str(exc), file=sys.stderr)
         return 2
+    except RecursionError:  # libcst and ast walk an expression of hundreds of terms by recursion
+        where = getattr(args, "path", None) or " ".join(getattr(args, "paths", None) or ["optpar"])
+        print(f"{where}:1:1: error: the program nests too deeply for optpar to read (an expression of "
+              "hundreds of terms, or as many calls one inside another); split it into shorter statements",
+              file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("optpar: interrupted", file=sys.stderr)
         return 130

@@ -333,3 +333,16 @@ def test_scan_every_fixture_exit_0(run_cli, name):
     code, out, err = run_cli("scan", model_path(name), "--format", "flake8")
     assert code == 0
     assert all(FLAKE8_LINE.match(line) for line in out.splitlines())
+
+
+def test_an_expression_too_deep_to_read_is_one_line_and_writes_nothing(tmp_path, run_cli):
+    path = tmp_path / "deep.py"
+    path.write_text("import keras\nx = 1\nz = " + " + ".join(["x"] * 2000) + "\n"
+                    "model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8)])\n"
+                    "model.compile(optimizer='adam', loss='mse')\nmodel.fit(x, z, epochs=2)\n", encoding="utf-8")
+    code, out, err = run_cli("refactor", path)
+    assert code == 2 and out == ""
+    assert err.splitlines() == [f"{path}:1:1: error: the program nests too deeply for optpar to read (an expression "
+                                "of hundreds of terms, or as many calls one inside another); split it into shorter "
+                                "statements"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["deep.py"]
