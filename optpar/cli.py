@@ -211,7 +211,7 @@ def _current(path: Path) -> str | None:
 
 def cmd_refactor(args) -> int:
     from optpar.pipeline import generate, write_atomic
-    from optpar.source import read_source
+    from optpar.source import position_label, read_source
 
     generated = generate(args.path, args.output, metadata=tuple(args.metadata), standalone=args.standalone)
     n = len(generated.analysis.sites)
@@ -228,8 +228,9 @@ def cmd_refactor(args) -> int:
             return 1
         return 0
     write_atomic(generated.out_path, generated.text)
+    source = read_source(args.path) if generated.analysis.diagnostics else None
     for diag in generated.analysis.diagnostics:
-        print(f"{diag.file}:{diag.line}:{diag.col}: {diag.code} {diag.message}", file=sys.stderr)
+        print(f"{position_label(source, diag.file, diag.line, diag.col)}: {diag.code} {diag.message}", file=sys.stderr)
     print(f"wrote {generated.out_path}: {n} hyperparameter{'s' * (n != 1)} "
           f"(search with: python {generated.out_path} --max-evals 20)")
     return 0

@@ -317,3 +317,19 @@ def test_round_trip_any_cells(tmp_path, cells, trailing_newline):
     src = read_notebook(path)
     assert src.text.count("\n") == sum(len(s.split("\n")) - (1 if s.endswith("\n") else 0) for s in sources if s)
     assert json.loads(src.with_text(src.text)) == json.loads(path.read_text())
+
+
+def test_refactor_places_a_notebooks_warnings_in_their_cells(tmp_path, capsys):
+    from optpar.cli import main
+
+    path = write(tmp_path, [
+        new_markdown_cell("# A model"),
+        new_code_cell("import numpy as np\nimport keras\nx, y = np.zeros((8, 4)), np.zeros(8)"),
+        new_code_cell("model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8)])\n"
+                      "model.compile(optimizer=keras.optimizers.Adam(lr=0.01), loss='mse')"),
+        new_code_cell("model.fit(x, y, epochs=3, validation_split=0.25)"),
+    ])
+    assert main(["refactor", str(path)]) == 0
+    err = capsys.readouterr().err
+    # the third cell (the markdown one counts, as the notebook shows it), not the program's line 5
+    assert f"{path}:cell_3:2:47: OPT202 Keras 1 argument 'lr'" in err
