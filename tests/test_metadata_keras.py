@@ -107,7 +107,8 @@ def test_table_covers_the_documented_calls():
 KERAS1_ROWS = _rows(KERAS1)
 
 
-@pytest.mark.parametrize("rule", KERAS1_ROWS, ids=lambda r: f"{r['Code']}-{r['Old']}")
+@pytest.mark.parametrize("rule", [r for r in KERAS1_ROWS if r["Layer"] != "models.Model"],
+                         ids=lambda r: f"{r['Code']}-{r['Old']}")
 def test_keras1_rule_targets_exist(rule):
     if rule["Layer"].endswith("*"):
         prefix = rule["Layer"][:-2]
@@ -116,6 +117,17 @@ def test_keras1_rule_targets_exist(rule):
     names = [p.name for p in _signature_params(_resolve(rule["Layer"]))]
     assert rule["New"] in names or rule["New"] == ""  # no New: the argument is removed
     assert rule["Old"] not in names, "the old name must really be gone in Keras 3"
+
+
+def test_keras1_model_arguments_are_refused_and_their_new_names_build_the_model():
+    """keras.Model takes `*args, **kwargs` (a functional model's), so its rows are tried for real."""
+    rows = {r["Old"]: r["New"] for r in KERAS1_ROWS if r["Layer"] == "models.Model"}
+    assert rows == {"input": "inputs", "output": "outputs"}
+    inputs = keras.Input((2,))
+    outputs = keras.layers.Dense(1)(inputs)
+    assert keras.Model(**{rows["input"]: inputs, rows["output"]: outputs}).output_shape == (None, 1)
+    with pytest.raises((TypeError, ValueError)):
+        keras.Model(input=inputs, output=outputs)
 
 
 ROLE_ROWS = _rows(TABLE.with_name("roles.csv"))

@@ -156,6 +156,13 @@ KERAS2 = [
                  id="cudnn-layers"),
     pytest.param("from keras.layers.cudnn_recurrent import CuDNNLSTM\n",
                  "from keras.layers import LSTM as CuDNNLSTM\n", id="cudnn-module"),
+    pytest.param("import keras\nrnn = keras.Sequential([keras.layers.SimpleRNN(batch_input_shape=(None, 28, 28), output_dim=50),\n"
+                 "                         keras.layers.LSTM(output_dim=20), keras.layers.GRU(output_dim=8)])\n"
+                 "emb = keras.layers.Embedding(100, output_dim=16)\nauto = keras.models.Model(input=inp, output=out)\n",
+                 "import keras\nrnn = keras.Sequential([keras.layers.SimpleRNN(batch_input_shape=(None, 28, 28), units=50),\n"
+                 "                         keras.layers.LSTM(units=20), keras.layers.GRU(units=8)])\n"
+                 "emb = keras.layers.Embedding(100, output_dim=16)\nauto = keras.models.Model(inputs=inp, outputs=out)\n",
+                 id="keras1-rnn-and-model-arguments"),
     pytest.param("import keras\nmodel.compile(loss='mse')\nmodel.fit(x, y, epochs=2, workers=4, use_multiprocessing=True)\n"
                  "p = model.predict(x, max_queue_size=10,verbose=0)\n",
                  "import keras\nmodel.compile(loss='mse')\nmodel.fit(x, y, epochs=2)\np = model.predict(x,verbose=0)\n",
