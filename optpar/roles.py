@@ -47,6 +47,8 @@ keras2_position     a method (``Layer.       its Keras 2 parameter at    require
 fresh               a module (``layers``)    --                          --        --
 stateless           a call (``Input``)       --                          --        --
 reshape             layer (``Reshape``)      --                          --        --
+wrapper             layer (``TimeDistrib     the layer it wraps          required  --
+                    uted``)                  (``layer``)
 learning_rate       --                       an optimizer's learning     --        --
                                              rate (``learning_rate``)
 rate_schedule       a call (``Learning       its schedule (``schedule``) required  --
@@ -97,6 +99,7 @@ _SHAPES: Mapping[str, tuple[str, bool, str, bool]] = MappingProxyType({
     "fresh": ("module", False, "", False),
     "stateless": ("call", False, "", False),
     "reshape": ("layer", False, "", False),
+    "wrapper": ("layer", True, "required", False),
     "learning_rate": ("", True, "", False),
     "rate_schedule": ("call", True, "required", False),
 })
@@ -200,6 +203,9 @@ class Roles:
     # layers that need their input's size exactly (Reshape((7, 7, 64)) takes 3136): the width of
     # the layer before one is kept
     reshapes: frozenset[Key] = frozenset()
+    # layers that apply another layer they are given (TimeDistributed(Dense(1))): the wrapped
+    # layer sets the width of what the wrapper outputs -> its row (the argument it is)
+    wrappers: Mapping[Key, Role] = field(default_factory=_empty)
     learning_rates: frozenset[str] = frozenset()  # an optimizer's parameter that is its learning rate
     # callback -> its row: a callback that sets the optimizer's learning rate from its schedule
     # before every epoch (LearningRateScheduler); a schedule that ignores the current rate makes
@@ -251,6 +257,7 @@ class Roles:
             fresh_modules=frozenset(r.layer for r in rows if r.role == "fresh"),
             stateless=frozenset(r.key for r in rows if r.role == "stateless"),
             reshapes=frozenset(r.key for r in rows if r.role == "reshape"),
+            wrappers=_frozen({r.key: r for r in rows if r.role == "wrapper"}),
             learning_rates=frozenset(names.get("learning_rate", ())),
             rate_schedules=_frozen({r.key: r for r in rows if r.role == "rate_schedule"}),
         )

@@ -97,3 +97,34 @@ def test_tuned_hidden_layers_apply_and_scan_to_the_same_ids(tmp_path, run_cli): 
     applied = path.read_text()
     assert 'layers.Dense(64, activation="relu")' in applied
     assert {s.id: s.default for s in analyze_text(applied).sites} == best
+
+
+# The layer a wrapper applies sets the width of what the wrapper outputs (roles.csv `wrapper`).
+WRAPPED_SEQUENTIAL = """\
+import keras
+from keras.layers import LSTM, Dense, TimeDistributed
+model = keras.Sequential()
+model.add(LSTM(20, return_sequences=True, input_shape=(20, 1)))
+model.add(TimeDistributed(Dense(1)))
+model.compile(optimizer="adam", loss="mse")
+model.fit(x, y, epochs=5)
+"""
+
+WRAPPED_FUNCTIONAL = """\
+import keras
+from keras import layers
+inputs = keras.Input((20, 1))
+h = layers.Bidirectional(layers.LSTM(32, return_sequences=True))(inputs)
+outputs = layers.TimeDistributed(layers.Dense(3, activation="softmax"))(h)
+model = keras.Model(inputs, outputs)
+model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+model.fit(x, y, epochs=5)
+"""
+
+
+@pytest.mark.parametrize("text, hidden", [(WRAPPED_SEQUENTIAL, 20), (WRAPPED_FUNCTIONAL, 32)],
+                         ids=["sequential", "functional"])
+def test_a_wrapped_output_layer_is_held_and_the_layer_before_it_is_tuned(text, hidden):
+    sites = {site.id: site for site in analyze_text(text).sites}
+    assert "dense_units" not in sites and "dense_activation" not in sites  # the wrapped output layer
+    assert sites["lstm_units"].default == hidden  # the hidden recurrent layer

@@ -19,7 +19,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
-from optpar.analysis.calls import bound_arguments, is_width_layer
+from optpar.analysis.calls import bound_arguments, is_width_layer, role_arguments
 from optpar.analysis.chains import Chains, sequential_chains
 from optpar.analysis.facts import FOLLOW_DEPTH, Facts
 from optpar.analysis.merges import Sums, coupled_widths, elementwise_sums
@@ -173,7 +173,8 @@ class _OutputLayers:
                 self._mark_layers(helper, 0)
                 break
             self.marked.add(layer)
-            if is_width_layer(self.facts, self.catalog, layer) or self.facts.imports.key(layer.func) is None:
+            if (is_width_layer(self.facts, self.catalog, layer) or self._wrapped_width(layer)
+                    or self.facts.imports.key(layer.func) is None):
                 break
 
     def _mark(self, expr: ast.expr, scope: ast.AST, before: int, depth: int = 0) -> None:
@@ -207,7 +208,7 @@ class _OutputLayers:
                 layer = facts.self_attribute(expr, layer.attr) or layer
             if isinstance(layer, ast.Call):
                 self.marked.add(layer)
-                if not is_width_layer(facts, self.catalog, layer) and expr.args:
+                if not is_width_layer(facts, self.catalog, layer) and not self._wrapped_width(layer) and expr.args:
                     self._mark(expr.args[0], scope, before, depth + 1)
             elif facts.imports.key(expr.func) is not None:
                 # keras.ops / layers.add(...) merging branches: each branch is an output.
@@ -217,6 +218,17 @@ class _OutputLayers:
                     "tensorflow", "keras"):
                 # tf.sigmoid(x), tf.nn.softmax(x): a function of the output, which its layer makes
                 self._mark(expr.args[0], scope, before, depth + 1)
+
+    def _wrapped_width(self, layer: ast.Call) -> bool:
+        """Mark the layer a wrapper applies (`TimeDistributed(Dense(1))`); whether it sets the width."""
+        row = self.catalog.roles.wrappers.get(self.facts.imports.key(layer.func))
+        if row is None:
+            return False
+        inner = next((value for _, value in role_arguments(layer, {row.name: row})), None)
+        if not isinstance(inner, ast.Call):
+            return False
+        self.marked.add(inner)
+        return is_width_layer(self.facts, self.catalog, inner) or self._wrapped_width(inner)
 
     def _helper(self, func: ast.expr) -> ast.AST | None:
         """The user's own top-level function a call calls (`dense_block(x, 1)`), if it is one."""
