@@ -128,3 +128,11 @@ def test_a_wrapped_output_layer_is_held_and_the_layer_before_it_is_tuned(text, h
     sites = {site.id: site for site in analyze_text(text).sites}
     assert "dense_units" not in sites and "dense_activation" not in sites  # the wrapped output layer
     assert sites["lstm_units"].default == hidden  # the hidden recurrent layer
+
+
+def test_the_output_of_a_keras1_model_given_output_is_held():
+    text = ("from keras.layers import Input, Dense\nfrom keras.models import Model\ninp = Input(shape=(784,))\n"
+            "h = Dense(32, activation='relu')(inp)\nout = Dense(784, activation='tanh')(h)\n"
+            "auto = Model(input=inp, output=out)\nauto.compile(optimizer='adam', loss='mse')\nauto.fit(x, x, epochs=5)\n")
+    sites = {site.id: site for site in analyze_text(text).sites}
+    assert sites["dense_units"].default == 32 and "dense_1_units" not in sites  # 784 must match the input

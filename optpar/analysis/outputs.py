@@ -301,8 +301,9 @@ def returned(function: ast.AST) -> list[ast.expr]:
 
 
 def _outputs_argument(call: ast.Call, index: int | None, offset: int = 0) -> ast.expr | None:
-    """The `outputs` argument of a Model-like call: by keyword, or at a positional index."""
-    keyword = next((k.value for k in call.keywords if k.arg == "outputs"), None)
+    """The `outputs` argument of a Model-like call: by keyword (Keras 1's `output=` too), or at a
+    positional index."""
+    keyword = next((k.value for k in call.keywords if k.arg in ("outputs", "output")), None)
     if keyword is not None or index is None:
         return keyword
     position = index + offset
