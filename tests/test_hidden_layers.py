@@ -136,3 +136,15 @@ def test_the_output_of_a_keras1_model_given_output_is_held():
             "auto = Model(input=inp, output=out)\nauto.compile(optimizer='adam', loss='mse')\nauto.fit(x, x, epochs=5)\n")
     sites = {site.id: site for site in analyze_text(text).sites}
     assert sites["dense_units"].default == 32 and "dense_1_units" not in sites  # 784 must match the input
+
+
+def test_heads_an_output_adds_together_are_each_held():
+    text = ("from tensorflow import keras\nK = keras.backend\ninp = keras.layers.Input(shape=[4])\n"
+            "h = keras.layers.Dense(32, activation='elu')(inp)\nstate_values = keras.layers.Dense(1)(h)\n"
+            "raw_advantages = keras.layers.Dense(2)(h)\n"
+            "advantages = raw_advantages - K.max(raw_advantages, axis=1, keepdims=True)\n"
+            "q_values = state_values + advantages\nmodel = keras.Model(inputs=[inp], outputs=[q_values])\n"
+            "model.compile(optimizer='adam', loss='mse')\nmodel.fit(x, y, epochs=5)\n")
+    sites = {site.id: site for site in analyze_text(text).sites}
+    assert sites["dense_units"].default == 32  # the hidden layer only: one state value, one advantage per action
+    assert not {"dense_1_units", "dense_2_units"} & set(sites)

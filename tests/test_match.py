@@ -280,7 +280,8 @@ def test_subclassed_model_returned_layer_is_not_tuned():
     ("x = self.out(self.hidden(x))\n        prob = tf.sigmoid(x)\n        return prob", False),
     ("return tf.nn.softmax(self.out(self.hidden(x)))", False),
     ("return keras.ops.sigmoid(self.out(self.hidden(x)))", False),
-    ("return self.out(self.hidden(x)) + other(x)", True),  # not a function of the output alone: as before
+    # a sum is the output too: each term must have the output's width (the labels')
+    ("return self.out(self.hidden(x)) + other(x)", False),
 ])
 def test_a_subclass_returning_a_function_of_its_last_layer_keeps_that_layer(returned, output_tuned):
     """wqf-c/tfLearn: `x = self.outlayer(x); prob = tf.sigmoid(x); return prob` with a binary

@@ -189,6 +189,11 @@ class _OutputLayers:
         elif isinstance(expr, ast.Dict):
             for value in expr.values:
                 self._mark(value, scope, before, depth + 1)
+        elif isinstance(expr, ast.BinOp):  # q = value + advantage: arithmetic on tensors merges them
+            self._mark(expr.left, scope, before, depth + 1)
+            self._mark(expr.right, scope, before, depth + 1)
+        elif isinstance(expr, ast.UnaryOp):
+            self._mark(expr.operand, scope, before, depth + 1)
         elif isinstance(expr, ast.Name):
             value = facts.last_assignment(expr.id, scope, before)
             if value is not None:
