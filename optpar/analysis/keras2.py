@@ -63,7 +63,7 @@ def lint(path: str, text: str, facts: Facts, lines: SourceLines, catalog: Catalo
             found.append(variable_method(path, lines, call, key[1], methods[key[1]]))
     found.extend(_history_keys(path, text, facts, lines, catalog.moved("history"), keyed))
     found.extend(_modules(path, facts, lines, catalog.moved("module")))
-    found.extend(_renamed_layers(path, facts, lines, catalog.moved("layer")))
+    found.extend(_renamed_layers(path, facts, lines, catalog.moved("layer"), catalog.moved("module")))
     found.extend(_save_paths(path, facts, lines, keyed, makes_folders=_makes_folders(text)))
     found.extend(_model_methods(path, facts, lines, catalog, keyed))
     found.extend(_legacy_names(path, facts, lines, catalog.moved("legacy")))
@@ -270,11 +270,13 @@ def _module_imported_by_name(path: str, lines: SourceLines, node: ast.ImportFrom
     return found
 
 
-def _renamed_layers(path: str, facts: Facts, lines: SourceLines, renamed: Mapping[str, str]) -> list[Diagnostic]:
+def _renamed_layers(path: str, facts: Facts, lines: SourceLines, renamed: Mapping[str, str],
+                    modules: Mapping[str, str]) -> list[Diagnostic]:
     """OPT241: a layer class Keras 3 dropped for another (`layer` rows of keras2.csv: `CuDNNLSTM`,
     whose work `LSTM` does on cuDNN where it can). `layers.CuDNNLSTM(...)` calls `layers.LSTM`;
     `from keras.layers import CuDNNLSTM` imports `LSTM as CuDNNLSTM`, so every use of the name
-    stays as written."""
+    stays as written. `modules`: the Keras 2 modules whose names Keras 3 moved (`layers.recurrent`
+    is `layers`), from which the layer is imported too."""
     found: list[Diagnostic] = []
 
     def diagnose(line: int, col: int, old: str, fix: tuple[TextEdit, ...]) -> None:
@@ -284,7 +286,7 @@ def _renamed_layers(path: str, facts: Facts, lines: SourceLines, renamed: Mappin
     for node in ast.walk(facts.tree):
         if isinstance(node, ast.ImportFrom) and node.module and not node.level:
             head, rest = _keras_path(node.module)
-            if not head or rest not in ("layers", "layers.cudnn_recurrent", "layers.recurrent"):
+            if not head or modules.get(rest, rest) != "layers":
                 continue
             for alias in node.names:
                 if alias.name not in renamed:
@@ -297,9 +299,7 @@ def _renamed_layers(path: str, facts: Facts, lines: SourceLines, renamed: Mappin
             qualified = facts.imports.qualify(dotted(node.value) or "")
             if qualified is None or not _is_keras3(qualified, "keras.layers"):
                 continue
-            line = node.end_lineno
-            col = lines.char_col(line, node.end_col_offset) - len(node.attr) + 1
-            written = lines.lines[line - 1][col - 1:].startswith(node.attr)
+            line, col, written = lines.attribute_name(node)
             diagnose(line, col, node.attr, (TextEdit(line, col, node.attr, renamed[node.attr]),) if written else ())
     return found
 
@@ -511,10 +511,9 @@ def _model_methods(path: str, facts: Facts, lines: SourceLines, catalog: Catalog
 
 
 def _renamed_method(path: str, lines: SourceLines, call: ast.Call, func: ast.Attribute, new: str) -> Diagnostic:
-    line = func.end_lineno
-    col = lines.char_col(line, func.end_col_offset) - len(func.attr) + 1
+    line, col, written = lines.attribute_name(func)
     fix: tuple[TextEdit, ...] = ()
-    if len(call.args) <= 1 and lines.lines[line - 1][col - 1:].startswith(func.attr):
+    if len(call.args) <= 1 and written:
         fix = (TextEdit(line, col, func.attr, new),
                *(TextEdit(k.lineno, lines.char_col(k.lineno, k.col_offset) + 1, "generator", "x")
                  for k in call.keywords if k.arg == "generator"))  # the data is fit's `x`
@@ -552,10 +551,9 @@ def _predict_classes(path: str, lines: SourceLines, call: ast.Call, func: ast.At
     argmax over the last axis (an output of one unit: a threshold at 0.5). Where every compile of
     the model has a loss of one probability per class, it becomes `model.predict(x).argmax(axis=-1)`
     (NumPy's method on what `predict` returns: no import); otherwise it is reported only."""
-    line = func.end_lineno
-    col = lines.char_col(line, func.end_col_offset) - len(func.attr) + 1
+    line, col, written = lines.attribute_name(func)
     fix: tuple[TextEdit, ...] = ()
-    if losses and losses <= _PER_CLASS_LOSSES and lines.lines[line - 1][col - 1:].startswith(func.attr):
+    if losses and losses <= _PER_CLASS_LOSSES and written:
         end = (call.end_lineno, lines.char_col(call.end_lineno, call.end_col_offset) + 1)
         fix = (TextEdit(line, col, func.attr, "predict"), TextEdit(*end, "", ".argmax(axis=-1)"))
     message = ("Keras 2 method 'predict_classes' is gone from Keras 3; use 'predict' and take the class: "

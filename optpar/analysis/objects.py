@@ -139,10 +139,8 @@ def _loop_over(facts: Facts, roles: Roles, name: ast.Name, listed_as: str) -> bo
 
 
 def _renamed_attribute(path: str, lines: SourceLines, node: ast.Attribute, new: str, kind: _Kind) -> Diagnostic:
-    line = node.end_lineno
-    col = lines.char_col(line, node.end_col_offset) - len(node.attr) + 1
-    written = lines.lines[line - 1][col - 1:col - 1 + len(node.attr)]
-    fix = (TextEdit(line, col, node.attr, new),) if written == node.attr else ()
+    line, col, written = lines.attribute_name(node)
+    fix = (TextEdit(line, col, node.attr, new),) if written else ()
     message = f"Keras 2 {kind.noun} '{node.attr}' is gone from Keras 3; use '{new}'"
     return Diagnostic(path, line, col, kind.code, message + (REWRITES if fix else ""), fix)
 

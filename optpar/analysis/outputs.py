@@ -138,6 +138,9 @@ class _OutputLayers:
     def __init__(self, facts: Facts, catalog: Catalog) -> None:
         self.facts, self.catalog = facts, catalog
         self.marked: set[ast.Call] = set()
+        # a model's outputs by keyword: `outputs=`, and Keras 1's name for it (keras1.csv's `output`)
+        self.keywords = frozenset({"outputs"} | {rule.old for rule in catalog.keras1_rules(("models", "Model"))
+                                                 if rule.new == "outputs"})
 
     def find(self, chains: Chains) -> set[ast.Call]:
         facts = self.facts
@@ -146,11 +149,11 @@ class _OutputLayers:
             if key == ("models", "Sequential"):
                 continue  # chains.py's
             if key == ("models", "Model"):
-                self._mark_model_outputs(call, _outputs_argument(call, 1))
+                self._mark_model_outputs(call, _outputs_argument(call, 1, self.keywords))
             elif isinstance(call.func, ast.Name) and call.func.id in facts.model_classes:
                 # A user's Model subclass called like keras.Model: MyModel(inputs, outputs).
                 index = self._init_outputs_index(facts.model_classes[call.func.id], frozenset())
-                self._mark_model_outputs(call, _outputs_argument(call, index))
+                self._mark_model_outputs(call, _outputs_argument(call, index, self.keywords))
             elif isinstance(call.func, ast.Attribute) and call.func.attr == "__init__":
                 self._mark_model_outputs(call, self._init_outputs(call))
         for layers in [*chains.unnamed, *chains.named]:
@@ -283,12 +286,12 @@ class _OutputLayers:
             cls = facts.enclosing_class(call)
             if cls is None or not facts.is_model_class(cls):
                 return None
-            return _outputs_argument(call, self._base_init_outputs_index(cls, frozenset()))
+            return _outputs_argument(call, self._base_init_outputs_index(cls, frozenset()), self.keywords)
         if facts.imports.key(owner) == ("models", "Model"):
-            return _outputs_argument(call, 1, offset=1)
+            return _outputs_argument(call, 1, self.keywords, offset=1)
         if isinstance(owner, ast.Name) and owner.id in facts.model_classes:
             index = self._init_outputs_index(facts.model_classes[owner.id], frozenset())
-            return _outputs_argument(call, index, offset=1)
+            return _outputs_argument(call, index, self.keywords, offset=1)
         return None
 
 
@@ -305,10 +308,10 @@ def returned(function: ast.AST) -> list[ast.expr]:
     return found
 
 
-def _outputs_argument(call: ast.Call, index: int | None, offset: int = 0) -> ast.expr | None:
-    """The `outputs` argument of a Model-like call: by keyword (Keras 1's `output=` too), or at a
-    positional index."""
-    keyword = next((k.value for k in call.keywords if k.arg in ("outputs", "output")), None)
+def _outputs_argument(call: ast.Call, index: int | None, keywords: frozenset[str],
+                      offset: int = 0) -> ast.expr | None:
+    """The `outputs` argument of a Model-like call: by one of `keywords`, or at a positional index."""
+    keyword = next((k.value for k in call.keywords if k.arg in keywords), None)
     if keyword is not None or index is None:
         return keyword
     position = index + offset

@@ -74,6 +74,14 @@ class SourceLines:
     def span(self, node: ast.AST) -> Span:
         return node_span(self.lines, node)
 
+    def attribute_name(self, node: ast.Attribute) -> tuple[int, int, bool]:
+        """(line, 1-based column) of the name after the dot of `node` (`fit_generator` in
+        `model.fit_generator`), and whether it is written there as it is named (an edit can
+        replace it)."""
+        line = node.end_lineno
+        col = self.char_col(line, node.end_col_offset) - len(node.attr) + 1
+        return line, col, self.lines[line - 1][col - 1:].startswith(node.attr)
+
     def segment(self, node: ast.AST) -> str:
         """The exact source text of a node (ast.get_source_segment re-splits the file each call)."""
         first, last = node.lineno - 1, node.end_lineno - 1

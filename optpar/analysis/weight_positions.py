@@ -36,16 +36,16 @@ def keras2_positions(path: str, facts: Facts, lines: SourceLines, rows: Mapping[
         names = [row.name for row in rows[func.attr]]
         given = {k.arg for k in call.keywords}
         fix: tuple[TextEdit, ...] = ()
-        col = lines.char_col(func.end_lineno, func.end_col_offset) - len(func.attr) + 1
+        line, col, _ = lines.attribute_name(func)
         if (len(call.args) <= len(names) and not any(isinstance(a, ast.Starred) for a in call.args)
                 and not given & set(names[:len(call.args)])):
             fix = tuple(TextEdit(arg.lineno, lines.char_col(arg.lineno, arg.col_offset) + 1, "", f"{name}=")
                         for arg, name in zip(call.args, names))
             if func.attr in renamed:
-                fix = (TextEdit(func.end_lineno, col, func.attr, renamed[func.attr]), *fix)
+                fix = (TextEdit(line, col, func.attr, renamed[func.attr]), *fix)
         message = (f"{func.attr}({lines.segment(call.args[0])}, ...) passes the name first, Keras 2's order; "
                    f"Keras 3 reads the first argument as the shape: pass them by name")
-        found.append(Diagnostic(path, func.end_lineno, col, "OPT240", message + (REWRITES if fix else ""), fix))
+        found.append(Diagnostic(path, line, col, "OPT240", message + (REWRITES if fix else ""), fix))
     return found
 
 
